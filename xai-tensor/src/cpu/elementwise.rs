@@ -1,0 +1,213 @@
+//! Elementwise kernels: unary maps, broadcast binary maps, select.
+
+use super::PAR_MIN;
+use crate::backend::{BinaryOp, UnaryOp};
+use crate::shape::{broadcast_strides, numel};
+use crate::Elem;
+use rayon::prelude::*;
+
+/// Maps `f` over `v`, in parallel for large buffers.
+pub(crate) fn map<T: Elem>(v: &[T], f: impl Fn(T) -> T + Sync + Send) -> Vec<T> {
+    if v.len() >= PAR_MIN {
+        v.par_iter().map(|&x| f(x)).collect()
+    } else {
+        v.iter().map(|&x| f(x)).collect()
+    }
+}
+
+fn sigmoid<T: Elem>(x: T) -> T {
+    if x >= T::zero() {
+        T::one() / (T::one() + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (T::one() + e)
+    }
+}
+
+pub(crate) fn unary<T: Elem>(v: &[T], op: UnaryOp) -> Vec<T> {
+    let (zero, one) = (T::zero(), T::one());
+    match op {
+        UnaryOp::Neg => map(v, |x| -x),
+        UnaryOp::Exp => map(v, |x| x.exp()),
+        UnaryOp::Log => map(v, |x| x.ln()),
+        UnaryOp::Sqrt => map(v, |x| x.sqrt()),
+        UnaryOp::Abs => map(v, |x| x.abs()),
+        UnaryOp::Sign => map(v, |x| {
+            if x > zero {
+                one
+            } else if x < zero {
+                -one
+            } else {
+                zero
+            }
+        }),
+        UnaryOp::Relu => map(v, |x| if x > zero { x } else { zero }),
+        UnaryOp::Step => map(v, |x| if x > zero { one } else { zero }),
+        UnaryOp::Sigmoid => map(v, sigmoid),
+        UnaryOp::Tanh => map(v, |x| x.tanh()),
+        UnaryOp::Softplus => map(v, |x| x.max(zero) + (-x.abs()).exp().ln_1p()),
+        UnaryOp::Recip => map(v, |x| one / x),
+        UnaryOp::Square => map(v, |x| x * x),
+        UnaryOp::Powf(p) => {
+            let p = T::from_f64(p);
+            map(v, move |x| x.powf(p))
+        }
+        UnaryOp::Affine(a, b) => {
+            let (a, b) = (T::from_f64(a), T::from_f64(b));
+            map(v, move |x| a * x + b)
+        }
+        UnaryOp::LeakyRelu(s) => {
+            let s = T::from_f64(s);
+            map(v, move |x| if x > zero { x } else { s * x })
+        }
+        UnaryOp::Clamp(lo, hi) => {
+            let (lo, hi) = (T::from_f64(lo), T::from_f64(hi));
+            map(v, move |x| x.max(lo).min(hi))
+        }
+        UnaryOp::GtScalar(c) => {
+            let c = T::from_f64(c);
+            map(v, move |x| if x > c { one } else { zero })
+        }
+    }
+}
+
+fn flag<T: Elem>(b: bool) -> T {
+    if b {
+        T::one()
+    } else {
+        T::zero()
+    }
+}
+
+pub(crate) fn binary<T: Elem>(
+    op: BinaryOp,
+    a: &[T],
+    ls: &[usize],
+    b: &[T],
+    rs: &[usize],
+    out: &[usize],
+) -> Vec<T> {
+    match op {
+        BinaryOp::Add => zip_broadcast(a, ls, b, rs, out, |x, y| x + y),
+        BinaryOp::Sub => zip_broadcast(a, ls, b, rs, out, |x, y| x - y),
+        BinaryOp::Mul => zip_broadcast(a, ls, b, rs, out, |x, y| x * y),
+        BinaryOp::Div => zip_broadcast(a, ls, b, rs, out, |x, y| x / y),
+        BinaryOp::Maximum => zip_broadcast(a, ls, b, rs, out, |x, y| if y > x { y } else { x }),
+        BinaryOp::Minimum => zip_broadcast(a, ls, b, rs, out, |x, y| if y < x { y } else { x }),
+        BinaryOp::Gt => zip_broadcast(a, ls, b, rs, out, |x, y| flag(x > y)),
+        BinaryOp::Ge => zip_broadcast(a, ls, b, rs, out, |x, y| flag(x >= y)),
+        BinaryOp::Lt => zip_broadcast(a, ls, b, rs, out, |x, y| flag(x < y)),
+        BinaryOp::Le => zip_broadcast(a, ls, b, rs, out, |x, y| flag(x <= y)),
+        BinaryOp::Eq => zip_broadcast(a, ls, b, rs, out, |x, y| flag(x == y)),
+    }
+}
+
+/// `out[i] = f(a[·], b[·])` with NumPy broadcasting; rows along the last axis run contiguously.
+fn zip_broadcast<T: Elem>(
+    a: &[T],
+    ls: &[usize],
+    b: &[T],
+    rs: &[usize],
+    out: &[usize],
+    f: impl Fn(T, T) -> T + Sync + Send,
+) -> Vec<T> {
+    let n = numel(out);
+    if ls == rs {
+        return if n >= PAR_MIN {
+            a.par_iter()
+                .zip(b.par_iter())
+                .map(|(&x, &y)| f(x, y))
+                .collect()
+        } else {
+            a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect()
+        };
+    }
+    if b.len() == 1 {
+        let y = b[0];
+        return map(a, |x| f(x, y));
+    }
+    if a.len() == 1 {
+        let x = a[0];
+        return map(b, |y| f(x, y));
+    }
+    let (out, sa, sb) = coalesce(
+        out,
+        &broadcast_strides(ls, out),
+        &broadcast_strides(rs, out),
+    );
+    let rank = out.len();
+    let last = out[rank - 1].max(1);
+    let (la, lb) = (sa[rank - 1], sb[rank - 1]);
+    let mut res = vec![T::zero(); n];
+    let row = |r: usize, dst: &mut [T]| {
+        let (mut oa, mut ob, mut rem) = (0, 0, r);
+        for d in (0..rank - 1).rev() {
+            let i = rem % out[d];
+            rem /= out[d];
+            oa += i * sa[d];
+            ob += i * sb[d];
+        }
+        let len = dst.len();
+        match (la, lb) {
+            (1, 1) => {
+                let (ra, rb) = (&a[oa..oa + len], &b[ob..ob + len]);
+                for ((o, &x), &y) in dst.iter_mut().zip(ra).zip(rb) {
+                    *o = f(x, y);
+                }
+            }
+            (1, 0) => {
+                let y = b[ob];
+                for (o, &x) in dst.iter_mut().zip(&a[oa..oa + len]) {
+                    *o = f(x, y);
+                }
+            }
+            (0, 1) => {
+                let x = a[oa];
+                for (o, &y) in dst.iter_mut().zip(&b[ob..ob + len]) {
+                    *o = f(x, y);
+                }
+            }
+            _ => {
+                for (j, o) in dst.iter_mut().enumerate() {
+                    *o = f(a[oa + j * la], b[ob + j * lb]);
+                }
+            }
+        }
+    };
+    if n >= PAR_MIN {
+        res.par_chunks_mut(last)
+            .enumerate()
+            .for_each(|(r, dst)| row(r, dst));
+    } else {
+        res.chunks_mut(last)
+            .enumerate()
+            .for_each(|(r, dst)| row(r, dst));
+    }
+    res
+}
+
+/// Merges adjacent output axes that both operands walk as one (`stride[d] = stride[d + 1] ·
+/// out[d + 1]` for each, broadcast axes included), so rows are as long as possible.
+fn coalesce(out: &[usize], sa: &[usize], sb: &[usize]) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+    let (mut o, mut a, mut b) = (vec![out[0]], vec![sa[0]], vec![sb[0]]);
+    for d in 1..out.len() {
+        let k = o.len() - 1;
+        if a[k] == sa[d] * out[d] && b[k] == sb[d] * out[d] {
+            o[k] *= out[d];
+            a[k] = sa[d];
+            b[k] = sb[d];
+        } else {
+            o.push(out[d]);
+            a.push(sa[d]);
+            b.push(sb[d]);
+        }
+    }
+    (o, a, b)
+}
+
+pub(crate) fn select<T: Elem>(mask: &[f64], a: &[T], b: &[T]) -> Vec<T> {
+    mask.iter()
+        .zip(a.iter().zip(b))
+        .map(|(&m, (&x, &y))| if m != 0.0 { x } else { y })
+        .collect()
+}

@@ -1,0 +1,147 @@
+//! Copies that move data around: strided copy (permute, broadcast), narrow, cat, gather/scatter.
+
+use super::PAR_MIN;
+use crate::shape::numel;
+use crate::Elem;
+use rayon::prelude::*;
+
+/// Writes a contiguous `out`-shaped tensor whose element at multi-index i is `v[Σ i_d · st_d]`.
+pub(crate) fn strided_copy<T: Elem>(v: &[T], st: &[usize], out: &[usize]) -> Vec<T> {
+    let n = numel(out);
+    if out.is_empty() {
+        return v[..1].to_vec();
+    }
+    let rank = out.len();
+    let last = out[rank - 1].max(1);
+    let ls = st[rank - 1];
+    let mut res = vec![T::zero(); n];
+    let row = |r: usize, dst: &mut [T]| {
+        let (mut off, mut rem) = (0, r);
+        for d in (0..rank - 1).rev() {
+            off += (rem % out[d]) * st[d];
+            rem /= out[d];
+        }
+        if ls == 1 {
+            dst.copy_from_slice(&v[off..off + dst.len()]);
+        } else {
+            for (j, o) in dst.iter_mut().enumerate() {
+                *o = v[off + j * ls];
+            }
+        }
+    };
+    if n >= PAR_MIN {
+        res.par_chunks_mut(last)
+            .enumerate()
+            .for_each(|(r, d)| row(r, d));
+    } else {
+        res.chunks_mut(last)
+            .enumerate()
+            .for_each(|(r, d)| row(r, d));
+    }
+    res
+}
+
+pub(crate) fn narrow<T: Elem>(
+    v: &[T],
+    [outer, size, inner]: [usize; 3],
+    start: usize,
+    len: usize,
+) -> Vec<T> {
+    let mut res = Vec::with_capacity(outer * len * inner);
+    for o in 0..outer {
+        let base = (o * size + start) * inner;
+        res.extend_from_slice(&v[base..base + len * inner]);
+    }
+    res
+}
+
+pub(crate) fn cat<T: Elem>(parts: &[(&[T], usize)], outer: usize, inner: usize) -> Vec<T> {
+    let total: usize = parts.iter().map(|(_, n)| n).sum();
+    let mut res = Vec::with_capacity(outer * total * inner);
+    for o in 0..outer {
+        for (p, n) in parts {
+            res.extend_from_slice(&p[o * n * inner..(o + 1) * n * inner]);
+        }
+    }
+    res
+}
+
+pub(crate) fn gather<T: Elem>(
+    v: &[T],
+    [outer, size, inner]: [usize; 3],
+    idx: &[usize],
+    len: usize,
+) -> Vec<T> {
+    let mut res = vec![T::zero(); outer * len * inner];
+    for o in 0..outer {
+        for j in 0..len {
+            for i in 0..inner {
+                let k = (o * len + j) * inner + i;
+                res[k] = v[(o * size + idx[k]) * inner + i];
+            }
+        }
+    }
+    res
+}
+
+pub(crate) fn scatter_add<T: Elem>(
+    v: &[T],
+    [outer, len, inner]: [usize; 3],
+    idx: &[usize],
+    size: usize,
+) -> Vec<T> {
+    let mut res = vec![T::zero(); outer * size * inner];
+    let plane = size * inner;
+    let body = |o: usize, dst: &mut [T]| {
+        for j in 0..len {
+            for i in 0..inner {
+                let k = (o * len + j) * inner + i;
+                dst[idx[k] * inner + i] += v[k];
+            }
+        }
+    };
+    if res.len() >= PAR_MIN && plane > 0 {
+        res.par_chunks_mut(plane)
+            .enumerate()
+            .for_each(|(o, d)| body(o, d));
+    } else if plane > 0 {
+        res.chunks_mut(plane)
+            .enumerate()
+            .for_each(|(o, d)| body(o, d));
+    }
+    res
+}
+
+pub(crate) fn index_select<T: Elem>(
+    v: &[T],
+    [outer, size, inner]: [usize; 3],
+    idx: &[usize],
+) -> Vec<T> {
+    let mut res = Vec::with_capacity(outer * idx.len() * inner);
+    for o in 0..outer {
+        for &j in idx {
+            let base = (o * size + j) * inner;
+            res.extend_from_slice(&v[base..base + inner]);
+        }
+    }
+    res
+}
+
+pub(crate) fn index_add<T: Elem>(
+    v: &[T],
+    [outer, len, inner]: [usize; 3],
+    idx: &[usize],
+    size: usize,
+) -> Vec<T> {
+    let mut res = vec![T::zero(); outer * size * inner];
+    for o in 0..outer {
+        for (j, &t) in idx.iter().enumerate().take(len) {
+            let src = (o * len + j) * inner;
+            let dst = (o * size + t) * inner;
+            for i in 0..inner {
+                res[dst + i] += v[src + i];
+            }
+        }
+    }
+    res
+}

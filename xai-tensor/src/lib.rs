@@ -1,0 +1,38 @@
+//! # xai-tensor
+//!
+//! The tensor at the bottom of xai: an immutable n-dimensional array ([`Tensor`]) of f32 or
+//! f64 on a [`Device`], with hand-written kernels. Each op family is a method of
+//! [`backend::BackendStorage`], implemented once per device: [`cpu`] (contiguous buffers,
+//! rayon, BLAS gemm) and [`cuda`] (behind the `cuda` feature; a stub that reports
+//! [`Error::NotCompiledWithCuda`] otherwise).
+//!
+//! Ops: elementwise unary/binary with NumPy broadcasting; reductions (sum, mean, max, min,
+//! argmax); batched matmul; conv2d (im2col + gemm) and its two gradients; max/avg/adaptive
+//! pooling; stable softmax/log-softmax; reshape, permute, narrow, cat, index_select, gather,
+//! scatter_add, where; seeded Philox random numbers ([`Rng`]); `.npy` files.
+
+extern crate blas_src;
+
+pub mod backend;
+pub mod cpu;
+pub mod cuda;
+mod device;
+mod dtype;
+mod error;
+mod npy;
+pub mod random;
+pub mod shape;
+mod storage;
+mod tensor;
+
+pub use backend::{BinaryOp, Conv2dParams, Pool2dParams, PoolBins, ReduceOp, UnaryOp};
+pub use device::Device;
+pub use dtype::{DType, Elem};
+pub use error::{Error, Result};
+pub use npy::write_atomic;
+pub use random::Rng;
+pub use storage::Storage;
+pub use tensor::Tensor;
+
+#[cfg(test)]
+mod tests;
