@@ -1,0 +1,37 @@
+//! # xai-autodiff
+//!
+//! Reverse-mode automatic differentiation over [`xai_tensor`] ops, shaped for
+//! interpretability:
+//!
+//! - [`Var`]: a tensor plus the op that made it. Gradients can be taken with respect to inputs
+//!   **and any intermediate value** (layer outputs), see [`grad`].
+//! - No wasted work: only the part of the graph between the output and the requested
+//!   variables is differentiated; parameter gradients are skipped when only input gradients
+//!   are asked for.
+//! - **Gradient rules** ([`GradRule`]): a method replaces the backward of chosen op kinds for
+//!   one backward pass — guided backprop, DeconvNet, LRP and DeepLIFT are such rules (Zhang
+//!   et al., *A Survey on Neural Network Interpretability*, Table IV: the chain rule with g in
+//!   place of σ′).
+//! - Higher-order gradients: every backward rule is written in [`Var`] ops, so with
+//!   `create_graph` the gradient is itself differentiable (input-gradient penalties).
+//! - [`no_grad`]: nothing is recorded; the graph is freed when its last [`Var`] is dropped.
+//! - [`gradcheck`]: central finite differences in f64, for every op's test.
+
+mod backward;
+mod engine;
+pub mod gradcheck;
+mod mode;
+mod op;
+mod ops;
+mod var;
+
+pub use backward::default_backward;
+pub use engine::{grad, grad_tensors, GradOptions, GradRule, RuleCtx};
+pub use gradcheck::{gradcheck, gradgradcheck};
+pub use mode::{current_scope, is_grad_enabled, no_grad, with_grad_mode, with_scope};
+pub use op::Op;
+pub use var::Var;
+pub use xai_tensor::{Error, Result, Tensor};
+
+#[cfg(test)]
+mod tests;
