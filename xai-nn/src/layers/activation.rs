@@ -1,0 +1,65 @@
+//! Elementwise activations.
+
+use super::Module;
+use serde_json::{json, Map, Value};
+use xai_autodiff::Var;
+
+/// Which activation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ActivationKind {
+    /// max(x, 0).
+    Relu,
+    /// x for x > 0, slope·x otherwise.
+    LeakyRelu(f64),
+    /// 1/(1 + e⁻ˣ).
+    Sigmoid,
+    /// tanh x.
+    Tanh,
+    /// ln(1 + eˣ) (PyTorch's β = 1).
+    Softplus,
+}
+
+/// An elementwise activation layer.
+#[derive(Debug)]
+pub struct Activation {
+    pub kind: ActivationKind,
+}
+
+impl Activation {
+    pub fn new(kind: ActivationKind) -> Self {
+        Self { kind }
+    }
+}
+
+impl Module for Activation {
+    fn op(&self) -> &'static str {
+        match self.kind {
+            ActivationKind::Relu => "relu",
+            ActivationKind::LeakyRelu(_) => "leaky_relu",
+            ActivationKind::Sigmoid => "sigmoid",
+            ActivationKind::Tanh => "tanh",
+            ActivationKind::Softplus => "softplus",
+        }
+    }
+    fn forward(&self, x: &Var, _: &mut super::Ctx) -> xai_tensor::Result<Var> {
+        match self.kind {
+            ActivationKind::Relu => x.relu(),
+            ActivationKind::LeakyRelu(s) => x.leaky_relu(s),
+            ActivationKind::Sigmoid => x.sigmoid(),
+            ActivationKind::Tanh => x.tanh(),
+            ActivationKind::Softplus => x.softplus(),
+        }
+    }
+    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+        Ok(input.to_vec())
+    }
+    fn spec(&self) -> Map<String, Value> {
+        match self.kind {
+            ActivationKind::LeakyRelu(s) => json!({"negative_slope": s})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            _ => Map::new(),
+        }
+    }
+}

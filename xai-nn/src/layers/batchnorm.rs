@@ -1,0 +1,136 @@
+//! Batch normalisation over features (1-D) or channels (2-D).
+
+use super::{Fields, Init, Module, WeightFn};
+use serde_json::{json, Map, Value};
+use xai_autodiff::Var;
+use xai_tensor::Tensor;
+
+/// Weight of a batch's statistics in the running averages (PyTorch's default).
+const MOMENTUM: f64 = 0.1;
+
+/// y = (x − μ)/√(σ² + ε)·γ + β per feature/channel. At inference μ, σ² are the running
+/// statistics; in training, the batch's (biased variance, as PyTorch normalises).
+#[derive(Debug)]
+pub struct BatchNorm {
+    pub weight: Var,
+    pub bias: Var,
+    pub running_mean: Tensor,
+    pub running_var: Tensor,
+    pub eps: f64,
+    /// 2 for `batchnorm2d` (`[C, H, W]` inputs), 1 for `batchnorm1d` (`[F]`).
+    pub spatial: bool,
+}
+
+impl BatchNorm {
+    pub(crate) fn build(f: &Fields, weights: &mut WeightFn) -> crate::Result<Self> {
+        let n = f.usize("num_features")?;
+        let mut get = |s: &str, init: f64| -> crate::Result<Tensor> {
+            Ok(weights(s, &[n], Init::Const(init), true)?.expect("required tensor"))
+        };
+        Ok(Self {
+            weight: Var::leaf(get("weight", 1.0)?),
+            bias: Var::leaf(get("bias", 0.0)?),
+            running_mean: get("running_mean", 0.0)?,
+            running_var: get("running_var", 1.0)?,
+            eps: f.f64_or("eps", 1e-5)?,
+            spatial: f.op == "batchnorm2d",
+        })
+    }
+
+    fn features(&self) -> usize {
+        self.running_mean.numel()
+    }
+
+    /// Broadcast shape of the per-feature vectors against a batch.
+    fn bshape(&self) -> Vec<usize> {
+        if self.spatial {
+            vec![1, self.features(), 1, 1]
+        } else {
+            vec![1, self.features()]
+        }
+    }
+}
+
+impl Module for BatchNorm {
+    fn op(&self) -> &'static str {
+        if self.spatial {
+            "batchnorm2d"
+        } else {
+            "batchnorm1d"
+        }
+    }
+    fn forward(&self, x: &Var, ctx: &mut super::Ctx) -> xai_tensor::Result<Var> {
+        let bs = self.bshape();
+        let gamma = self.weight.reshape(&bs)?;
+        let beta = self.bias.reshape(&bs)?;
+        let axes: &[usize] = if self.spatial { &[0, 2, 3] } else { &[0] };
+        let (centered, var) = if ctx.training {
+            let mean = x.mean(axes, true)?;
+            let c = x.sub(&mean)?;
+            let var = c.square()?.mean(axes, true)?;
+            (c, var)
+        } else {
+            let c = x.sub(&Var::constant(self.running_mean.reshape(&bs)?))?;
+            (c, Var::constant(self.running_var.reshape(&bs)?))
+        };
+        centered
+            .div(&var.add_scalar(self.eps)?.sqrt()?)?
+            .mul(&gamma)?
+            .add(&beta)
+    }
+    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+        let ok = if self.spatial {
+            input.len() == 3 && input[0] == self.features()
+        } else {
+            input == [self.features()]
+        };
+        if ok {
+            Ok(input.to_vec())
+        } else {
+            Err(format!(
+                "expects {} features/channels but receives shape {input:?}",
+                self.features()
+            ))
+        }
+    }
+    fn spec(&self) -> Map<String, Value> {
+        json!({"num_features": self.features(), "eps": self.eps})
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+    }
+    fn params(&self) -> Vec<(&'static str, &Var)> {
+        vec![("weight", &self.weight), ("bias", &self.bias)]
+    }
+    fn params_mut(&mut self) -> Vec<(&'static str, &mut Var)> {
+        vec![("weight", &mut self.weight), ("bias", &mut self.bias)]
+    }
+    /// PyTorch's update with momentum 0.1: r ← 0.9·r + 0.1·batch statistic, the variance
+    /// unbiased (n/(n − 1)).
+    fn update_running_stats(&mut self, input: &Tensor) -> xai_tensor::Result<()> {
+        let axes: &[usize] = if self.spatial { &[0, 2, 3] } else { &[0] };
+        let n = input.numel() / self.features().max(1);
+        let mean = input.mean(axes, true)?;
+        let var = input
+            .sub(&mean)?
+            .square()?
+            .sum(axes, false)?
+            .mul_scalar(1.0 / (n.max(2) - 1) as f64)?;
+        let m = MOMENTUM;
+        self.running_mean = self
+            .running_mean
+            .mul_scalar(1.0 - m)?
+            .add(&mean.reshape(&[self.features()])?.mul_scalar(m)?)?;
+        self.running_var = self
+            .running_var
+            .mul_scalar(1.0 - m)?
+            .add(&var.mul_scalar(m)?)?;
+        Ok(())
+    }
+    fn buffers(&self) -> Vec<(&'static str, &Tensor)> {
+        vec![
+            ("running_mean", &self.running_mean),
+            ("running_var", &self.running_var),
+        ]
+    }
+}

@@ -1,0 +1,98 @@
+//! 2-D convolution (PyTorch's `nn.Conv2d`, groups = 1).
+
+use super::{Fields, Init, Module, WeightFn};
+use serde_json::{json, Map, Value};
+use xai_autodiff::Var;
+use xai_tensor::Conv2dParams;
+
+/// Cross-correlation of `[C, H, W]` inputs with `W: [O, C, kh, kw]`, plus optional bias `[O]`.
+#[derive(Debug)]
+pub struct Conv2d {
+    pub weight: Var,
+    pub bias: Option<Var>,
+    pub params: Conv2dParams,
+}
+
+impl Conv2d {
+    pub(crate) fn build(f: &Fields, weights: &mut WeightFn) -> crate::Result<Self> {
+        let (c, o) = (f.usize("in_channels")?, f.usize("out_channels")?);
+        let k = f.pair("kernel_size", None)?;
+        let params = Conv2dParams {
+            stride: f.pair("stride", Some([1, 1]))?,
+            padding: f.pair("padding", Some([0, 0]))?,
+            dilation: f.pair("dilation", Some([1, 1]))?,
+        };
+        if params.stride.contains(&0) || params.dilation.contains(&0) || k.contains(&0) {
+            return Err(crate::error::arch(
+                f.name,
+                f.op,
+                "kernel_size, stride and dilation must be positive",
+            ));
+        }
+        let bound = 1.0 / ((c * k[0] * k[1]).max(1) as f64).sqrt();
+        let weight =
+            weights("weight", &[o, c, k[0], k[1]], Init::Uniform(bound), true)?.map(Var::leaf);
+        let bias = weights("bias", &[o], Init::Uniform(bound), false)?.map(Var::leaf);
+        Ok(Self {
+            weight: weight.expect("required tensor"),
+            bias,
+            params,
+        })
+    }
+}
+
+impl Module for Conv2d {
+    fn op(&self) -> &'static str {
+        "conv2d"
+    }
+    fn forward(&self, x: &Var, _: &mut super::Ctx) -> xai_tensor::Result<Var> {
+        x.conv2d(&self.weight, self.bias.as_ref(), self.params)
+    }
+    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+        let w = self.weight.shape();
+        let [c, h, wd] = input else {
+            return Err(format!(
+                "expects a [C, H, W] input but receives shape {input:?}"
+            ));
+        };
+        if *c != w[1] {
+            return Err(format!(
+                "expects {} input channels but receives shape {input:?}",
+                w[1]
+            ));
+        }
+        match (
+            self.params.out_size(0, *h, w[2]),
+            self.params.out_size(1, *wd, w[3]),
+        ) {
+            (Some(oh), Some(ow)) => Ok(vec![w[0], oh, ow]),
+            _ => Err(format!(
+                "a {}x{} kernel does not fit the input of shape {input:?}",
+                w[2], w[3]
+            )),
+        }
+    }
+    fn spec(&self) -> Map<String, Value> {
+        let w = self.weight.shape();
+        let p = &self.params;
+        let mut m = json!({"in_channels": w[1], "out_channels": w[0], "kernel_size": [w[2], w[3]],
+            "stride": p.stride, "padding": p.padding})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+        if p.dilation != [1, 1] {
+            m.insert("dilation".into(), json!(p.dilation));
+        }
+        m
+    }
+    fn params(&self) -> Vec<(&'static str, &Var)> {
+        let mut p = vec![("weight", &self.weight)];
+        p.extend(self.bias.as_ref().map(|b| ("bias", b)));
+        p
+    }
+    fn params_mut(&mut self) -> Vec<(&'static str, &mut Var)> {
+        let mut p = vec![("weight", &mut self.weight)];
+        p.extend(self.bias.as_mut().map(|b| ("bias", b)));
+        p
+    }
+}

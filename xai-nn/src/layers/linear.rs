@@ -1,0 +1,63 @@
+//! Fully connected layer: y = x·Wᵀ + b (PyTorch's `nn.Linear`).
+
+use super::{Fields, Init, Module, WeightFn};
+use serde_json::{json, Map, Value};
+use xai_autodiff::Var;
+
+/// `y = x·Wᵀ + b` with `W: [out, in]`, `b: [out]` (optional).
+#[derive(Debug)]
+pub struct Linear {
+    pub weight: Var,
+    pub bias: Option<Var>,
+}
+
+impl Linear {
+    pub(crate) fn build(f: &Fields, weights: &mut WeightFn) -> crate::Result<Self> {
+        let (i, o) = (f.usize("in_features")?, f.usize("out_features")?);
+        let bound = 1.0 / (i.max(1) as f64).sqrt();
+        let weight = weights("weight", &[o, i], Init::Uniform(bound), true)?.map(Var::leaf);
+        let bias = weights("bias", &[o], Init::Uniform(bound), false)?.map(Var::leaf);
+        Ok(Self {
+            weight: weight.expect("required tensor"),
+            bias,
+        })
+    }
+    fn dims(&self) -> (usize, usize) {
+        (self.weight.shape()[1], self.weight.shape()[0])
+    }
+}
+
+impl Module for Linear {
+    fn op(&self) -> &'static str {
+        "linear"
+    }
+    fn forward(&self, x: &Var, _: &mut super::Ctx) -> xai_tensor::Result<Var> {
+        x.linear(&self.weight, self.bias.as_ref())
+    }
+    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+        let (i, o) = self.dims();
+        match input {
+            [n] if *n == i => Ok(vec![o]),
+            _ => Err(format!(
+                "expects {i} input features but receives shape {input:?}"
+            )),
+        }
+    }
+    fn spec(&self) -> Map<String, Value> {
+        let (i, o) = self.dims();
+        json!({"in_features": i, "out_features": o})
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+    }
+    fn params(&self) -> Vec<(&'static str, &Var)> {
+        let mut p = vec![("weight", &self.weight)];
+        p.extend(self.bias.as_ref().map(|b| ("bias", b)));
+        p
+    }
+    fn params_mut(&mut self) -> Vec<(&'static str, &mut Var)> {
+        let mut p = vec![("weight", &mut self.weight)];
+        p.extend(self.bias.as_mut().map(|b| ("bias", b)));
+        p
+    }
+}

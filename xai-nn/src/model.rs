@@ -1,0 +1,33 @@
+//! What an explanation method may ask of a model, as capability traits that build on each
+//! other (Captum's split of perturbation, gradient and layer attribution):
+//! [`Forward`] (black box) ⊂ [`Differentiable`] (gradients, gradient rules) ⊂ [`Layered`]
+//! (named layers whose outputs can be tapped).
+
+use crate::Result;
+use xai_autodiff::Var;
+use xai_tensor::Tensor;
+
+/// A black box: a batch of inputs `[N, ...input_shape]` to outputs `[N, K]`.
+pub trait Forward: Send + Sync {
+    /// Shape of one example, without the batch axis.
+    fn input_shape(&self) -> &[usize];
+    /// Outputs for a batch, with nothing recorded.
+    fn predict(&self, x: &Tensor) -> Result<Tensor>;
+}
+
+/// A model whose forward pass is recorded on the autodiff tape.
+pub trait Differentiable: Forward {
+    /// Forward pass on a recorded variable.
+    fn forward(&self, x: &Var) -> Result<Var>;
+}
+
+/// A model made of named layers whose outputs can be tapped.
+pub trait Layered: Differentiable {
+    /// Layer names in order.
+    fn layer_names(&self) -> Vec<String>;
+    /// Forward pass returning the output of every layer (the last is the model output).
+    fn forward_trace(&self, x: &Var) -> Result<Vec<Var>>;
+    /// Runs the layers after layer `layer` on `activation` (a batch of that layer's outputs):
+    /// what methods that substitute a layer's activation need (Captum's layer hooks).
+    fn forward_from(&self, layer: usize, activation: &Var) -> Result<Var>;
+}
