@@ -1,0 +1,96 @@
+//! Deep Taylor decomposition (Montavon, Lapuschkin, Binder, Samek & Müller, *Explaining
+//! Nonlinear Classification Decisions with Deep Taylor Decomposition*, Pattern Recognition
+//! 2017): for ReLU networks, each layer's relevance is redistributed by the root point of a
+//! first-order Taylor expansion, which gives
+//!
+//! - the z⁺ rule on every hidden linear and convolutional layer (ReLU inputs are ≥ 0):
+//!   R_i = Σⱼ x_i w⁺_ij / (Σ_i' x_i' w⁺_i'j) R_j;
+//! - on the first layer, the z^B rule when the input domain is a box l ≤ x ≤ h (`--low`,
+//!   `--high`): R_i = Σⱼ (x_i w_ij − l_i w⁺_ij − h_i w⁻_ij) / Σ_i'(…) R_j;
+//!   otherwise (unbounded real inputs) the w² rule R_i = Σⱼ w²_ij / (Σ_i' w²_i'j) R_j.
+//!
+//! Seeded, like LRP, with the target logit's value: R_out = f_c(x)·e_c. The formulas are the
+//! [`LrpRule`] implementations, so they match Zennit's `ZPlus`, `ZBox` and `WSquare` (ours
+//! without the bias in w²).
+
+use super::lrp::{relevance_batches, Bounds};
+use super::lrp_rules::{Composite, LrpRule};
+use crate::attribution::{Attribution, Explanation, MethodOptions};
+use crate::Result;
+use xai_nn::Differentiable;
+use xai_tensor::Tensor;
+
+/// Deep Taylor decomposition (z⁺ with a z^B or w² first layer).
+#[derive(Clone, Debug)]
+pub struct DeepTaylor {
+    /// Input bounds for z^B on the first layer; `None` uses the w² rule there.
+    pub bounds: Option<Bounds>,
+    /// Shared options (batch size, `--abs`).
+    pub opts: MethodOptions,
+}
+
+impl DeepTaylor {
+    /// From the shared options (`--low`/`--high` select z^B on the first layer).
+    ///
+    /// **Errors** if only one of `--low`/`--high` is given, or `low ≥ high`.
+    pub fn build(o: &MethodOptions) -> Result<Self> {
+        Ok(Self {
+            bounds: Bounds::from_options(o)?,
+            opts: o.clone(),
+        })
+    }
+}
+
+impl<M: Differentiable + ?Sized> Attribution<M> for DeepTaylor {
+    fn name(&self) -> &'static str {
+        "deep-taylor"
+    }
+
+    fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
+        let mut c = Composite::uniform(LrpRule::ZPlus);
+        if self.bounds.is_none() {
+            c.first = Some(LrpRule::WSquare);
+        }
+        let r = relevance_batches(model, x, targets, &c, self.bounds, self.opts.batch_size)?;
+        let attributions = if self.opts.abs { r.abs()? } else { r };
+        Ok(Explanation {
+            attributions,
+            targets: targets.to_vec(),
+            completeness_gap: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::methods::lrp_rules::testnets::{mlp, rel};
+    use xai_nn::Forward;
+    use xai_tensor::{DType, Rng};
+
+    #[test]
+    fn deep_taylor_conserves_relevance_on_a_relu_net_without_biases() {
+        let m = mlp(9, false);
+        let x = Rng::new(1).normal(&[4, 8], 0.0, 1.0, DType::F32).unwrap();
+        let logits = m.predict(&x).unwrap().to_vec_f64().unwrap();
+        for bounds in [None, Some(Bounds::Given(-4.0, 4.0))] {
+            let d = DeepTaylor {
+                bounds,
+                opts: MethodOptions::default(),
+            };
+            let r = d.attribute(&m, &x, &[0; 4]).unwrap().attributions;
+            let r = r.to_vec_f64().unwrap();
+            for (i, row) in r.chunks(8).enumerate() {
+                let f = logits[i * 3];
+                if f > 0.0 {
+                    let s: f64 = row.iter().sum();
+                    assert!(rel(s, f) < 1e-4, "{bounds:?}: Σ R = {s}, f = {f}");
+                }
+                if bounds.is_none() {
+                    // w² on the first layer never divides by zero.
+                    assert!(row.iter().all(|v| v.is_finite()));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,404 @@
+//! DeepLIFT (Shrikumar, Greenside & Kundaje, *Learning Important Features Through Propagating
+//! Activation Differences*, ICML 2017): contributions of x − x̄ to f_c(x) − f_c(x̄) for a
+//! reference input x̄ (`--baseline`, as integrated gradients'), by the chain rule over
+//! *multipliers* m = Δy/Δx in place of derivatives (Zhang et al., survey Table IV):
+//! a = (x − x̄) ⊙ m_x, with summation-to-delta Σᵢ aᵢ = f_c(x) − f_c(x̄).
+//!
+//! One backward pass of the model on the batch [x; x̄] (Captum's layout: the rule sees both
+//! halves of every op; both halves are seeded with the target logit) with this [`GradRule`]:
+//!
+//! - linear ops (dense, convolution, pooling averages, reshapes, batch norm's affine steps)
+//!   keep their gradient, which is their exact multiplier;
+//! - **Rescale** on the activations (ReLU, leaky ReLU, sigmoid, tanh, softplus):
+//!   m = Δy/Δx, or the gradient where |Δx| < 10⁻¹⁰ (Captum's `eps`);
+//! - **RevealCancel** (`--rule reveal-cancel`) on an activation fed by a dense or convolutional
+//!   layer: Δx splits into its positive and negative terms Δx⁺ = Σ[wᵢΔxᵢ]₊,
+//!   Δx⁻ = Σ[wᵢΔxᵢ]₋, with Δy⁺ = ½(f(x̄+Δx⁺) − f(x̄)) + ½(f(x̄+Δx⁻+Δx⁺) − f(x̄+Δx⁻)) and Δy⁻
+//!   likewise, multipliers m⁺ = Δy⁺/Δx⁺, m⁻ = Δy⁻/Δx⁻, and the layer below sends m⁺ through
+//!   the terms that were positive and m⁻ through the negative ones (½(m⁺ + m⁻) where Δxᵢ = 0),
+//!   as in the authors' `deeplift` package (`SepPosAndNeg` dense mode). Activations fed by
+//!   anything else use Rescale;
+//! - **max pooling**, Captum's rule: with o, ō the pooled outputs and the winners of each half,
+//!   the output difference is split into max(o, ō) − ō sent to x's winners and o − max(o, ō)
+//!   sent to x̄'s winners, and each input's multiplier is that sum over Δx (the gradient where
+//!   |Δx| < 10⁻¹⁰). This keeps summation-to-delta exact where windows do not overlap.
+//!
+//! [`Explanation::completeness_gap`] reports Σa − (f_c(x) − f_c(x̄)) per example (zero up to
+//! rounding for piecewise-linear networks with non-overlapping pools, and for Rescale on any
+//! network of the supported ops).
+
+use super::common::target_logits;
+use super::lrp_rules::{plain_backward, LinearMap};
+use super::saliency::target_gradient;
+use crate::attribution::{Attribution, Explanation, MethodOptions};
+use crate::{map_batches, Result};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use xai_autodiff::{default_backward, GradRule, Op, RuleCtx, Var};
+use xai_nn::Differentiable;
+use xai_tensor::{DType, Tensor};
+
+/// Captum's threshold below which |Δx| counts as zero (the gradient is used instead).
+pub const DEEPLIFT_EPS: f64 = 1e-10;
+
+/// The multiplier rule of the activations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DeepLiftRule {
+    /// m = Δy/Δx (Shrikumar et al. 2017, §3.5.2).
+    #[default]
+    Rescale,
+    /// Separate multipliers for positive and negative contributions (§3.5.3).
+    RevealCancel,
+}
+
+impl std::str::FromStr for DeepLiftRule {
+    type Err = String;
+    /// `rescale` or `reveal-cancel`.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "rescale" => Ok(DeepLiftRule::Rescale),
+            "reveal-cancel" | "revealcancel" => Ok(DeepLiftRule::RevealCancel),
+            _ => Err(format!(
+                "unknown DeepLIFT rule '{s}' (known: rescale, reveal-cancel)"
+            )),
+        }
+    }
+}
+
+/// DeepLIFT with a reference input.
+#[derive(Clone, Debug)]
+pub struct DeepLift {
+    /// Rescale or RevealCancel.
+    pub rule: DeepLiftRule,
+    /// Shared options (`baseline`, batch size, `--abs`).
+    pub opts: MethodOptions,
+}
+
+/// The DeepLIFT [`GradRule`] for one backward pass over a `[x; x̄]` batch.
+pub struct DeepLiftGradRule {
+    rule: DeepLiftRule,
+    /// RevealCancel: the (positive, negative) multipliers waiting for a linear node, by id.
+    pending: Mutex<HashMap<u64, (Tensor, Tensor)>>,
+}
+
+impl DeepLiftGradRule {
+    /// A fresh rule (one per backward pass).
+    pub fn new(rule: DeepLiftRule) -> Arc<Self> {
+        Arc::new(Self {
+            rule,
+            pending: Mutex::new(HashMap::new()),
+        })
+    }
+}
+
+/// The two halves (input, reference) of a `[2n, …]` tensor.
+fn halves(t: &Tensor) -> xai_tensor::Result<(Tensor, Tensor)> {
+    let n = t.shape()[0] / 2;
+    Ok((t.narrow(0, 0, n)?, t.narrow(0, n, n)?))
+}
+
+/// `[t; t]`.
+fn twice(t: &Tensor) -> xai_tensor::Result<Tensor> {
+    Tensor::cat(&[t.clone(), t.clone()], 0)
+}
+
+/// `num/den` where |den| ≥ ε, else `fallback`.
+fn ratio_or(num: &Tensor, den: &Tensor, fallback: &Tensor) -> xai_tensor::Result<Tensor> {
+    let small = den.abs()?.neg()?.gt_scalar(-DEEPLIFT_EPS)?; // |den| < ε
+    let safe = small.where_cond(&den.ones_like()?, den)?;
+    small.where_cond(fallback, &num.div(&safe)?)
+}
+
+/// The activation of `op` applied to `t`, if `op` is one DeepLIFT treats as a nonlinearity.
+fn activation(op: &Op, t: &Tensor) -> Option<xai_tensor::Result<Tensor>> {
+    Some(match op {
+        Op::Relu => t.relu(),
+        Op::LeakyRelu(s) => t.leaky_relu(*s),
+        Op::Sigmoid => t.sigmoid(),
+        Op::Tanh => t.tanh(),
+        Op::Softplus => t.softplus(),
+        _ => return None,
+    })
+}
+
+fn pos(t: &Tensor) -> xai_tensor::Result<Tensor> {
+    t.relu()
+}
+
+fn neg(t: &Tensor) -> xai_tensor::Result<Tensor> {
+    t.sub(&t.relu()?)
+}
+
+impl DeepLiftGradRule {
+    /// Rescale: g ⊙ Δy/Δx (gradient where Δx ≈ 0), for both halves.
+    fn rescale(&self, ctx: &RuleCtx) -> xai_tensor::Result<Tensor> {
+        let (a, ar) = halves(ctx.inputs[0].value())?;
+        let (y, yr) = halves(ctx.output.value())?;
+        let (g, _) = halves(ctx.grad.value())?;
+        let plain = plain_backward(ctx)?.remove(0).expect("input 0 is needed");
+        let (plain, _) = halves(&plain)?;
+        let m = ratio_or(&g.mul(&y.sub(&yr)?)?, &a.sub(&ar)?, &plain)?;
+        twice(&m)
+    }
+
+    /// RevealCancel on an activation fed by the linear node `lin`: stores the positive and
+    /// negative multipliers (times the upstream gradient) for `lin` and returns the Rescale
+    /// gradient for the engine (which `lin`'s backward then ignores).
+    fn reveal_cancel(&self, ctx: &RuleCtx, lin: &Var) -> xai_tensor::Result<()> {
+        let xl = lin.inputs()[0].value();
+        let w = lin.inputs()[1].value();
+        let map = LinearMap::of(lin.op().expect("a linear node"), xl).expect("linear op");
+        let (x, xr) = halves(xl)?;
+        let dx = x.sub(&xr)?;
+        let (dp, dn) = (pos(&dx)?, neg(&dx)?);
+        let (wp, wn) = (pos(w)?, neg(w)?);
+        // Positive and negative parts of Δz = Σ wᵢΔxᵢ.
+        let zp = map
+            .forward(&dp, &wp, None)?
+            .add(&map.forward(&dn, &wn, None)?)?;
+        let zn = map
+            .forward(&dp, &wn, None)?
+            .add(&map.forward(&dn, &wp, None)?)?;
+        let (_, r) = halves(ctx.inputs[0].value())?;
+        let f = |t: &Tensor| activation(ctx.op, t).expect("an activation");
+        let fr = f(&r)?;
+        let (f_p, f_n, f_pn) = (
+            f(&r.add(&zp)?)?,
+            f(&r.add(&zn)?)?,
+            f(&r.add(&zp)?.add(&zn)?)?,
+        );
+        let yp = f_p.sub(&fr)?.add(&f_pn.sub(&f_n)?)?.mul_scalar(0.5)?;
+        let yn = f_n.sub(&fr)?.add(&f_pn.sub(&f_p)?)?.mul_scalar(0.5)?;
+        let plain = plain_backward(ctx)?.remove(0).expect("input 0 is needed");
+        let (g, _) = halves(ctx.grad.value())?;
+        let (gplain, _) = halves(&plain)?;
+        // Where a part is ≈ 0 its multiplier is irrelevant to the sum; use the gradient.
+        let deriv = ratio_or(&gplain, &g, &gplain.zeros_like()?)?;
+        let mp = g.mul(&ratio_or(&yp, &zp, &deriv)?)?;
+        let mn = g.mul(&ratio_or(&yn, &zn, &deriv)?)?;
+        self.pending
+            .lock()
+            .expect("pending multipliers")
+            .insert(lin.id(), (mp, mn));
+        Ok(())
+    }
+
+    /// The input multipliers of a linear node whose activation used RevealCancel.
+    fn split_linear(&self, ctx: &RuleCtx, mp: &Tensor, mn: &Tensor) -> xai_tensor::Result<Tensor> {
+        let xl = ctx.inputs[0].value();
+        let w = ctx.inputs[1].value();
+        let map = LinearMap::of(ctx.op, xl).expect("linear op");
+        let (x, xr) = halves(xl)?;
+        let dx = x.sub(&xr)?;
+        let is_p = dx.gt_scalar(0.0)?;
+        let is_n = dx.neg()?.gt_scalar(0.0)?;
+        let is_0 = is_p.add(&is_n)?.affine(-1.0, 1.0)?;
+        let (wp, wn) = (pos(w)?, neg(w)?);
+        let on_p = map.adjoint(mp, &wp)?.add(&map.adjoint(mn, &wn)?)?;
+        let on_n = map.adjoint(mp, &wn)?.add(&map.adjoint(mn, &wp)?)?;
+        let on_0 = map.adjoint(&mp.add(mn)?.mul_scalar(0.5)?, w)?;
+        let m = is_p
+            .mul(&on_p)?
+            .add(&is_n.mul(&on_n)?)?
+            .add(&is_0.mul(&on_0)?)?;
+        twice(&m)
+    }
+
+    /// Captum's max-pooling rule (see the module documentation).
+    fn maxpool(&self, ctx: &RuleCtx) -> xai_tensor::Result<Tensor> {
+        let (o, or) = halves(ctx.output.value())?;
+        let (g, _) = halves(ctx.grad.value())?;
+        let xmax = o.maximum(&or)?;
+        let delta = Tensor::cat(&[g.mul(&xmax.sub(&or)?)?, g.mul(&o.sub(&xmax)?)?], 0)?;
+        let seed = Var::constant(delta);
+        let sub = RuleCtx {
+            grad: &seed,
+            ..*ctx
+        };
+        let spread = default_backward(&sub)?
+            .remove(0)
+            .expect("input 0 is needed");
+        let (sx, sr) = halves(spread.value())?;
+        let plain = plain_backward(ctx)?.remove(0).expect("input 0 is needed");
+        let (plain, _) = halves(&plain)?;
+        let (a, ar) = halves(ctx.inputs[0].value())?;
+        twice(&ratio_or(&sx.add(&sr)?, &a.sub(&ar)?, &plain)?)
+    }
+}
+
+impl GradRule for DeepLiftGradRule {
+    fn backward(&self, ctx: &RuleCtx) -> xai_tensor::Result<Option<Vec<Option<Var>>>> {
+        if !ctx.needs.first().copied().unwrap_or(false) {
+            return Ok(None);
+        }
+        let one = |t: Tensor| {
+            let mut v = vec![None; ctx.inputs.len()];
+            v[0] = Some(Var::constant(t));
+            Some(v)
+        };
+        match ctx.op {
+            op if activation(op, ctx.inputs[0].value()).is_some() => {
+                let below = &ctx.inputs[0];
+                if self.rule == DeepLiftRule::RevealCancel
+                    && matches!(below.op(), Some(Op::Linear | Op::Conv2d(_)))
+                    && below.inputs()[0].requires_grad()
+                {
+                    self.reveal_cancel(ctx, below)?;
+                }
+                Ok(one(self.rescale(ctx)?))
+            }
+            Op::MaxPool2d { .. } => Ok(one(self.maxpool(ctx)?)),
+            Op::Linear | Op::Conv2d(_) => {
+                let pending = self
+                    .pending
+                    .lock()
+                    .expect("pending multipliers")
+                    .remove(&ctx.output.id());
+                match pending {
+                    Some((mp, mn)) => Ok(one(self.split_linear(ctx, &mp, &mn)?)),
+                    None => Ok(None),
+                }
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+impl<M: Differentiable + ?Sized> Attribution<M> for DeepLift {
+    fn name(&self) -> &'static str {
+        "deeplift"
+    }
+
+    fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
+        let x = x.to_dtype(DType::F32)?;
+        let base = self.opts.baseline.resolve(&x)?;
+        let n = x.shape()[0];
+        // Chunks of examples; each goes through the model as [x; x̄].
+        let index = Tensor::from_vec((0..n).map(|i| i as f32).collect::<Vec<_>>(), &[n])?;
+        let a = map_batches(&index, self.opts.batch_size, |chunk, start| {
+            let m = chunk.shape()[0];
+            let (xc, bc) = (x.narrow(0, start, m)?, base.narrow(0, start, m)?);
+            let both = Tensor::cat(&[xc.clone(), bc.clone()], 0)?;
+            let t = &targets[start..start + m];
+            let t2: Vec<usize> = t.iter().chain(t).copied().collect();
+            let g = target_gradient(model, &both, &t2, Some(DeepLiftGradRule::new(self.rule)))?;
+            Ok(xc.sub(&bc)?.mul(&g.narrow(0, 0, m)?)?)
+        })?;
+        let fx = target_logits(model, &x, targets, self.opts.batch_size)?;
+        let fb = target_logits(model, &base, targets, self.opts.batch_size)?;
+        let f = a.numel() / n.max(1);
+        let av = a.to_vec_f64()?;
+        let gap = (0..n)
+            .map(|i| av[i * f..(i + 1) * f].iter().sum::<f64>() - (fx[i] - fb[i]))
+            .collect();
+        let attributions = if self.opts.abs { a.abs()? } else { a };
+        Ok(Explanation {
+            attributions,
+            targets: targets.to_vec(),
+            completeness_gap: Some(gap),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::methods::lrp_rules::testnets::{hand, lenet, mlp, rel, t};
+    use crate::methods::Baseline;
+    use xai_nn::Sequential;
+    use xai_tensor::Rng;
+
+    fn run(m: &Sequential, x: &Tensor, o: MethodOptions) -> Explanation {
+        let targets: Vec<usize> = (0..x.shape()[0]).map(|i| i % 3).collect();
+        let targets = if m.num_outputs() == 1 {
+            vec![0; x.shape()[0]]
+        } else {
+            targets
+        };
+        DeepLift {
+            rule: o.deeplift_rule,
+            opts: o,
+        }
+        .attribute(m, x, &targets)
+        .unwrap()
+    }
+
+    #[test]
+    fn hand_computed_multipliers() {
+        // b1 = [−1, −4]: z1(x) = [2, −1], z1(0) = [−1, −4]; ReLU multipliers Δy/Δx =
+        // [(2 − 0)/3, 0/3]; m_x = W1ᵀ([2, −1] ⊙ [2/3, 0]) = [4/3, 4/3]; a = x ⊙ m = [4/3, 8/3],
+        // Σa = 4 = f(x) − f(0), where the gradient × input would give [2, 4].
+        let e = run(
+            &hand(Some([-1.0, -4.0])),
+            &t(&[1.0, 2.0], &[1, 2]),
+            MethodOptions::default(),
+        );
+        let a = e.attributions.to_vec_f64().unwrap();
+        assert!(
+            (a[0] - 4.0 / 3.0).abs() < 1e-6 && (a[1] - 8.0 / 3.0).abs() < 1e-6,
+            "{a:?}"
+        );
+        assert!(e.completeness_gap.unwrap()[0].abs() < 1e-6);
+    }
+
+    #[test]
+    fn summation_to_delta_holds_exactly_on_piecewise_linear_nets() {
+        let mut rng = Rng::new(11);
+        for rule in [DeepLiftRule::Rescale, DeepLiftRule::RevealCancel] {
+            for (m, shape) in [
+                (mlp(5, true), vec![6, 8]),
+                (lenet(6, true), vec![6, 1, 8, 8]),
+            ] {
+                let x = rng.normal(&shape, 0.0, 1.0, DType::F32).unwrap();
+                for baseline in [Baseline::Zeros, Baseline::Constant(0.3), Baseline::Mean] {
+                    let o = MethodOptions {
+                        baseline: baseline.clone(),
+                        deeplift_rule: rule,
+                        ..MethodOptions::default()
+                    };
+                    let e = run(&m, &x, o);
+                    let a = e.attributions.to_vec_f64().unwrap();
+                    let per = a.len() / shape[0];
+                    for (i, gap) in e.completeness_gap.unwrap().iter().enumerate() {
+                        let s: f64 = a[i * per..(i + 1) * per].iter().sum();
+                        // Σa − Δf relative to the size of Δf (= Σa − gap).
+                        assert!(
+                            rel(s, s - gap) < 1e-4 || gap.abs() < 1e-6,
+                            "{rule:?} {baseline:?}: Σa = {s}, gap {gap}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn reveal_cancel_differs_from_rescale_and_batching_changes_nothing() {
+        let mut rng = Rng::new(12);
+        let x = rng.normal(&[5, 1, 8, 8], 0.0, 1.0, DType::F32).unwrap();
+        let m = lenet(7, true);
+        let get = |rule, bs| {
+            run(
+                &m,
+                &x,
+                MethodOptions {
+                    deeplift_rule: rule,
+                    batch_size: bs,
+                    baseline: Baseline::Mean,
+                    ..MethodOptions::default()
+                },
+            )
+            .attributions
+            .to_vec_f64()
+            .unwrap()
+        };
+        let (r1, r256) = (
+            get(DeepLiftRule::Rescale, 2),
+            get(DeepLiftRule::Rescale, 256),
+        );
+        assert!(r1.iter().zip(&r256).all(|(a, b)| (a - b).abs() < 1e-5));
+        let c = get(DeepLiftRule::RevealCancel, 3);
+        assert!(c.iter().zip(&r256).any(|(a, b)| (a - b).abs() > 1e-4));
+        assert!("x".parse::<DeepLiftRule>().is_err());
+    }
+}

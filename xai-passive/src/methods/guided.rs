@@ -1,0 +1,122 @@
+//! Guided backpropagation (Springenberg et al., *Striving for Simplicity: The All
+//! Convolutional Net*, 2015) and DeconvNet (Zeiler & Fergus, *Visualizing and Understanding
+//! Convolutional Networks*, 2014): the gradient of the target logit with the ReLU's backward
+//! replaced (Zhang et al., survey Table IV, g in place of σ′), every other op unchanged:
+//!
+//! - guided backprop: R_in = g · 1[x > 0] · 1[g > 0] (Captum's `GuidedBackprop`:
+//!   relu of the ReLU's ordinary input gradient);
+//! - DeconvNet: R_in = max(g, 0), whatever the forward input (Captum's `Deconvolution`).
+//!
+//! Only `relu` ops are modified (as Captum overrides only `nn.ReLU`); leaky ReLU and smooth
+//! activations keep their gradient.
+
+use super::saliency::target_gradient;
+use crate::attribution::{Attribution, Explanation, MethodOptions};
+use crate::{map_batches, Result};
+use std::sync::Arc;
+use xai_autodiff::{GradRule, Op, RuleCtx, Var};
+use xai_nn::Differentiable;
+use xai_tensor::DType;
+
+/// Which ReLU backward replaces the ordinary one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReluRule {
+    /// g · 1[x > 0] · 1[g > 0] (Springenberg et al. 2015).
+    Guided,
+    /// max(g, 0) (Zeiler & Fergus 2014).
+    Deconv,
+}
+
+impl GradRule for ReluRule {
+    fn backward(&self, ctx: &RuleCtx) -> xai_tensor::Result<Option<Vec<Option<Var>>>> {
+        if !matches!(ctx.op, Op::Relu) {
+            return Ok(None);
+        }
+        let g = ctx.grad.value();
+        let r = match self {
+            ReluRule::Guided => g.mul(&ctx.inputs[0].value().step()?)?.relu()?,
+            ReluRule::Deconv => g.relu()?,
+        };
+        Ok(Some(vec![Some(Var::constant(r))]))
+    }
+}
+
+/// Guided backpropagation or DeconvNet (`abs` takes |·|).
+#[derive(Clone, Debug)]
+pub struct GuidedGradient {
+    /// The ReLU rule.
+    pub rule: ReluRule,
+    /// Shared options (batch size, `--abs`).
+    pub opts: MethodOptions,
+}
+
+impl<M: Differentiable + ?Sized> Attribution<M> for GuidedGradient {
+    fn name(&self) -> &'static str {
+        match self.rule {
+            ReluRule::Guided => "guided-backprop",
+            ReluRule::Deconv => "deconvnet",
+        }
+    }
+
+    fn attribute(
+        &self,
+        model: &M,
+        x: &xai_tensor::Tensor,
+        targets: &[usize],
+    ) -> Result<Explanation> {
+        let x = x.to_dtype(DType::F32)?;
+        let rule: Arc<dyn GradRule> = Arc::new(self.rule);
+        let g = map_batches(&x, self.opts.batch_size, |chunk, start| {
+            let t = &targets[start..start + chunk.shape()[0]];
+            target_gradient(model, chunk, t, Some(rule.clone()))
+        })?;
+        let attributions = if self.opts.abs { g.abs()? } else { g };
+        Ok(Explanation {
+            attributions,
+            targets: targets.to_vec(),
+            completeness_gap: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::methods::lrp_rules::testnets::{hand, t};
+    use crate::methods::Saliency;
+
+    fn run<A: Attribution<xai_nn::Sequential>>(a: &A, b1: Option<[f32; 2]>) -> Vec<f64> {
+        let x = t(&[1.0, 2.0], &[1, 2]);
+        a.attribute(&hand(b1), &x, &[0])
+            .unwrap()
+            .attributions
+            .to_vec_f64()
+            .unwrap()
+    }
+
+    #[test]
+    fn guided_backprop_blocks_negative_signals_that_the_gradient_keeps() {
+        let opts = MethodOptions::default();
+        let guided = GuidedGradient {
+            rule: ReluRule::Guided,
+            opts: opts.clone(),
+        };
+        let deconv = GuidedGradient {
+            rule: ReluRule::Deconv,
+            opts: opts.clone(),
+        };
+        // Both ReLUs active, upstream gradient w2 = [2, −1]: gradient W1ᵀ[2, −1] = [3, 0];
+        // guided/deconv drop the negative −1: W1ᵀ[2, 0] = [2, 2].
+        assert_eq!(run(&Saliency { opts }, None), vec![3.0, 0.0]);
+        assert_eq!(run(&guided, None), vec![2.0, 2.0]);
+        assert_eq!(run(&deconv, None), vec![2.0, 2.0]);
+        // Bias [−1, −4]: z1 = [2, −1], the second ReLU is off. Guided respects the forward
+        // mask; DeconvNet ignores it (its −1 upstream signal is clipped anyway).
+        assert_eq!(run(&guided, Some([-1.0, -4.0])), vec![2.0, 2.0]);
+        let w2_neg = GuidedGradient {
+            rule: ReluRule::Deconv,
+            opts: MethodOptions::default(),
+        };
+        assert_eq!(run(&w2_neg, Some([-1.0, -4.0])), vec![2.0, 2.0]);
+    }
+}

@@ -1,0 +1,421 @@
+//! Layer-wise relevance propagation (Bach et al., *On Pixel-Wise Explanations for Non-Linear
+//! Classifier Decisions by Layer-Wise Relevance Propagation*, 2015; Montavon et al.,
+//! *Layer-Wise Relevance Propagation: An Overview*, 2019), in Zennit's formulation: one backward
+//! pass of the model with the [`LrpGradRule`] in place of the chain rule, seeded with the
+//! target logit's value, R_out = f_c(x)·e_c. Relevance is then conserved layer by layer up to
+//! what biases and stabilisers absorb: Σᵢ R_in,i = f_c(x) for LRP-ε with zero biases and small ε.
+//! (Zennit's `attr_output` is this seed; Captum's `LRP` seeds with the output value as well.)
+//!
+//! Methods: `lrp` (a composite, `--composite`), `lrp-epsilon`, `lrp-gamma`, `lrp-alpha-beta`,
+//! `lrp-z-plus` (one rule on every linear and convolutional layer), `lrp-zb` (z^B on the first
+//! layer, LRP-ε elsewhere).
+
+use super::lrp_rules::{Composite, LrpGradRule, LrpRule};
+use crate::attribution::{Attribution, Explanation, MethodOptions};
+use crate::{map_batches, PassiveError, Result};
+use std::sync::Arc;
+use xai_autodiff::{grad_tensors, GradRule, Var};
+use xai_nn::Differentiable;
+use xai_tensor::{DType, Tensor};
+
+/// Zennit's built-in composites (`zennit.composites`), selected by `--composite`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CompositeKind {
+    /// `EpsilonPlus`: LRP-ε for dense layers, z⁺ for convolutions.
+    #[default]
+    EpsilonPlus,
+    /// `EpsilonPlusFlat`: as `EpsilonPlus`, with the flat rule on the first linear or
+    /// convolutional layer.
+    EpsilonPlusFlat,
+    /// `EpsilonAlpha2Beta1`: LRP-ε for dense layers, α = 2, β = 1 for convolutions.
+    EpsilonAlpha2Beta1,
+    /// `EpsilonGammaBox`: z^B on the first layer (`--low`/`--high`), γ for the other
+    /// convolutions, LRP-ε for dense layers.
+    EpsilonGammaBox,
+}
+
+impl std::str::FromStr for CompositeKind {
+    type Err = String;
+    /// `epsilon-plus`, `epsilon-plus-flat`, `epsilon-alpha2-beta1`, `epsilon-gamma-box`.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Ok(match s {
+            "epsilon-plus" => CompositeKind::EpsilonPlus,
+            "epsilon-plus-flat" => CompositeKind::EpsilonPlusFlat,
+            "epsilon-alpha2-beta1" => CompositeKind::EpsilonAlpha2Beta1,
+            "epsilon-gamma-box" => CompositeKind::EpsilonGammaBox,
+            _ => {
+                return Err(format!(
+                    "unknown composite '{s}' (known: epsilon-plus, epsilon-plus-flat, \
+                     epsilon-alpha2-beta1, epsilon-gamma-box)"
+                ))
+            }
+        })
+    }
+}
+
+/// Bounds of the input domain for the z^B rule.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Bounds {
+    /// `--low`, `--high`, in the raw input space (the model's normalisation is applied to them).
+    Given(f64, f64),
+    /// Each example's own minimum and maximum (the default: always l ≤ x ≤ h, independent of
+    /// the other examples and of the batch size).
+    PerExample,
+}
+
+impl Bounds {
+    /// Tensors of `x`'s shape holding the lowest and highest values for the examples of `x`.
+    fn resolve(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let n = x.shape()[0];
+        let mut s = vec![1; x.rank()];
+        s[0] = n;
+        let full =
+            |t: Tensor| -> Result<Tensor> { Ok(t.broadcast_to(x.shape())?.mul_scalar(1.0)?) };
+        let (l, h) = match self {
+            Bounds::Given(l, h) => (
+                Tensor::full(&s, *l, x.dtype()),
+                Tensor::full(&s, *h, x.dtype()),
+            ),
+            Bounds::PerExample => {
+                let flat = x.reshape(&[n, x.numel() / n.max(1)])?;
+                (
+                    flat.min(&[1], true)?.reshape(&s)?,
+                    flat.max(&[1], true)?.reshape(&s)?,
+                )
+            }
+        };
+        Ok((full(l)?, full(h)?))
+    }
+
+    /// `--low`/`--high` from the options (both or neither).
+    pub fn from_options(o: &MethodOptions) -> Result<Option<Bounds>> {
+        match (o.low, o.high) {
+            (None, None) => Ok(None),
+            (Some(l), Some(h)) if l.is_finite() && h.is_finite() && l < h => {
+                Ok(Some(Bounds::Given(l, h)))
+            }
+            (Some(l), Some(h)) => Err(PassiveError::BadArgument(format!(
+                "--low must be below --high (both finite), got {l} and {h}"
+            ))),
+            _ => Err(PassiveError::BadArgument(
+                "--low and --high go together".into(),
+            )),
+        }
+    }
+}
+
+/// What the first linear layer gets, when it is special.
+#[derive(Clone, Debug)]
+pub enum FirstLayer {
+    /// The composite's own choice (none, or flat).
+    Composite,
+    /// z^B with these bounds.
+    ZBox(Bounds),
+}
+
+/// An LRP method: the rules per layer kind, and the name it is registered under.
+#[derive(Clone, Debug)]
+pub struct Lrp {
+    /// Registry name.
+    pub name: &'static str,
+    /// The rules (a z^B first rule gets its bounds per batch from `first`).
+    pub composite: Composite,
+    /// z^B on the first layer, if any.
+    pub first: FirstLayer,
+    /// The shared options (batch size, `--abs`).
+    pub opts: MethodOptions,
+}
+
+/// Checks the LRP parameters of the options: ε ≥ 0, γ ≥ 0, α ≥ 0, β ≥ 0, α − β = 1 (Zennit's
+/// conditions), all finite.
+pub fn check_lrp_options(o: &MethodOptions) -> Result<()> {
+    let bad = |m: String| Err(PassiveError::BadArgument(m));
+    for (name, v) in [
+        ("--epsilon", o.epsilon),
+        ("--gamma", o.gamma),
+        ("--alpha", o.alpha),
+        ("--beta", o.beta),
+    ] {
+        if !v.is_finite() || v < 0.0 {
+            return bad(format!("{name} must be a finite number ≥ 0, got {v}"));
+        }
+    }
+    if (o.alpha - o.beta - 1.0).abs() > 1e-9 {
+        return bad(format!(
+            "--alpha minus --beta must be 1 (relevance is conserved), got {} and {}",
+            o.alpha, o.beta
+        ));
+    }
+    Ok(())
+}
+
+impl Lrp {
+    /// The method called `name` (`lrp`, `lrp-epsilon`, `lrp-gamma`, `lrp-alpha-beta`,
+    /// `lrp-z-plus`, `lrp-zb`) with the options' parameters.
+    ///
+    /// **Errors** on out-of-range parameters (see [`check_lrp_options`]) or a missing half of
+    /// `--low`/`--high`.
+    pub fn build(name: &'static str, o: &MethodOptions) -> Result<Self> {
+        check_lrp_options(o)?;
+        let bounds = Bounds::from_options(o)?;
+        let eps = LrpRule::Epsilon(o.epsilon);
+        let mut first = FirstLayer::Composite;
+        let composite = match name {
+            "lrp-epsilon" => Composite::uniform(eps),
+            "lrp-gamma" => Composite::uniform(LrpRule::Gamma(o.gamma)),
+            "lrp-alpha-beta" => Composite::uniform(LrpRule::AlphaBeta(o.alpha, o.beta)),
+            "lrp-z-plus" => Composite::uniform(LrpRule::ZPlus),
+            "lrp-zb" => {
+                first = FirstLayer::ZBox(bounds.unwrap_or(Bounds::PerExample));
+                Composite::uniform(eps)
+            }
+            "lrp" => {
+                let mut c = Composite::uniform(eps.clone());
+                match o.composite {
+                    CompositeKind::EpsilonPlus => c.conv = LrpRule::ZPlus,
+                    CompositeKind::EpsilonPlusFlat => {
+                        c.conv = LrpRule::ZPlus;
+                        c.first = Some(LrpRule::Flat);
+                    }
+                    CompositeKind::EpsilonAlpha2Beta1 => c.conv = LrpRule::AlphaBeta(2.0, 1.0),
+                    CompositeKind::EpsilonGammaBox => {
+                        c.conv = LrpRule::Gamma(o.gamma);
+                        first = FirstLayer::ZBox(bounds.unwrap_or(Bounds::PerExample));
+                    }
+                }
+                c
+            }
+            _ => {
+                return Err(PassiveError::BadArgument(format!(
+                    "unknown LRP method '{name}'"
+                )))
+            }
+        };
+        Ok(Self {
+            name,
+            composite,
+            first,
+            opts: o.clone(),
+        })
+    }
+}
+
+/// Relevance at the input for each example of one batch: one backward pass through `rule`
+/// seeded with R_out = f_t(x)·e_t (the target logit's value on its one-hot position).
+pub fn target_relevance<M: Differentiable + ?Sized>(
+    model: &M,
+    x: &Tensor,
+    targets: &[usize],
+    rule: Arc<dyn GradRule>,
+) -> Result<Tensor> {
+    let input = Var::leaf(x.clone());
+    let out = model.forward(&input)?;
+    let index = Tensor::from_vec(
+        targets.iter().map(|&t| t as f32).collect::<Vec<_>>(),
+        &[targets.len(), 1],
+    )?
+    .to_dtype(out.value().dtype())?;
+    let picked = out.gather(1, &index)?;
+    let seed = picked.value().clone();
+    Ok(grad_tensors(&picked, Some(&seed), &[&input], Some(rule))?.remove(0))
+}
+
+/// Runs an LRP-style composite over `x` in chunks; a z^B first layer gets each chunk's bounds.
+pub(crate) fn relevance_batches<M: Differentiable + ?Sized>(
+    model: &M,
+    x: &Tensor,
+    targets: &[usize],
+    composite: &Composite,
+    zbox: Option<Bounds>,
+    batch_size: usize,
+) -> Result<Tensor> {
+    let x = x.to_dtype(DType::F32)?;
+    map_batches(&x, batch_size, |chunk, start| {
+        let mut c = composite.clone();
+        if let Some(b) = zbox {
+            let (l, h) = b.resolve(chunk)?;
+            c.first = Some(LrpRule::ZBox(l, h));
+        }
+        let t = &targets[start..start + chunk.shape()[0]];
+        target_relevance(model, chunk, t, LrpGradRule::new(c))
+    })
+}
+
+impl<M: Differentiable + ?Sized> Attribution<M> for Lrp {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
+        let zbox = match self.first {
+            FirstLayer::ZBox(b) => Some(b),
+            FirstLayer::Composite => None,
+        };
+        let r = relevance_batches(
+            model,
+            x,
+            targets,
+            &self.composite,
+            zbox,
+            self.opts.batch_size,
+        )?;
+        let attributions = if self.opts.abs { r.abs()? } else { r };
+        Ok(Explanation {
+            attributions,
+            targets: targets.to_vec(),
+            completeness_gap: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::methods::lrp_rules::testnets::{hand, lenet, mlp, rel, t};
+    use xai_nn::{Forward, Sequential};
+    use xai_tensor::Rng;
+
+    fn lrp(name: &'static str, model: &Sequential, x: &Tensor, o: &MethodOptions) -> Vec<f64> {
+        let targets = vec![0; x.shape()[0]];
+        Lrp::build(name, o)
+            .unwrap()
+            .attribute(model, x, &targets)
+            .unwrap()
+            .attributions
+            .to_vec_f64()
+            .unwrap()
+    }
+
+    fn close(got: &[f64], want: &[f64], tol: f64) {
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() <= tol, "got {got:?}, want {want:?}");
+        }
+    }
+
+    #[test]
+    fn hand_computed_relevances_on_a_two_layer_net() {
+        // x = [1, 2]; z1 = W1 x = [3, 3]; h = relu(z1) = [3, 3]; f = 2·3 − 3 = 3 (seed R = 3).
+        let m = hand(None);
+        let x = t(&[1.0, 2.0], &[1, 2]);
+        let o = MethodOptions::default();
+        // LRP-0 (ε = 1e-6): R_h = h ⊙ w2 · R/f = [6, −3];
+        // R_x = 6·[1, 2]/3 + (−3)·[−1, 2·2]/3 = [2, 4] + [1, −4] = [3, 0].
+        close(&lrp("lrp-epsilon", &m, &x, &o), &[3.0, 0.0], 1e-5);
+        // z⁺: R_h = [6, 0]·3/6 = [3, 0]; R_x = 3·[1, 2]/3 = [1, 2].
+        close(&lrp("lrp-z-plus", &m, &x, &o), &[1.0, 2.0], 1e-5);
+        // α2β1: R_h = 2·3·[6, 0]/6 − 3·[0, −3]/(−3) = [6, −3];
+        // unit 1 (only positive terms [1, 2]): 2·6·[1, 2]/3 = [4, 8];
+        // unit 2: 2·(−3)·[0, 4]/4 − (−3)·[−1, 0]/(−1) = [0, −6] + [3, 0].
+        close(&lrp("lrp-alpha-beta", &m, &x, &o), &[7.0, 2.0], 1e-5);
+        // γ = 0.25 (all z > 0, inputs ≥ 0): W↑ = W + γW⁺.
+        // Top: [3·2.5, 3·(−1)] = [7.5, −3], sum 4.5 → R_h = [5, −2].
+        // Unit 1: [1.25, 2.5] / 3.75 · 5 = [5/3, 10/3]; unit 2: [−1, 5]/4 · (−2) = [0.5, −2.5].
+        close(
+            &lrp("lrp-gamma", &m, &x, &o),
+            &[5.0 / 3.0 + 0.5, 10.0 / 3.0 - 2.5],
+            1e-5,
+        );
+        // With a bias b1 = [−1, −4]: z1 = [2, −1], h = [2, 0], f = 4. LRP-ε: R_h = [4, 0];
+        // R_x = 4·[1, 2]/2 (the bias is in the denominator) = [2, 4].
+        let mb = hand(Some([-1.0, -4.0]));
+        close(&lrp("lrp-epsilon", &mb, &x, &o), &[2.0, 4.0], 1e-5);
+        // Flat first layer (epsilon-plus-flat): R_h = [4, 0]; R_x = 4·[1, 1]/2 = [2, 2].
+        let flat = MethodOptions {
+            composite: CompositeKind::EpsilonPlusFlat,
+            ..o.clone()
+        };
+        close(&lrp("lrp", &mb, &x, &flat), &[2.0, 2.0], 1e-5);
+        // z^B with l = −1, h = 3 on the first layer: unit 1 (R = 4): terms
+        // x w − l w⁺ − h w⁻ = [1 + 1, 2 + 1] = [2, 3] → 4·[2, 3]/5.
+        let zb = MethodOptions {
+            low: Some(-1.0),
+            high: Some(3.0),
+            ..o.clone()
+        };
+        close(&lrp("lrp-zb", &mb, &x, &zb), &[1.6, 2.4], 1e-5);
+    }
+
+    fn f_c(m: &Sequential, x: &Tensor) -> Vec<f64> {
+        let l = m.predict(x).unwrap();
+        let k = l.shape()[1];
+        l.to_vec_f64().unwrap().chunks(k).map(|r| r[0]).collect()
+    }
+
+    fn sums(r: &[f64], n: usize) -> Vec<f64> {
+        r.chunks(r.len() / n).map(|c| c.iter().sum()).collect()
+    }
+
+    #[test]
+    fn lrp_epsilon_conserves_relevance_without_biases() {
+        let o = MethodOptions {
+            epsilon: 1e-9,
+            ..MethodOptions::default()
+        };
+        let mut rng = Rng::new(7);
+        for (m, shape) in [
+            (mlp(1, false), vec![5, 8]),
+            (lenet(2, false), vec![5, 1, 8, 8]),
+        ] {
+            let x = rng.normal(&shape, 0.0, 1.0, DType::F32).unwrap();
+            let r = lrp("lrp-epsilon", &m, &x, &o);
+            for (s, f) in sums(&r, 5).iter().zip(f_c(&m, &x)) {
+                assert!(rel(*s, f) < 1e-4, "Σ R = {s}, f_c = {f}");
+            }
+            // z⁺ on the hidden layers too (every rule here conserves when nothing is absorbed).
+            let r = lrp("lrp-z-plus", &m, &x, &o);
+            for (s, f) in sums(&r, 5).iter().zip(f_c(&m, &x)) {
+                if f > 0.0 {
+                    assert!(rel(*s, f) < 1e-4, "z⁺: Σ R = {s}, f_c = {f}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn results_do_not_depend_on_the_batch_size() {
+        let mut rng = Rng::new(3);
+        let x = rng.normal(&[7, 1, 8, 8], 0.0, 1.0, DType::F32).unwrap();
+        let m = lenet(4, true);
+        for name in ["lrp", "lrp-zb", "lrp-gamma", "lrp-alpha-beta"] {
+            let one = MethodOptions {
+                batch_size: 2,
+                ..MethodOptions::default()
+            };
+            let a = lrp(name, &m, &x, &one);
+            let b = lrp(name, &m, &x, &MethodOptions::default());
+            close(&a, &b, 1e-6);
+        }
+    }
+
+    #[test]
+    fn bad_parameters_are_refused() {
+        let d = MethodOptions::default();
+        for o in [
+            MethodOptions {
+                epsilon: -1.0,
+                ..d.clone()
+            },
+            MethodOptions {
+                alpha: 3.0,
+                ..d.clone()
+            },
+            MethodOptions {
+                gamma: f64::NAN,
+                ..d.clone()
+            },
+            MethodOptions {
+                low: Some(1.0),
+                ..d.clone()
+            },
+            MethodOptions {
+                low: Some(1.0),
+                high: Some(0.0),
+                ..d.clone()
+            },
+        ] {
+            assert!(Lrp::build("lrp-zb", &o).is_err(), "{o:?}");
+        }
+        assert!("nope".parse::<CompositeKind>().is_err());
+    }
+}

@@ -1,0 +1,44 @@
+//! One file per attribution method.
+
+mod common;
+mod deep_taylor;
+mod deeplift;
+mod feature_ablation;
+mod grad_cam;
+mod gradient_shap;
+mod guided;
+mod input_x_gradient;
+mod integrated_gradients;
+mod kernel_shap;
+mod layer_attribution;
+mod lime;
+mod lrp;
+mod lrp_rules;
+mod neuron_attribution;
+mod noise_tunnel;
+mod occlusion;
+pub mod perturbation;
+mod saliency;
+mod shapley_exact;
+mod shapley_sampling;
+
+pub use common::{gauss_legendre, Baseline, Integration};
+pub use deep_taylor::DeepTaylor;
+pub use deeplift::{DeepLift, DeepLiftGradRule, DeepLiftRule};
+pub use feature_ablation::{FeatureAblation, Omission};
+pub use grad_cam::{bilinear_resize, Cam, GradCam, GuidedGradCam};
+pub use gradient_shap::GradientShap;
+pub use guided::{GuidedGradient, ReluRule};
+pub use input_x_gradient::InputXGradient;
+pub use integrated_gradients::IntegratedGradients;
+pub use kernel_shap::{kernel_coalitions, KernelShap};
+pub use layer_attribution::{LayerConductance, LayerGradientXActivation, LayerIntegratedGradients};
+pub use lime::{ridge_with_intercept, Lime, LimeFit};
+pub use lrp::{check_lrp_options, target_relevance, Bounds, CompositeKind, Lrp};
+pub use lrp_rules::{stabilize, Composite, LinearMap, LrpGradRule, LrpRule};
+pub use neuron_attribution::{NeuronGradient, NeuronIntegratedGradients};
+pub use noise_tunnel::{build_noise_tunnel, NoiseKind, NoiseTunnel};
+pub use occlusion::{occlusion_geometry, Occlusion};
+pub use saliency::{target_gradient, Saliency};
+pub use shapley_exact::{ShapleyExact, MAX_EXACT_FEATURES};
+pub use shapley_sampling::ShapleySampling;

@@ -1,0 +1,133 @@
+//! Neuron attribution: explains a hidden unit instead of an output (Captum's neuron methods).
+//! The unit is `--neuron LAYER:INDEX`, a flat index into one example's output of the layer
+//! (row-major over its per-example shape). The class target is not used.
+//!
+//! - `neuron-gradient`: ∂A_j(x)/∂x (Simonyan et al. 2014's saliency for a hidden unit;
+//!   Captum's `NeuronGradient`).
+//! - `neuron-integrated-gradients`: (x − b) ⊙ Σₖ wₖ ∂A_j(b + αₖ(x − b))/∂x (Sundararajan et al.
+//!   2017 for a hidden unit; Captum's `NeuronIntegratedGradients`). Σa ≈ A_j(x) − A_j(b).
+
+use super::common::{integrate_path, layer_gradient, resolve_neuron, Objective};
+use crate::attribution::{Attribution, Explanation, MethodOptions};
+use crate::{map_batches, Result};
+use xai_nn::Layered;
+use xai_tensor::{DType, Tensor};
+
+/// Gradient of one hidden unit with respect to the input.
+#[derive(Clone, Debug, Default)]
+pub struct NeuronGradient {
+    pub opts: MethodOptions,
+}
+
+/// Integrated gradients of one hidden unit.
+#[derive(Clone, Debug, Default)]
+pub struct NeuronIntegratedGradients {
+    pub opts: MethodOptions,
+}
+
+impl<M: Layered + ?Sized> Attribution<M> for NeuronGradient {
+    fn name(&self) -> &'static str {
+        "neuron-gradient"
+    }
+
+    fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
+        let x = x.to_dtype(DType::F32)?;
+        let (layer, index) = resolve_neuron(model, &x, &self.opts.neuron, "neuron-gradient")?;
+        let g = map_batches(&x, self.opts.batch_size, |c, _| {
+            Ok(layer_gradient(model, c, Objective::Neuron { layer, index }, None)?.0)
+        })?;
+        Ok(Explanation {
+            attributions: g,
+            targets: targets.to_vec(),
+            completeness_gap: None,
+        })
+    }
+}
+
+impl<M: Layered + ?Sized> Attribution<M> for NeuronIntegratedGradients {
+    fn name(&self) -> &'static str {
+        "neuron-integrated-gradients"
+    }
+
+    fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
+        let o = &self.opts;
+        let x = x.to_dtype(DType::F32)?;
+        let (layer, index) = resolve_neuron(model, &x, &o.neuron, "neuron-integrated-gradients")?;
+        let b = o.baseline.resolve(&x)?;
+        let (alphas, weights) = o.integration.nodes(o.steps)?;
+        let (g, _) = integrate_path(&x, &b, &alphas, &weights, o.batch_size, |c, _| {
+            Ok(layer_gradient(model, c, Objective::Neuron { layer, index }, None)?.0)
+        })?;
+        let (xv, bv) = (x.to_vec_f64()?, b.to_vec_f64()?);
+        let a: Vec<f64> = g
+            .iter()
+            .zip(xv.iter().zip(&bv))
+            .map(|(g, (x, b))| (x - b) * g)
+            .collect();
+        Ok(Explanation {
+            attributions: Tensor::from_vec(a, x.shape())?.to_dtype(DType::F32)?,
+            targets: targets.to_vec(),
+            completeness_gap: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::methods::common::testing::*;
+    use crate::methods::common::trace_values;
+    use xai_tensor::Rng;
+
+    fn opts(n: &str) -> MethodOptions {
+        MethodOptions {
+            neuron: Some(n.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn neuron_gradient_of_a_first_layer_unit_is_its_weight_row() {
+        let m = mlp(4);
+        let x = randn(&mut Rng::new(1), &[2, 6], 1.0);
+        let e = NeuronGradient { opts: opts("0:5") }
+            .attribute(&m, &x, &[0, 0])
+            .unwrap();
+        let w = m.layers()[0].layer.params()[0]
+            .1
+            .value()
+            .narrow(0, 5, 1)
+            .unwrap();
+        let g = e.attributions.to_vec_f32().unwrap();
+        assert_eq!(&g[..6], &w.to_vec_f32().unwrap()[..]);
+        assert_eq!(&g[6..], &w.to_vec_f32().unwrap()[..]);
+    }
+
+    #[test]
+    fn neuron_ig_is_complete_for_the_unit_and_bad_specs_are_refused() {
+        let m = smooth_mlp(4);
+        let x = randn(&mut Rng::new(1), &[2, 6], 1.0);
+        let e = NeuronIntegratedGradients { opts: opts("3:7") }
+            .attribute(&m, &x, &[0, 0])
+            .unwrap();
+        let ax = trace_values(&m, &x).unwrap()[3].to_vec_f64().unwrap();
+        let ab = trace_values(&m, &Tensor::zeros(&[2, 6], DType::F32)).unwrap()[3]
+            .to_vec_f64()
+            .unwrap();
+        let a = e.attributions.to_vec_f64().unwrap();
+        for i in 0..2 {
+            let s: f64 = a[i * 6..(i + 1) * 6].iter().sum();
+            let d = ax[i * 16 + 7] - ab[i * 16 + 7];
+            assert!((s - d).abs() < 1e-2 * d.abs().max(0.1), "{s} vs {d}");
+        }
+        let err = |spec: &str| {
+            NeuronGradient { opts: opts(spec) }
+                .attribute(&m, &x, &[0, 0])
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err("3:16").contains("out of range for layer '3' with 16 units"));
+        assert!(err("9:1").contains("unknown layer '9'"));
+        assert!(err("3").contains("LAYER:INDEX"));
+    }
+}

@@ -1,0 +1,284 @@
+//! The SmoothGrad family as a wrapper around any attribution method (Captum's `NoiseTunnel`):
+//! the inner method is applied to S noisy copies x + ε, ε ~ N(0, σ²I), of each input and the
+//! results are aggregated.
+//!
+//! - `smoothgrad` (Smilkov et al., *SmoothGrad: removing noise by adding noise*, 2017):
+//!   (1/S) Σₛ a(x + εₛ).
+//! - `smoothgrad-squared` (Hooker et al., *A Benchmark for Interpretability Methods in Deep
+//!   Neural Networks*, NeurIPS 2019): (1/S) Σₛ a(x + εₛ)².
+//! - `vargrad` (Adebayo et al., *Local Explanation Methods for Deep Neural Networks Lack
+//!   Sensitivity to Parameter Values*, 2018): (1/S) Σₛ a(x + εₛ)² − ((1/S) Σₛ a(x + εₛ))².
+//!
+//! The noise level is relative, as in the SmoothGrad paper: σ = noise_std · (max x − min x),
+//! per example. The noise comes from the seeded Philox generator: the same seed gives the same
+//! result, whatever the batch size or thread count.
+
+use crate::attribution::{Attribution, Explanation, MethodOptions};
+use crate::registry::{self, BoxedMethod};
+use crate::{PassiveError, Result};
+use rayon::prelude::*;
+use xai_tensor::{DType, Rng, Tensor};
+
+/// A boxed method is a method (so wrappers can hold any registered method).
+impl<M: ?Sized, T: Attribution<M> + ?Sized> Attribution<M> for Box<T> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
+        (**self).attribute(model, x, targets)
+    }
+}
+
+/// How the attributions of the noisy samples are aggregated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoiseKind {
+    /// Mean of the attributions.
+    SmoothGrad,
+    /// Mean of the squared attributions.
+    SmoothGradSquared,
+    /// Variance of the attributions.
+    VarGrad,
+}
+
+impl NoiseKind {
+    /// The registry name.
+    pub fn name(self) -> &'static str {
+        match self {
+            NoiseKind::SmoothGrad => "smoothgrad",
+            NoiseKind::SmoothGradSquared => "smoothgrad-squared",
+            NoiseKind::VarGrad => "vargrad",
+        }
+    }
+}
+
+/// The noise wrapper around an inner method `A`.
+#[derive(Clone, Debug)]
+pub struct NoiseTunnel<A> {
+    /// The wrapped method (saliency by default).
+    pub inner: A,
+    /// Aggregation.
+    pub kind: NoiseKind,
+    /// Noisy samples per input (S ≥ 1).
+    pub samples: usize,
+    /// σ relative to each example's range max x − min x.
+    pub noise_std: f64,
+    /// Seed of the noise.
+    pub seed: u64,
+}
+
+/// Default number of noisy samples.
+pub const DEFAULT_SAMPLES: usize = 50;
+/// Default relative noise level (the SmoothGrad paper finds 10–20 % works well).
+pub const DEFAULT_NOISE_STD: f64 = 0.15;
+
+/// Builds a registered noise-tunnel method: the inner method is `opts.inner` (default
+/// `saliency`), built from the same options.
+pub fn build_noise_tunnel(opts: &MethodOptions, kind: NoiseKind) -> Result<BoxedMethod> {
+    let inner_opts = MethodOptions {
+        inner: None,
+        ..opts.clone()
+    };
+    let inner = registry::build(opts.inner.as_deref().unwrap_or("saliency"), &inner_opts)?;
+    Ok(Box::new(NoiseTunnel {
+        inner,
+        kind,
+        samples: opts.samples.unwrap_or(DEFAULT_SAMPLES),
+        noise_std: opts.noise_std.unwrap_or(DEFAULT_NOISE_STD),
+        seed: opts.seed,
+    }))
+}
+
+/// `n` noisy copies of each example of `x: [N, F…]`, sample-major (row s·N + i), with
+/// σᵢ = `noise_std` · (max xᵢ − min xᵢ).
+pub(crate) fn noisy_copies(
+    x: &Tensor,
+    samples: usize,
+    noise_std: f64,
+    seed: u64,
+) -> Result<Tensor> {
+    if !(noise_std >= 0.0 && noise_std.is_finite()) {
+        return Err(PassiveError::BadArgument(format!(
+            "noise-std must be a finite number ≥ 0, got {noise_std}"
+        )));
+    }
+    let n = x.shape()[0];
+    let xv = x.to_vec_f32()?;
+    let f = xv.len() / n.max(1);
+    let sigma: Vec<f64> = xv
+        .chunks(f.max(1))
+        .map(|r| {
+            let (lo, hi) = r
+                .iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+                    (lo.min(v), hi.max(v))
+                });
+            noise_std * (hi - lo) as f64
+        })
+        .collect();
+    let eps = Rng::new(seed)
+        .normal(&[samples * n * f], 0.0, 1.0, DType::F64)?
+        .to_vec_f64()?;
+    // Row r = s·N + i of the result is xᵢ + σᵢ·ε_r (rows in parallel, no index division).
+    let mut v = vec![0.0f32; eps.len()];
+    if f > 0 {
+        v.par_chunks_mut(f)
+            .zip(eps.par_chunks(f))
+            .enumerate()
+            .for_each(|(r, (dst, e))| {
+                let i = r % n;
+                let (xi, si) = (&xv[i * f..(i + 1) * f], sigma[i]);
+                for ((d, &x), &e) in dst.iter_mut().zip(xi).zip(e) {
+                    *d = (x as f64 + si * e) as f32;
+                }
+            });
+    }
+    let mut shape = x.shape().to_vec();
+    shape[0] = samples * n;
+    Ok(Tensor::from_vec(v, &shape)?)
+}
+
+impl<M: ?Sized, A: Attribution<M>> Attribution<M> for NoiseTunnel<A> {
+    fn name(&self) -> &'static str {
+        self.kind.name()
+    }
+
+    fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
+        if self.samples == 0 {
+            return Err(PassiveError::BadArgument(
+                "samples must be at least 1, got 0".into(),
+            ));
+        }
+        let (n, s) = (x.shape()[0], self.samples);
+        let x = x.to_dtype(DType::F32)?;
+        let noisy = noisy_copies(&x, s, self.noise_std, self.seed)?;
+        let t: Vec<usize> = (0..s).flat_map(|_| targets.iter().copied()).collect();
+        let a = self.inner.attribute(model, &noisy, &t)?.attributions;
+        let av = a.to_vec_f64()?;
+        let g = av.len() / (n * s).max(1);
+        let (mut m1, mut m2) = (vec![0.0f64; n * g], vec![0.0f64; n * g]);
+        for block in av.chunks((n * g).max(1)) {
+            for ((a1, a2), v) in m1.iter_mut().zip(m2.iter_mut()).zip(block) {
+                *a1 += v / s as f64;
+                *a2 += v * v / s as f64;
+            }
+        }
+        let out: Vec<f64> = match self.kind {
+            NoiseKind::SmoothGrad => m1,
+            NoiseKind::SmoothGradSquared => m2,
+            NoiseKind::VarGrad => m2.iter().zip(&m1).map(|(q, m)| q - m * m).collect(),
+        };
+        let mut shape = a.shape().to_vec();
+        shape[0] = n;
+        Ok(Explanation {
+            attributions: Tensor::from_vec(out, &shape)?.to_dtype(DType::F32)?,
+            targets: targets.to_vec(),
+            completeness_gap: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::methods::common::rel_l2;
+    use crate::methods::common::testing::*;
+    use crate::methods::Saliency;
+    use xai_nn::Layered;
+
+    fn tunnel(kind: NoiseKind, seed: u64) -> NoiseTunnel<Saliency> {
+        NoiseTunnel {
+            inner: Saliency::default(),
+            kind,
+            samples: 20,
+            noise_std: 0.2,
+            seed,
+        }
+    }
+
+    #[test]
+    fn same_seed_same_result_and_another_seed_another() {
+        let m = mlp(2);
+        let x = randn(&mut Rng::new(5), &[3, 6], 1.0);
+        let t = [0, 1, 2];
+        let a = tunnel(NoiseKind::SmoothGrad, 7)
+            .attribute(&m, &x, &t)
+            .unwrap();
+        let b = tunnel(NoiseKind::SmoothGrad, 7)
+            .attribute(&m, &x, &t)
+            .unwrap();
+        assert_eq!(
+            a.attributions.to_vec_f32().unwrap(),
+            b.attributions.to_vec_f32().unwrap()
+        );
+        let c = tunnel(NoiseKind::SmoothGrad, 8)
+            .attribute(&m, &x, &t)
+            .unwrap();
+        assert!(rel_l2(&c.attributions, &a.attributions) > 1e-4);
+    }
+
+    #[test]
+    fn aggregates_are_mean_mean_of_squares_and_variance() {
+        let m = mlp(2);
+        let x = randn(&mut Rng::new(5), &[2, 6], 1.0);
+        let t = [1, 2];
+        let sg = tunnel(NoiseKind::SmoothGrad, 3)
+            .attribute(&m, &x, &t)
+            .unwrap();
+        let sq = tunnel(NoiseKind::SmoothGradSquared, 3)
+            .attribute(&m, &x, &t)
+            .unwrap();
+        let vg = tunnel(NoiseKind::VarGrad, 3).attribute(&m, &x, &t).unwrap();
+        // By hand: saliency of the same noisy copies.
+        let noisy = noisy_copies(&x, 20, 0.2, 3).unwrap();
+        let tt: Vec<usize> = (0..20).flat_map(|_| t).collect();
+        let g = Saliency::default()
+            .attribute(&m, &noisy, &tt)
+            .unwrap()
+            .attributions;
+        let g = g.to_vec_f64().unwrap();
+        let (sg, sq, vg) = (
+            sg.attributions.to_vec_f64().unwrap(),
+            sq.attributions.to_vec_f64().unwrap(),
+            vg.attributions.to_vec_f64().unwrap(),
+        );
+        for j in 0..12 {
+            let v: Vec<f64> = (0..20).map(|s| g[s * 12 + j]).collect();
+            let mean = v.iter().sum::<f64>() / 20.0;
+            let msq = v.iter().map(|a| a * a).sum::<f64>() / 20.0;
+            assert!((sg[j] - mean).abs() < 1e-5);
+            assert!((sq[j] - msq).abs() < 1e-5);
+            assert!((vg[j] - (msq - mean * mean)).abs() < 1e-5);
+        }
+        // Zero noise: SmoothGrad is the plain gradient.
+        let plain = Saliency::default().attribute(&m, &x, &t).unwrap();
+        let z = NoiseTunnel {
+            noise_std: 0.0,
+            ..tunnel(NoiseKind::SmoothGrad, 1)
+        }
+        .attribute(&m, &x, &t)
+        .unwrap();
+        assert!(rel_l2(&z.attributions, &plain.attributions) < 1e-6);
+    }
+
+    #[test]
+    fn wraps_any_registered_method_and_is_independent_of_batch_size() {
+        let m = mlp(4);
+        let x = randn(&mut Rng::new(6), &[2, 6], 1.0);
+        let run = |bs| {
+            let opts = MethodOptions {
+                inner: Some("integrated-gradients".into()),
+                samples: Some(4),
+                steps: 8,
+                batch_size: bs,
+                seed: 5,
+                ..Default::default()
+            };
+            let method = build_noise_tunnel(&opts, NoiseKind::SmoothGrad).unwrap();
+            let m: &dyn Layered = &m;
+            method.attribute(m, &x, &[0, 2]).unwrap().attributions
+        };
+        let (a, b) = (run(3), run(1000));
+        assert_eq!(a.shape(), &[2, 6]);
+        assert!(rel_l2(&a, &b) < 1e-5);
+    }
+}

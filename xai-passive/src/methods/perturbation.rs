@@ -1,0 +1,405 @@
+//! Pieces shared by the black-box (perturbation) methods, which need only
+//! [`Forward`](xai_nn::Forward): the engine that sends perturbed rows through the model in
+//! chunks of `batch_size` rows (parallel across chunks, results in row order), feature groups
+//! (per feature, a `--mask` of integer group ids, or `--segments grid:N` superpixels), the
+//! background of Shapley value functions, and a small dense solver for (weighted, ridge)
+//! least squares (Cholesky on the normal equations).
+
+use super::common::{batch_shape, run_rows};
+use crate::attribution::MethodOptions;
+use crate::{PassiveError, Result};
+use xai_nn::Forward;
+use xai_tensor::{DType, Tensor};
+
+/// The target logit of each of `rows` perturbed rows: `fill(r, buf)` writes row `r` (one
+/// example, `example`'s shape, flat) into `buf`, `target(r)` is its class. Rows go through
+/// `model.predict` in chunks of `batch_size`, in parallel waves; the result is in row order.
+pub(crate) fn eval_rows<M: Forward + ?Sized>(
+    model: &M,
+    example: &[usize],
+    rows: usize,
+    batch_size: usize,
+    fill: impl Fn(usize, &mut [f32]) + Sync,
+    target: impl Fn(usize) -> usize + Sync,
+) -> Result<Vec<f64>> {
+    let f: usize = example.iter().product();
+    let mut out = Vec::with_capacity(rows);
+    run_rows(
+        rows,
+        batch_size,
+        |range| {
+            let mut v = vec![0.0f32; range.len() * f];
+            for (r, buf) in range.clone().zip(v.chunks_mut(f.max(1))) {
+                fill(r, buf);
+            }
+            let y = model.predict(&Tensor::from_vec(v, &batch_shape(range.len(), example))?)?;
+            let k = y.shape()[1];
+            let y = y.to_vec_f64()?;
+            Ok(range
+                .enumerate()
+                .map(|(i, r)| y[i * k + target(r)])
+                .collect::<Vec<f64>>())
+        },
+        |_, v| {
+            out.extend(v);
+            Ok(())
+        },
+    )?;
+    Ok(out)
+}
+
+/// Interpretable features: `ids[j]` is the group of input feature j (flat index into one
+/// example), groups numbered `0..count` in increasing order of the given ids.
+#[derive(Clone, Debug)]
+pub struct Groups {
+    /// Group of each input feature.
+    pub ids: Vec<usize>,
+    /// Number of groups.
+    pub count: usize,
+    /// Members of each group.
+    pub members: Vec<Vec<usize>>,
+}
+
+impl Groups {
+    /// Groups from arbitrary integer labels (one per feature), renumbered densely.
+    pub fn from_labels(labels: &[i64]) -> Self {
+        let mut uniq: Vec<i64> = labels.to_vec();
+        uniq.sort_unstable();
+        uniq.dedup();
+        let ids: Vec<usize> = labels
+            .iter()
+            .map(|l| uniq.binary_search(l).expect("present"))
+            .collect();
+        let mut members = vec![Vec::new(); uniq.len()];
+        for (j, &g) in ids.iter().enumerate() {
+            members[g].push(j);
+        }
+        Groups {
+            ids,
+            count: uniq.len(),
+            members,
+        }
+    }
+
+    /// One group per feature.
+    pub fn singletons(f: usize) -> Self {
+        Groups {
+            ids: (0..f).collect(),
+            count: f,
+            members: (0..f).map(|j| vec![j]).collect(),
+        }
+    }
+
+    /// The groups of `opts` for examples of shape `example`: `--mask` (integer group ids of the
+    /// example's shape), else `--segments grid:N` (an N×N grid over the last two axes, all
+    /// channels together), else one group per feature.
+    pub fn resolve(opts: &MethodOptions, example: &[usize]) -> Result<Self> {
+        let f: usize = example.iter().product();
+        if let Some(mask) = &opts.mask {
+            if mask.shape() != example {
+                return Err(PassiveError::BadArgument(format!(
+                    "mask has shape {:?} but the input needs {:?} (one group id per feature)",
+                    mask.shape(),
+                    example
+                )));
+            }
+            let v = mask.to_vec_f64()?;
+            if v.iter().any(|x| !x.is_finite() || x.fract() != 0.0) {
+                return Err(PassiveError::BadArgument(
+                    "mask must hold integer group ids".into(),
+                ));
+            }
+            let labels: Vec<i64> = v.iter().map(|&x| x as i64).collect();
+            return Ok(Self::from_labels(&labels));
+        }
+        if let Some(seg) = &opts.segments {
+            let n = parse_grid(seg)?;
+            if example.len() < 2 {
+                return Err(PassiveError::BadArgument(format!(
+                    "--segments grid:N needs image inputs [.., H, W], got example shape {example:?}"
+                )));
+            }
+            let (h, w) = (example[example.len() - 2], example[example.len() - 1]);
+            if n > h.min(w) {
+                return Err(PassiveError::BadArgument(format!(
+                    "--segments grid:{n} has more cells than the image's {h}×{w} pixels"
+                )));
+            }
+            let labels: Vec<i64> = (0..f)
+                .map(|j| {
+                    let (y, x) = ((j / w) % h, j % w);
+                    ((y * n / h) * n + x * n / w) as i64
+                })
+                .collect();
+            return Ok(Self::from_labels(&labels));
+        }
+        Ok(Self::singletons(f))
+    }
+}
+
+/// Parses `grid:N` (N ≥ 1).
+fn parse_grid(s: &str) -> Result<usize> {
+    match s.strip_prefix("grid:").map(str::parse::<usize>) {
+        Some(Ok(n)) if n >= 1 => Ok(n),
+        _ => Err(PassiveError::BadArgument(format!(
+            "segments must be grid:N with N ≥ 1, got '{s}'"
+        ))),
+    }
+}
+
+/// The background of the value functions: `--baselines` (a distribution `[B, ...]` shared by
+/// every example, averaged over as SHAP's interventional value) or the single `--baseline`
+/// of each example.
+pub(crate) struct Background {
+    /// Rows per example.
+    pub rows: usize,
+    /// `[rows·F]` if shared, else `[N·rows·F]`.
+    pub values: Vec<f32>,
+    /// One background for every example.
+    pub shared: bool,
+    /// Features per example.
+    pub f: usize,
+}
+
+impl Background {
+    /// Resolves `opts` for the batch `x`; `use_distribution`: whether `--baselines` is read.
+    pub fn resolve(opts: &MethodOptions, x: &Tensor, use_distribution: bool) -> Result<Self> {
+        let example = &x.shape()[1..];
+        let f: usize = example.iter().product();
+        if let (true, Some(d)) = (use_distribution, &opts.baselines) {
+            let ok = d.shape() == example
+                || (d.rank() == example.len() + 1 && &d.shape()[1..] == example);
+            if !ok {
+                return Err(PassiveError::BadArgument(format!(
+                    "baselines have shape {:?} but the input needs [B, {}]",
+                    d.shape(),
+                    example
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            let values = d.to_dtype(DType::F32)?.to_vec_f32()?;
+            if values.is_empty() || values.iter().any(|v| !v.is_finite()) {
+                return Err(PassiveError::BadArgument(
+                    "baselines must hold at least one finite baseline".into(),
+                ));
+            }
+            return Ok(Background {
+                rows: values.len() / f.max(1),
+                values,
+                shared: true,
+                f,
+            });
+        }
+        let b = opts.baseline.resolve(x)?;
+        Ok(Background {
+            rows: 1,
+            values: b.to_vec_f32()?,
+            shared: false,
+            f,
+        })
+    }
+
+    /// Background row `k` of example `i`.
+    pub fn row(&self, i: usize, k: usize) -> &[f32] {
+        let r = if self.shared { k } else { i * self.rows + k };
+        &self.values[r * self.f..(r + 1) * self.f]
+    }
+}
+
+/// Value function of the Shapley methods for `c` coalitions of every example:
+/// v_i(z) = (1/B) Σ_b f_c(z·x_i + (1 − z)·b) over the background rows b, `active(c, g)` saying
+/// whether group g is in coalition c. Returns `[N·C]` (example-major); every (example,
+/// coalition, background row) is one row of the batch.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn coalition_values<M: Forward + ?Sized>(
+    model: &M,
+    x: &[f32],
+    example: &[usize],
+    targets: &[usize],
+    batch_size: usize,
+    groups: &Groups,
+    bg: &Background,
+    c: usize,
+    active: impl Fn(usize, usize) -> bool + Sync,
+) -> Result<Vec<f64>> {
+    let f = bg.f;
+    let nb = bg.rows;
+    let n = targets.len();
+    let y = eval_rows(
+        model,
+        example,
+        n * c * nb,
+        batch_size,
+        |r, buf| {
+            let (i, ci, k) = (r / (c * nb), (r / nb) % c, r % nb);
+            compose(
+                buf,
+                &x[i * f..(i + 1) * f],
+                bg.row(i, k),
+                &groups.ids,
+                |g| active(ci, g),
+            );
+        },
+        |r| targets[r / (c * nb)],
+    )?;
+    Ok(y.chunks(nb)
+        .map(|v| v.iter().sum::<f64>() / nb as f64)
+        .collect())
+}
+
+/// Solves A x = b for a symmetric positive definite `a` (`n×n`, row-major) by Cholesky; a
+/// relative jitter of 1e-12·max diag is added to the diagonal so that singular systems (too
+/// few samples) give a finite answer.
+pub fn solve_spd(a: &[f64], b: &[f64], n: usize) -> Result<Vec<f64>> {
+    Ok(cholesky_solve(&cholesky(a, n)?, b, n))
+}
+
+/// The Cholesky factor L (A + jitter·I = LLᵀ, row-major lower triangle) of a symmetric
+/// positive definite `a`, with the relative jitter of [`solve_spd`].
+pub fn cholesky(a: &[f64], n: usize) -> Result<Vec<f64>> {
+    let maxd = (0..n).map(|i| a[i * n + i].abs()).fold(0.0, f64::max);
+    let jitter = 1e-12 * maxd.max(1e-300);
+    let mut l = vec![0.0f64; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            let mut s = a[i * n + j];
+            if i == j {
+                s += jitter;
+            }
+            for k in 0..j {
+                s -= l[i * n + k] * l[j * n + k];
+            }
+            if i == j {
+                if s <= 0.0 || !s.is_finite() {
+                    return Err(PassiveError::BadArgument(
+                        "the least-squares system is singular (too few samples?)".into(),
+                    ));
+                }
+                l[i * n + i] = s.sqrt();
+            } else {
+                l[i * n + j] = s / l[j * n + j];
+            }
+        }
+    }
+    Ok(l)
+}
+
+/// Solves LLᵀ x = b given the factor of [`cholesky`].
+pub fn cholesky_solve(l: &[f64], b: &[f64], n: usize) -> Vec<f64> {
+    let mut y = b.to_vec();
+    for i in 0..n {
+        for k in 0..i {
+            y[i] -= l[i * n + k] * y[k];
+        }
+        y[i] /= l[i * n + i];
+    }
+    for i in (0..n).rev() {
+        for k in i + 1..n {
+            y[i] -= l[k * n + i] * y[k];
+        }
+        y[i] /= l[i * n + i];
+    }
+    y
+}
+
+/// The weighted Gram matrix XᵀWX + αI (`p×p`, full) of `x` (`rows × p` row-major).
+pub fn weighted_gram(x: &[f64], w: &[f64], p: usize, alpha: f64) -> Vec<f64> {
+    let mut a = vec![0.0f64; p * p];
+    for (xr, &wr) in x.chunks(p.max(1)).zip(w) {
+        if wr == 0.0 {
+            continue;
+        }
+        for i in 0..p {
+            let wi = wr * xr[i];
+            if wi == 0.0 {
+                continue;
+            }
+            for j in 0..=i {
+                a[i * p + j] += wi * xr[j];
+            }
+        }
+    }
+    for i in 0..p {
+        a[i * p + i] += alpha;
+        for j in 0..i {
+            a[j * p + i] = a[i * p + j];
+        }
+    }
+    a
+}
+
+/// XᵀWy (`p` values).
+pub fn weighted_xty(x: &[f64], y: &[f64], w: &[f64], p: usize) -> Vec<f64> {
+    let mut b = vec![0.0f64; p];
+    for ((xr, &yr), &wr) in x.chunks(p.max(1)).zip(y).zip(w) {
+        let wy = wr * yr;
+        for (bi, &xi) in b.iter_mut().zip(xr) {
+            *bi += xi * wy;
+        }
+    }
+    b
+}
+
+/// Weighted least squares min Σᵣ wᵣ (yᵣ − xᵣ·β)² + α‖β‖² (no intercept) through the normal
+/// equations (XᵀWX + αI) β = XᵀWy; `x` is `rows × p` row-major.
+pub fn weighted_ridge(x: &[f64], y: &[f64], w: &[f64], p: usize, alpha: f64) -> Result<Vec<f64>> {
+    solve_spd(&weighted_gram(x, w, p, alpha), &weighted_xty(x, y, w, p), p)
+}
+
+/// Binomial coefficient C(n, k) as f64.
+pub(crate) fn binom(n: usize, k: usize) -> f64 {
+    let k = k.min(n - k.min(n));
+    (0..k).fold(1.0, |acc, i| acc * (n - i) as f64 / (i + 1) as f64)
+}
+
+/// Spreads per-group values `[N·G]` over the features `[N·F]`.
+pub(crate) fn broadcast_groups(phi: &[f64], groups: &Groups, n: usize) -> Vec<f64> {
+    let (g, f) = (groups.count, groups.ids.len());
+    let mut out = vec![0.0; n * f];
+    for i in 0..n {
+        for (j, &gid) in groups.ids.iter().enumerate() {
+            out[i * f + j] = phi[i * g + gid];
+        }
+    }
+    out
+}
+
+/// Writes x on the features of the active groups (`active(g)`) and `base` elsewhere.
+#[inline]
+pub(crate) fn compose(
+    buf: &mut [f32],
+    x: &[f32],
+    base: &[f32],
+    ids: &[usize],
+    active: impl Fn(usize) -> bool,
+) {
+    for (j, o) in buf.iter_mut().enumerate() {
+        *o = if active(ids[j]) { x[j] } else { base[j] };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cholesky_solves_and_ridge_fits() {
+        let a = [4.0, 2.0, 0.6, 2.0, 5.0, 1.0, 0.6, 1.0, 3.0];
+        let x = [1.0, -2.0, 0.5];
+        let b: Vec<f64> = (0..3)
+            .map(|i| (0..3).map(|j| a[i * 3 + j] * x[j]).sum())
+            .collect();
+        let s = solve_spd(&a, &b, 3).unwrap();
+        for (u, v) in s.iter().zip(x) {
+            assert!((u - v).abs() < 1e-10);
+        }
+        assert_eq!(binom(5, 2), 10.0);
+        assert_eq!(binom(20, 10), 184756.0);
+        let g = Groups::from_labels(&[7, 3, 7, -1]);
+        assert_eq!(g.ids, vec![2, 1, 2, 0]);
+        assert_eq!(g.count, 3);
+    }
+}

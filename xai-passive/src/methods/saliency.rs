@@ -1,0 +1,72 @@
+//! Saliency maps (Simonyan, Vedaldi & Zisserman, *Deep Inside Convolutional Networks*, 2014):
+//! the gradient of the target logit (pre-softmax) with respect to the input,
+//! a(x) = ∂f_c(x)/∂x, or its absolute value |∂f_c/∂x|, or for images the paper's
+//! M_ij = max_c |∂f_c/∂x_cij| (`channel_max`).
+
+use crate::attribution::{Attribution, Explanation, MethodOptions};
+use crate::{map_batches, Result};
+use std::sync::Arc;
+use xai_autodiff::{grad_tensors, GradRule, Var};
+use xai_nn::Differentiable;
+use xai_tensor::{DType, Tensor};
+
+/// Raw gradient of the target logit (`abs` takes |·|).
+#[derive(Clone, Debug, Default)]
+pub struct Saliency {
+    pub opts: MethodOptions,
+}
+
+/// ∂f_t(x)/∂x for each example of one batch, through `rule` if given: the building block of
+/// every gradient method. Only input gradients are computed.
+pub fn target_gradient<M: Differentiable + ?Sized>(
+    model: &M,
+    x: &Tensor,
+    targets: &[usize],
+    rule: Option<Arc<dyn GradRule>>,
+) -> Result<Tensor> {
+    let input = Var::leaf(x.clone());
+    let out = model.forward(&input)?;
+    let index = Tensor::from_vec(
+        targets.iter().map(|&t| t as f32).collect::<Vec<_>>(),
+        &[targets.len(), 1],
+    )?
+    .to_dtype(out.value().dtype())?;
+    let picked = out.gather(1, &index)?.sum_all()?;
+    Ok(grad_tensors(&picked, None, &[&input], rule)?.remove(0))
+}
+
+impl<M: Differentiable + ?Sized> Attribution<M> for Saliency {
+    fn name(&self) -> &'static str {
+        "saliency"
+    }
+
+    fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
+        let x = x.to_dtype(DType::F32)?;
+        let g = map_batches(&x, self.opts.batch_size, |chunk, start| {
+            target_gradient(
+                model,
+                chunk,
+                &targets[start..start + chunk.shape()[0]],
+                None,
+            )
+        })?;
+        let attributions = if self.opts.channel_max {
+            if g.rank() != 4 {
+                return Err(crate::PassiveError::BadArgument(format!(
+                    "--channel-max needs image inputs [N, C, H, W], got {:?}",
+                    g.shape()
+                )));
+            }
+            g.abs()?.max(&[1], true)?.broadcast_to(g.shape())?
+        } else if self.opts.abs {
+            g.abs()?
+        } else {
+            g
+        };
+        Ok(Explanation {
+            attributions,
+            targets: targets.to_vec(),
+            completeness_gap: None,
+        })
+    }
+}
