@@ -1,0 +1,82 @@
+//! # xai-eval
+//!
+//! Evaluation of explanations (survey §V): faithfulness (deletion/insertion, pixel flipping
+//! AOPC, infidelity: [`faithfulness`]), robustness (max-sensitivity: [`robustness`]),
+//! complexity (entropy, sparseness: [`complexity`]), sanity checks (cascading
+//! model-parameter randomization: [`sanity`]), localisation against ground-truth masks
+//! ([`localisation`]) and proxy/rule metrics ([`rules`]). Metrics that need explanations of
+//! perturbed inputs or models re-run methods of `xai-passive`.
+//!
+//! Conventions: attributions have the input's shape `[N, ...input_shape]`; a *feature* is one
+//! element of one example (for images, one pixel of one channel). Every metric returns one
+//! value per example; [`mean_std`] summarises them. Errors are
+//! [`PassiveError`](xai_passive::PassiveError)s (`BadArgument` for inputs that do not fit).
+
+pub mod complexity;
+pub mod faithfulness;
+pub mod localisation;
+pub mod png;
+pub mod robustness;
+pub mod rules;
+pub mod sanity;
+
+pub use xai_passive::{PassiveError, Result};
+
+use xai_tensor::Tensor;
+
+/// Mean and population standard deviation √(Σ(v − mean)²/n) of `v` (NaN, NaN when empty).
+pub fn mean_std(v: &[f64]) -> (f64, f64) {
+    if v.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
+
+/// A `BadArgument` error.
+pub(crate) fn bad<T>(msg: impl Into<String>) -> Result<T> {
+    Err(PassiveError::BadArgument(msg.into()))
+}
+
+/// The rows of `t: [N, ...]` as f64 vectors (one per example).
+pub(crate) fn rows(t: &Tensor) -> Result<Vec<Vec<f64>>> {
+    let n = t.shape().first().copied().unwrap_or(0);
+    let v = t.to_vec_f64()?;
+    let d = v.len().checked_div(n).unwrap_or(0);
+    Ok((0..n).map(|i| v[i * d..(i + 1) * d].to_vec()).collect())
+}
+
+/// Checks that `a` has the shape of `x` (named `what` in the error) and holds no NaN/inf.
+pub(crate) fn check_like(x: &Tensor, a: &Tensor, what: &str) -> Result<()> {
+    if a.shape() != x.shape() {
+        return bad(format!(
+            "{what} of shape {:?} do not match the input's shape {:?}",
+            a.shape(),
+            x.shape()
+        ));
+    }
+    if a.has_non_finite()? {
+        return bad(format!("{what} contain NaN or infinite values"));
+    }
+    Ok(())
+}
+
+/// Feature indices sorted by `a` descending; ties keep index order (stable sort).
+pub(crate) fn order_desc(a: &[f64]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..a.len()).collect();
+    idx.sort_by(|&i, &j| a[j].total_cmp(&a[i]));
+    idx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_std_and_order() {
+        assert_eq!(mean_std(&[1.0, 3.0]), (2.0, 1.0));
+        assert_eq!(order_desc(&[1.0, 3.0, 1.0, 2.0]), vec![1, 3, 0, 2]);
+    }
+}
