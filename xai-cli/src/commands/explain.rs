@@ -1,0 +1,260 @@
+//! `xai explain`: attributions from any registered method.
+
+use super::{load_model, read_input, CliResult};
+use std::path::{Path, PathBuf};
+use xai_nn::Layered;
+use xai_passive::methods::{Baseline, Integration};
+use xai_passive::{registry, resolve_targets, MethodOptions, Target};
+use xai_tensor::Tensor;
+
+/// Arguments of `xai explain`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Model JSON (with its safetensors weights beside it).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Input batch, .npy (f32 or f64) of shape [N, ...input_shape] or one example.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Explanation method (see `xai methods`).
+    #[arg(long, default_value = "saliency")]
+    pub method: String,
+    /// Class to explain: `argmax` (the prediction) or a class index.
+    #[arg(long, default_value = "argmax")]
+    pub target: Target,
+    /// Absolute value of the attribution (saliency).
+    #[arg(long)]
+    pub abs: bool,
+    /// Saliency of images as Simonyan et al.: max over channels of |gradient| (broadcast over
+    /// the channels, so the output keeps the input's shape).
+    #[arg(long)]
+    pub channel_max: bool,
+    /// Examples per model call (chunks run in parallel).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_size: u64,
+    /// Where to write the attributions (f32 .npy, the input's shape).
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Accept NaN or infinite inputs (refused by default).
+    #[arg(long)]
+    pub allow_nan: bool,
+    /// Also write one heatmap PNG per example into this folder (image inputs): a diverging
+    /// colormap for signed attributions, a sequential one with --abs, over the input in grey.
+    #[arg(long)]
+    pub png: Option<PathBuf>,
+    /// LRP, deep Taylor and DeepLIFT flags (boxed: they are many).
+    #[command(flatten)]
+    pub rules: Box<RuleArgs>,
+    /// Baseline of path methods (integrated gradients, layer/neuron variants) and of the
+    /// perturbation methods (the value a removed feature takes): `zeros`,
+    /// `constant:V`, `mean` (per-feature mean of the input batch) or a .npy file holding one
+    /// baseline [...input_shape] or one per example [N, ...input_shape].
+    #[arg(long, default_value = "zeros")]
+    pub baseline: String,
+    /// Quadrature of path methods: gauss-legendre | riemann-left | riemann-right |
+    /// riemann-middle | riemann-trapezoid (Captum's nodes and weights).
+    #[arg(long, default_value = "gauss-legendre")]
+    pub integration: Integration,
+    /// Integration steps of path methods (at least 1; 2 for riemann-trapezoid).
+    #[arg(long, default_value_t = 50, allow_negative_numbers = true)]
+    pub steps: i64,
+    /// Samples per input: noisy samples (smoothgrad family, gradient-shap; default 50),
+    /// coalitions (kernel-shap; default 2d + 2048, d features or groups), permutations (shapley-sampling; default 100),
+    /// perturbations (lime; default 5000).
+    #[arg(long, allow_negative_numbers = true)]
+    pub samples: Option<i64>,
+    /// Noise standard deviation relative to each example's range max x − min x
+    /// (default 0.15 for the smoothgrad family, 0 for gradient-shap).
+    #[arg(long, allow_negative_numbers = true)]
+    pub noise_std: Option<f64>,
+    /// Seed of the random methods (same seed, same result).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Layer (its name in model.json) of layer methods and grad-cam/cam (default for
+    /// grad-cam/cam: the last layer with a [C, H, W] output).
+    #[arg(long)]
+    pub layer: Option<String>,
+    /// Hidden unit of neuron methods: LAYER:INDEX, a flat index into one example's layer
+    /// output.
+    #[arg(long)]
+    pub neuron: Option<String>,
+    /// grad-cam/cam: keep the layer's resolution, output [N, H_l, W_l] (default: bilinear
+    /// upsampling to the input's size, broadcast over its channels).
+    #[arg(long)]
+    pub no_upsample: bool,
+    /// Baseline distribution of gradient-shap, and background of shapley-exact, kernel-shap
+    /// and shapley-sampling (mean value over its rows, as SHAP): .npy [B, ...input_shape].
+    #[arg(long)]
+    pub baselines: Option<PathBuf>,
+    /// Method wrapped by smoothgrad / smoothgrad-squared / vargrad (default saliency).
+    #[arg(long)]
+    pub inner: Option<String>,
+    /// Perturbation-method flags (occlusion, feature ablation, Shapley values, LIME).
+    #[command(flatten)]
+    pub perturb: Box<PerturbArgs>,
+}
+
+/// Flags of the black-box perturbation methods. Parsed in [`run`] or by the method, so a bad
+/// value is a one-line error.
+#[derive(clap::Args)]
+pub struct PerturbArgs {
+    /// Occlusion window: HxW or C,H,W (missing leading axes span the whole axis), or N for
+    /// flat inputs.
+    #[arg(long)]
+    pub window: Option<String>,
+    /// Occlusion strides, same form as --window (default 1).
+    #[arg(long)]
+    pub stride: Option<String>,
+    /// Feature groups: .npy of integer group ids with one example's shape (feature-ablation,
+    /// shapley-exact, kernel-shap, shapley-sampling, lime).
+    #[arg(long)]
+    pub mask: Option<PathBuf>,
+    /// Superpixels as feature groups: grid:N (an N×N grid over the image, channels together).
+    #[arg(long)]
+    pub segments: Option<String>,
+    /// LIME kernel width σ > 0 (default 0.75·√d).
+    #[arg(long, allow_hyphen_values = true)]
+    pub kernel_width: Option<String>,
+}
+
+/// Flags of the modified-gradient methods (LRP, deep Taylor, DeepLIFT). Parsed in [`run`], so
+/// a bad value is a one-line error.
+#[derive(clap::Args)]
+pub struct RuleArgs {
+    /// LRP-ε stabiliser ε ≥ 0 (lrp-epsilon, lrp-zb, lrp's dense layers; Zennit's default):
+    /// R_in = x ⊙ Wᵀ(R / (z + ε·sign z)).
+    #[arg(long, default_value = "1e-6", allow_hyphen_values = true)]
+    pub epsilon: String,
+    /// LRP-γ's γ ≥ 0 (lrp-gamma, lrp --composite epsilon-gamma-box): weights W + γW⁺.
+    #[arg(long, default_value = "0.25", allow_hyphen_values = true)]
+    pub gamma: String,
+    /// LRP-αβ's α ≥ 0 (lrp-alpha-beta); α − β must be 1.
+    #[arg(long, default_value = "2.0", allow_hyphen_values = true)]
+    pub alpha: String,
+    /// LRP-αβ's β ≥ 0 (lrp-alpha-beta).
+    #[arg(long, default_value = "1.0", allow_hyphen_values = true)]
+    pub beta: String,
+    /// Zennit composite of `--method lrp`: epsilon-plus (ε dense, z⁺ conv), epsilon-plus-flat
+    /// (and flat first layer), epsilon-alpha2-beta1 (ε dense, α2β1 conv), epsilon-gamma-box
+    /// (z^B first layer, γ conv, ε dense).
+    #[arg(long, default_value = "epsilon-plus")]
+    pub composite: String,
+    /// DeepLIFT multiplier rule: rescale or reveal-cancel.
+    #[arg(long, default_value = "rescale")]
+    pub rule: String,
+    /// Lowest input value for the z^B rule (lrp-zb, deep-taylor, epsilon-gamma-box), in the
+    /// raw input space; with --high. Default for lrp-zb: each example's minimum; deep-taylor
+    /// without bounds uses the w² rule on the first layer.
+    #[arg(long, allow_hyphen_values = true)]
+    pub low: Option<String>,
+    /// Highest input value for the z^B rule; with --low. Default for lrp-zb: each example's
+    /// maximum.
+    #[arg(long, allow_hyphen_values = true)]
+    pub high: Option<String>,
+}
+
+fn read_npy(what: &str, path: &Path) -> CliResult<Tensor> {
+    Tensor::read_npy(path).map_err(|e| format!("{what} {}: {e}", path.display()).into())
+}
+
+fn count(flag: &str, v: i64) -> CliResult<usize> {
+    if v < 1 {
+        return Err(format!("{flag} must be at least 1, got {v}").into());
+    }
+    Ok(v as usize)
+}
+
+/// A number flag (parsed here, so a bad value is a one-line error).
+fn number(flag: &str, v: &str) -> CliResult<f64> {
+    v.parse()
+        .map_err(|_| format!("{flag} must be a number, got '{v}'").into())
+}
+
+/// An optional number flag.
+fn opt_number(flag: &str, v: &Option<String>) -> CliResult<Option<f64>> {
+    v.as_deref().map(|v| number(flag, v)).transpose()
+}
+
+/// Runs `xai explain`.
+pub fn run(a: &Args) -> CliResult {
+    let baseline = match a.baseline.parse::<Baseline>() {
+        Ok(b) => b,
+        Err(_) if a.baseline.ends_with(".npy") || Path::new(&a.baseline).exists() => {
+            Baseline::Tensor(read_npy("baseline", Path::new(&a.baseline))?)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let opts = MethodOptions {
+        baseline,
+        integration: a.integration,
+        steps: count("steps", a.steps)?,
+        samples: a.samples.map(|s| count("samples", s)).transpose()?,
+        noise_std: a.noise_std,
+        seed: a.seed,
+        layer: a.layer.clone(),
+        neuron: a.neuron.clone(),
+        upsample: !a.no_upsample,
+        baselines: a
+            .baselines
+            .as_deref()
+            .map(|p| read_npy("baselines", p))
+            .transpose()?,
+        inner: a.inner.clone(),
+        abs: a.abs,
+        channel_max: a.channel_max,
+        batch_size: a.batch_size as usize,
+        epsilon: number("--epsilon", &a.rules.epsilon)?,
+        gamma: number("--gamma", &a.rules.gamma)?,
+        alpha: number("--alpha", &a.rules.alpha)?,
+        beta: number("--beta", &a.rules.beta)?,
+        composite: a.rules.composite.parse()?,
+        deeplift_rule: a.rules.rule.parse()?,
+        low: opt_number("--low", &a.rules.low)?,
+        high: opt_number("--high", &a.rules.high)?,
+        window: a.perturb.window.clone(),
+        stride: a.perturb.stride.clone(),
+        mask: a
+            .perturb
+            .mask
+            .as_deref()
+            .map(|p| read_npy("mask", p))
+            .transpose()?,
+        segments: a.perturb.segments.clone(),
+        kernel_width: match opt_number("--kernel-width", &a.perturb.kernel_width)? {
+            Some(w) if !(w > 0.0 && w.is_finite()) => {
+                return Err(format!("--kernel-width must be a number > 0, got {w}").into())
+            }
+            w => w,
+        },
+    };
+    let method = registry::build(&a.method, &opts)?;
+    let model = load_model(&a.model)?;
+    let (x, shape) = read_input(&model, &a.input, a.allow_nan)?;
+    let m: &dyn Layered = &model;
+    if a.png.is_some() && x.rank() != 4 {
+        return Err(format!("--png needs image inputs [N, C, H, W], got {:?}", x.shape()).into());
+    }
+    let targets = resolve_targets(m, &x, &a.target)?;
+    let e = method.attribute(m, &x, &targets)?;
+    // Input-space methods give the input's shape back; layer methods and unupsampled maps
+    // keep their own per-example shape (without the batch axis for a single example).
+    let out = &e.attributions;
+    let out = if out.shape()[1..] == x.shape()[1..] {
+        out.reshape(&shape)?
+    } else if shape.len() < x.rank() {
+        out.reshape(&out.shape()[1..])?
+    } else {
+        out.clone()
+    };
+    out.write_npy(&a.output)?;
+    if let Some(dir) = &a.png {
+        crate::render::write_heatmaps(
+            dir,
+            &a.method,
+            &x,
+            &e.attributions,
+            !(a.abs || a.channel_max),
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,230 @@
+//! The perturbation (black-box) family of `xai explain` against Captum (references from
+//! `tools/make_perturbation_fixtures.py` in `tests/fixtures/perturbation/`), seeding of the
+//! sampled methods, and their option errors as one line on stderr with no output file.
+
+use xai_tensor::{DType, Tensor};
+
+mod common;
+use common::{assert_fixture_refused, check_reference, explain, fixture, rel_l2};
+
+fn check(model: &str, extra: &[&str], reference: &str, tol: f64) {
+    check_reference("perturbation", model, extra, reference, tol);
+}
+
+#[test]
+fn occlusion_equals_captum() {
+    check(
+        "lenet",
+        &[
+            "--method",
+            "occlusion",
+            "--window",
+            "6x6",
+            "--stride",
+            "2x2",
+            "--batch-size",
+            "100",
+        ],
+        "occlusion_lenet_6x6_s2",
+        1e-4,
+    );
+    check(
+        "lenet",
+        &[
+            "--method",
+            "occlusion",
+            "--window",
+            "1,5,5",
+            "--stride",
+            "3x3",
+            "--baseline",
+            "constant:0.1",
+        ],
+        "occlusion_lenet_5x5_s3_c01",
+        1e-4,
+    );
+}
+
+#[test]
+fn feature_ablation_equals_captum() {
+    check(
+        "mlp",
+        &["--method", "feature-ablation", "--batch-size", "7"],
+        "ablation_mlp",
+        1e-4,
+    );
+    check("mlp", &["--method", "omission"], "ablation_mlp", 1e-4);
+    let mask = fixture("perturbation").join("mask_lenet_grid4.npy");
+    check(
+        "lenet",
+        &[
+            "--method",
+            "feature-ablation",
+            "--mask",
+            mask.to_str().unwrap(),
+        ],
+        "ablation_lenet_grid4",
+        1e-4,
+    );
+    check(
+        "lenet",
+        &["--method", "feature-ablation", "--segments", "grid:4"],
+        "ablation_lenet_grid4",
+        1e-4,
+    );
+}
+
+#[test]
+fn sampled_methods_are_seeded_and_efficient() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = dir.path().join("b.npy");
+    Tensor::zeros(&[2, 30], DType::F32).write_npy(&b).unwrap();
+    let bp = b.to_str().unwrap();
+    for (method, samples) in [
+        ("kernel-shap", "300"),
+        ("shapley-sampling", "20"),
+        ("lime", "500"),
+    ] {
+        let run = |seed: &str| {
+            explain(
+                "mlp",
+                &[
+                    "--method",
+                    method,
+                    "--samples",
+                    samples,
+                    "--seed",
+                    seed,
+                    "--baselines",
+                    bp,
+                ],
+            )
+        };
+        let a = run("1");
+        assert_eq!(a.shape(), &[4, 30]);
+        assert_eq!(
+            a.to_vec_f32().unwrap(),
+            run("1").to_vec_f32().unwrap(),
+            "{method}"
+        );
+        assert!(rel_l2(&run("2"), &a) > 1e-6, "{method}");
+    }
+    // Shapley values over 3×3 grid cells of LeNet: exact, and kernel-shap with every coalition.
+    let exact = explain(
+        "lenet",
+        &["--method", "shapley-exact", "--segments", "grid:3"],
+    );
+    let kernel = explain(
+        "lenet",
+        &[
+            "--method",
+            "kernel-shap",
+            "--segments",
+            "grid:3",
+            "--samples",
+            "600",
+        ],
+    );
+    assert!(rel_l2(&kernel, &exact) < 1e-3);
+    let lime = explain(
+        "lenet",
+        &[
+            "--method",
+            "lime",
+            "--segments",
+            "grid:4",
+            "--samples",
+            "200",
+        ],
+    );
+    assert_eq!(lime.shape(), &[4, 1, 28, 28]);
+}
+
+#[test]
+fn bad_perturbation_options_are_refused() {
+    assert_fixture_refused(
+        "lenet",
+        &["--method", "occlusion"],
+        "occlusion needs --window",
+    );
+    assert_fixture_refused(
+        "lenet",
+        &["--method", "occlusion", "--window", "3xq"],
+        "--window must be sizes ≥ 1 like 3x3 or 1,3,3, got '3xq'",
+    );
+    assert_fixture_refused(
+        "lenet",
+        &[
+            "--method",
+            "occlusion",
+            "--window",
+            "3x3",
+            "--stride",
+            "0x1",
+        ],
+        "--stride must be sizes ≥ 1",
+    );
+    assert_fixture_refused(
+        "lenet",
+        &["--method", "occlusion", "--window", "30x3"],
+        "is larger than the example shape [1, 28, 28]",
+    );
+    assert_fixture_refused(
+        "mlp",
+        &["--method", "shapley-exact"],
+        "allows at most 20 features or groups, got 30",
+    );
+    assert_fixture_refused(
+        "mlp",
+        &["--method", "lime", "--segments", "grid:2"],
+        "--segments grid:N needs image inputs",
+    );
+    assert_fixture_refused(
+        "lenet",
+        &["--method", "lime", "--segments", "slic:5"],
+        "segments must be grid:N with N ≥ 1, got 'slic:5'",
+    );
+    for w in ["0", "-1", "abc"] {
+        assert_fixture_refused(
+            "mlp",
+            &["--method", "lime", "--kernel-width", w],
+            "--kernel-width must be a number",
+        );
+    }
+    assert_fixture_refused(
+        "mlp",
+        &["--method", "kernel-shap", "--samples", "0"],
+        "samples must be at least 1",
+    );
+    let d = tempfile::tempdir().unwrap();
+    let m = d.path().join("m.npy");
+    Tensor::zeros(&[29], DType::F32).write_npy(&m).unwrap();
+    assert_fixture_refused(
+        "mlp",
+        &[
+            "--method",
+            "feature-ablation",
+            "--mask",
+            m.to_str().unwrap(),
+        ],
+        "mask has shape [29] but the input needs [30]",
+    );
+    Tensor::full(&[30], 0.5, DType::F32).write_npy(&m).unwrap();
+    assert_fixture_refused(
+        "mlp",
+        &["--method", "kernel-shap", "--mask", m.to_str().unwrap()],
+        "mask must hold integer group ids",
+    );
+    let b = d.path().join("b.npy");
+    Tensor::zeros(&[2, 29], DType::F32).write_npy(&b).unwrap();
+    assert_fixture_refused(
+        "mlp",
+        &[
+            "--method",
+            "kernel-shap",
+            "--baselines",
+            b.to_str().unwrap(),
+        ],
+        "baselines have shape [2, 29] but the input needs [B, 30]",
+    );
+}
