@@ -165,10 +165,10 @@ fn deletion_and_insertion_agree_with_the_library() {
 }
 
 #[test]
-fn saliency_of_a_linear_model_has_zero_infidelity_and_sensitivity() {
+fn saliency_of_a_linear_model_has_zero_infidelity_sensitivity_and_lipschitz_constant() {
     let dir = tempfile::tempdir().unwrap();
     let (m, x) = setup(dir.path());
-    for metric in ["infidelity", "max-sensitivity"] {
+    for metric in ["infidelity", "max-sensitivity", "local-lipschitz"] {
         let (per, mean) = evaluate(&[
             "--model",
             &m,

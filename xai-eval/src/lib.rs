@@ -1,8 +1,8 @@
 //! # xai-eval
 //!
 //! Evaluation of explanations (survey §V): faithfulness (deletion/insertion, pixel flipping
-//! AOPC, infidelity: [`faithfulness`]), robustness (max-sensitivity: [`robustness`]),
-//! complexity (entropy, sparseness: [`complexity`]), sanity checks (cascading
+//! AOPC, infidelity: [`faithfulness`]), robustness (max-sensitivity, local Lipschitz estimate:
+//! [`robustness`]), complexity (entropy, sparseness: [`complexity`]), sanity checks (cascading
 //! model-parameter randomization: [`sanity`]), localisation against ground-truth masks
 //! ([`localisation`]) and proxy/rule metrics ([`rules`]). Metrics that need explanations of
 //! perturbed inputs or models re-run methods of `xai-passive`.

@@ -20,6 +20,7 @@ pub const METRICS: &[(&str, &str)] = &[
     ("pixel-flipping", "same as aopc"),
     ("infidelity", "E[(Iᵀa − (f(x) − f(x − I)))²], I ~ N(0, σ²), target logit (Yeh et al. 2019); lower is better"),
     ("max-sensitivity", "max ‖a(x + δ) − a(x)‖/‖a(x)‖, δ ~ U(−r, r) (Yeh et al. 2019); needs --method; lower is better"),
+    ("local-lipschitz", "max ‖a(x) − a(x + δ)‖/‖δ‖, δ ~ U(−r, r) (Alvarez-Melis & Jaakkola 2018); needs --method; lower is better"),
     ("entropy", "entropy of |a|/Σ|a| (Samek et al. 2017); lower is less complex"),
     ("sparseness", "Gini index of |a| (Chalasani et al. 2020); higher is sparser"),
     ("relevance-mass", "share of positive relevance inside --mask (Arras et al. 2022)"),
@@ -37,7 +38,8 @@ pub struct Args {
     /// Dataset of `--metric accuracy`: a bundled name or a CSV file (class in the last column).
     #[arg(long)]
     pub data: Option<String>,
-    /// Metric: accuracy, deletion, insertion, aopc (= pixel-flipping), infidelity, max-sensitivity, entropy,
+    /// Metric: accuracy, deletion, insertion, aopc (= pixel-flipping), infidelity, max-sensitivity,
+    /// local-lipschitz, entropy,
     /// sparseness, relevance-mass, relevance-rank, pointing-game, model-randomization.
     #[arg(long, default_value = "accuracy")]
     pub metric: String,
@@ -51,7 +53,8 @@ pub struct Args {
     #[arg(long)]
     pub attributions: Option<PathBuf>,
     /// Explanation method (see `xai methods`): computes the attributions when
-    /// --attributions is absent; re-run by max-sensitivity and model-randomization.
+    /// --attributions is absent; re-run by max-sensitivity, local-lipschitz and
+    /// model-randomization.
     #[arg(long)]
     pub method: Option<String>,
     /// Class explained and scored: `argmax` (the prediction) or a class index.
@@ -64,13 +67,14 @@ pub struct Args {
     /// gradients): zeros, constant:V, mean, or a .npy file.
     #[arg(long, default_value = "zeros")]
     pub baseline: String,
-    /// Perturbations per example: infidelity (default 100), max-sensitivity (default 10).
+    /// Perturbations per example: infidelity (default 100), max-sensitivity and
+    /// local-lipschitz (default 10).
     #[arg(long, allow_negative_numbers = true)]
     pub samples: Option<i64>,
     /// Infidelity's noise standard deviation σ, in input units (default 0.1).
     #[arg(long, allow_negative_numbers = true)]
     pub noise_std: Option<f64>,
-    /// Max-sensitivity's L∞ radius r, in input units (default 0.2, Quantus').
+    /// L∞ radius r of max-sensitivity and local-lipschitz, in input units (default 0.2, Quantus').
     #[arg(long, allow_negative_numbers = true)]
     pub radius: Option<f64>,
     /// Seed of the random perturbations and of the randomized weights.
@@ -170,7 +174,7 @@ pub fn run(a: &Args) -> CliResult {
     let samples = count(
         "--samples",
         a.samples,
-        if a.metric == "max-sensitivity" {
+        if matches!(a.metric.as_str(), "max-sensitivity" | "local-lipschitz") {
             10
         } else {
             100
@@ -210,7 +214,10 @@ pub fn run(a: &Args) -> CliResult {
         }
         Ok(())
     };
-    if matches!(a.metric.as_str(), "max-sensitivity" | "model-randomization") {
+    if matches!(
+        a.metric.as_str(),
+        "max-sensitivity" | "local-lipschitz" | "model-randomization"
+    ) {
         needs_method(&method)?;
     }
     if a.metric == "model-randomization" && a.output_dir.is_none() {
@@ -256,9 +263,14 @@ pub fn run(a: &Args) -> CliResult {
             a.seed,
             bs,
         )?,
-        "max-sensitivity" => {
+        "max-sensitivity" | "local-lipschitz" => {
             let method = method.as_ref().expect("checked above");
-            robustness::max_sensitivity(
+            let f = if a.metric == "max-sensitivity" {
+                robustness::max_sensitivity::<dyn Layered>
+            } else {
+                robustness::local_lipschitz::<dyn Layered>
+            };
+            f(
                 m,
                 method.as_ref(),
                 &x,
