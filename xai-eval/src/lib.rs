@@ -3,7 +3,7 @@
 //! Evaluation of explanations (survey §V): faithfulness (deletion/insertion, pixel flipping
 //! AOPC, infidelity: [`faithfulness`]), robustness (max-sensitivity, local Lipschitz estimate:
 //! [`robustness`]), complexity (entropy, sparseness: [`complexity`]), sanity checks (cascading
-//! model-parameter randomization: [`sanity`]), localisation against ground-truth masks
+//! model-parameter and data randomization: [`sanity`], retraining in [`retrain`]), localisation against ground-truth masks
 //! ([`localisation`]) and proxy/rule metrics ([`rules`]). Metrics that need explanations of
 //! perturbed inputs or models re-run methods of `xai-passive`.
 //!
@@ -16,6 +16,7 @@ pub mod complexity;
 pub mod faithfulness;
 pub mod localisation;
 pub mod png;
+pub mod retrain;
 pub mod robustness;
 pub mod rules;
 pub mod sanity;

@@ -2,14 +2,16 @@
 //! NeurIPS 2018): cascading model-parameter randomization. The parameterised layers are
 //! re-initialised one at a time from the top (output) layer down, the explanation is
 //! recomputed after each step and compared with the original one. An explanation that stays
-//! similar while the model is destroyed does not explain the model.
+//! similar while the model is destroyed does not explain the model. Data randomization
+//! ([`data_randomization`]) retrains the model on permuted labels instead.
 
 use crate::png::{line_chart, Canvas};
 use crate::{bad, mean_std, rows, Result};
 use serde_json::{json, Value};
 use std::path::Path;
 use xai_autodiff::Var;
-use xai_nn::{Layered, Sequential};
+use xai_nn::train::TrainConfig;
+use xai_nn::{Dataset, Layered, Sequential};
 use xai_passive::Attribution;
 use xai_tensor::{Rng, Tensor};
 
@@ -91,26 +93,7 @@ pub fn cascading_randomization(
         Ok(method.attribute(m, x, targets)?.attributions)
     };
     let a0 = explain(&model)?;
-    let shape = a0.shape()[1..].to_vec();
-    let orig = rows(&a0)?;
-    let compare = |layer: String, a: &Tensor| -> Result<SanityRow> {
-        let cur = rows(a)?;
-        let abs = |v: &[f64]| v.iter().map(|x| x.abs()).collect::<Vec<_>>();
-        Ok(SanityRow {
-            layer,
-            spearman: orig.iter().zip(&cur).map(|(p, q)| spearman(p, q)).collect(),
-            spearman_abs: orig
-                .iter()
-                .zip(&cur)
-                .map(|(p, q)| spearman(&abs(p), &abs(q)))
-                .collect(),
-            ssim: orig
-                .iter()
-                .zip(&cur)
-                .map(|(p, q)| ssim_map(p, q, &shape))
-                .collect(),
-        })
-    };
+    let compare = |layer: String, a: &Tensor| similarity(layer, &a0, a);
     let mut out = vec![compare("original".into(), &a0)?];
     let mut rng = Rng::new(seed);
     let names = model.layer_names();
@@ -125,6 +108,88 @@ pub fn cascading_randomization(
     Ok(SanityReport {
         method: method.name().into(),
         rows: out,
+    })
+}
+
+/// Similarity of two explanations `a`, `b` of the same batch `[N, ...]`, per example: Spearman
+/// rank correlation of a and b and of |a| and |b| ([`spearman`]) and SSIM of the min–max
+/// normalised 2-D maps (summed over channels). All three are 1 for identical explanations.
+///
+/// **Errors** if the shapes differ.
+pub fn similarity(label: String, a: &Tensor, b: &Tensor) -> Result<SanityRow> {
+    if a.shape() != b.shape() || a.rank() < 2 {
+        return bad(format!(
+            "explanations of shapes {:?} and {:?} cannot be compared",
+            a.shape(),
+            b.shape()
+        ));
+    }
+    let shape = a.shape()[1..].to_vec();
+    let (orig, cur) = (rows(a)?, rows(b)?);
+    let abs = |v: &[f64]| v.iter().map(|x| x.abs()).collect::<Vec<_>>();
+    Ok(SanityRow {
+        layer: label,
+        spearman: orig.iter().zip(&cur).map(|(p, q)| spearman(p, q)).collect(),
+        spearman_abs: orig
+            .iter()
+            .zip(&cur)
+            .map(|(p, q)| spearman(&abs(p), &abs(q)))
+            .collect(),
+        ssim: orig
+            .iter()
+            .zip(&cur)
+            .map(|(p, q)| ssim_map(p, q, &shape))
+            .collect(),
+    })
+}
+
+/// Result of the data randomization test.
+#[derive(Clone, Debug)]
+pub struct DataRandomization {
+    /// Method name.
+    pub method: String,
+    /// Accuracy of the random-label model on its own (shuffled) training labels: how much it
+    /// memorised.
+    pub random_label_train_accuracy: f64,
+    /// Similarity of the random-label model's explanations with the original model's
+    /// (`layer` is `random labels`).
+    pub similarity: SanityRow,
+}
+
+/// Data randomization test (Adebayo et al. 2018, §3.2): the labels of `train_data` are randomly
+/// permuted (Philox, `seed`), `model`'s architecture is trained from scratch on them with the
+/// trainer and `cfg` ([`retrain`](crate::retrain::retrain)), and the explanations of `x` for
+/// `targets` by the original and the random-label model are compared ([`similarity`]). An
+/// explanation that stays similar does not depend on the relation between inputs and labels
+/// that the model learnt. Lower similarity is better.
+///
+/// **Errors** if training or the method fails.
+#[allow(clippy::too_many_arguments)]
+pub fn data_randomization(
+    model: &Sequential,
+    train_data: &Dataset,
+    cfg: &TrainConfig,
+    method: &dyn Attribution<dyn Layered>,
+    x: &Tensor,
+    targets: &[usize],
+    seed: u64,
+) -> Result<DataRandomization> {
+    let perm = Rng::new(seed).permutation(train_data.len());
+    let shuffled = Dataset {
+        y: perm.iter().map(|&i| train_data.y[i]).collect(),
+        ..train_data.clone()
+    };
+    let random = crate::retrain::retrain(model, &shuffled, cfg)?;
+    let (accuracy, _) = xai_nn::train::evaluate(&random, &shuffled)?;
+    let explain = |m: &Sequential| -> Result<Tensor> {
+        let m: &dyn Layered = m;
+        Ok(method.attribute(m, x, targets)?.attributions)
+    };
+    let (a0, a1) = (explain(model)?, explain(&random)?);
+    Ok(DataRandomization {
+        method: method.name().into(),
+        random_label_train_accuracy: accuracy,
+        similarity: similarity("random labels".into(), &a0, &a1)?,
     })
 }
 
@@ -405,5 +470,61 @@ mod randomize_tests {
             assert!(v.iter().all(|x| x.abs() <= 0.25), "{name}: {v:?}");
             assert!(v.iter().any(|x| *x != v[0]), "{name}");
         }
+    }
+}
+
+#[cfg(test)]
+mod data_randomization_tests {
+    use super::*;
+    use xai_nn::data::synthetic::relevant_features;
+    use xai_nn::{file, Forward};
+    use xai_passive::methods::Saliency;
+
+    #[test]
+    fn identical_explanations_have_similarity_one() {
+        let a = Tensor::from_slice(&[0.3, -1.0, 2.0, 0.5, 1.0, 0.0, -0.2, 4.0], &[2, 4]).unwrap();
+        let r = similarity("same".into(), &a, &a).unwrap();
+        for v in [&r.spearman, &r.spearman_abs, &r.ssim] {
+            assert!(v.iter().all(|s| (s - 1.0).abs() < 1e-12), "{r:?}");
+        }
+        let neg = a.mul_scalar(-1.0).unwrap();
+        let r = similarity("neg".into(), &a, &neg).unwrap();
+        assert!(r.spearman.iter().all(|s| (s + 1.0).abs() < 1e-12), "{r:?}");
+        assert!(r.spearman_abs.iter().all(|s| (s - 1.0).abs() < 1e-12));
+        assert!(similarity("x".into(), &a, &a.reshape(&[1, 8]).unwrap()).is_err());
+    }
+
+    #[test]
+    fn a_model_trained_on_shuffled_labels_explains_differently() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.json");
+        std::fs::write(
+            &p,
+            r#"{"format": "xai-model", "version": 1, "input_shape": [6], "weights": "w.safetensors",
+            "layers": [{"name": "0", "op": "linear", "in_features": 6, "out_features": 16},
+                       {"name": "1", "op": "tanh"},
+                       {"name": "2", "op": "linear", "in_features": 16, "out_features": 2}]}"#,
+        )
+        .unwrap();
+        let (data, _) = relevant_features(300, 6, 2, 11).unwrap();
+        let cfg = TrainConfig {
+            epochs: 15,
+            lr: 0.01,
+            ..TrainConfig::default()
+        };
+        let model =
+            crate::retrain::retrain(&file::load_or_init(&p, 0).unwrap(), &data, &cfg).unwrap();
+        assert!(xai_nn::train::evaluate(&model, &data).unwrap().0 > 0.9);
+        let x = data.x.narrow(0, 0, 24).unwrap();
+        let targets = model.predict(&x).unwrap().argmax(1).unwrap();
+        let sal = Saliency::default();
+        let r = data_randomization(&model, &data, &cfg, &sal, &x, &targets, 3).unwrap();
+        assert_eq!(r.similarity.spearman.len(), 24);
+        assert!((0.0..=1.0).contains(&r.random_label_train_accuracy));
+        // The trained model's gradient points at features 0 and 1, whatever the input; the
+        // random-label model's does not.
+        let m = |v: &[f64]| mean_std(v).0;
+        let (s, sa) = (m(&r.similarity.spearman), m(&r.similarity.spearman_abs));
+        assert!(s < 0.5 && sa < 0.5, "spearman {s}, abs {sa}");
     }
 }

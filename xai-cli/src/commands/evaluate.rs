@@ -5,7 +5,8 @@ use super::{load_model, read_input, CliResult};
 use std::path::{Path, PathBuf};
 use xai_eval::faithfulness::{infidelity, perturbation_curves, Curve, DEFAULT_STEPS};
 use xai_eval::{complexity, localisation, mean_std, robustness, sanity};
-use xai_nn::{Forward, Layered, Sequential};
+use xai_nn::train::TrainConfig;
+use xai_nn::{Dataset, Forward, Layered, Sequential};
 use xai_passive::methods::Baseline;
 use xai_passive::registry::{self, BoxedMethod};
 use xai_passive::{resolve_targets, MethodOptions, Target};
@@ -26,6 +27,7 @@ pub const METRICS: &[(&str, &str)] = &[
     ("relevance-mass", "share of positive relevance inside --mask (Arras et al. 2022)"),
     ("relevance-rank", "share of the |mask| top features inside --mask (Arras et al. 2022)"),
     ("pointing-game", "whether the top feature lies in --mask (Zhang et al. 2018)"),
+    ("data-randomization", "retrain on permuted labels and compare explanations (Adebayo et al. 2018); needs --data and --method; per example: Spearman; lower is better"),
     ("model-randomization", "cascading parameter randomization (Adebayo et al. 2018); needs --method and --output-dir; per example: Spearman after randomizing every layer"),
 ];
 
@@ -35,12 +37,14 @@ pub struct Args {
     /// Model JSON with weights.
     #[arg(long)]
     pub model: PathBuf,
-    /// Dataset of `--metric accuracy`: a bundled name or a CSV file (class in the last column).
+    /// Dataset of `--metric accuracy` and of the retraining metrics (data-randomization, roar,
+    /// kar): a bundled name or a CSV file (class in the last column).
     #[arg(long)]
     pub data: Option<String>,
     /// Metric: accuracy, deletion, insertion, aopc (= pixel-flipping), infidelity, max-sensitivity,
     /// local-lipschitz, entropy,
-    /// sparseness, relevance-mass, relevance-rank, pointing-game, model-randomization.
+    /// sparseness, relevance-mass, relevance-rank, pointing-game, model-randomization,
+    /// data-randomization.
     #[arg(long, default_value = "accuracy")]
     pub metric: String,
     /// Shape of one example of --data (default: the model's input shape).
@@ -98,6 +102,18 @@ pub struct Args {
     /// The method's integration steps (path methods; default 50).
     #[arg(long, default_value_t = 50, allow_negative_numbers = true)]
     pub method_steps: i64,
+    /// Training epochs of the retraining metrics (data-randomization).
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    /// Learning rate of the retraining metrics (Adam).
+    #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
+    pub lr: f64,
+    /// Mini-batch size of the retraining metrics.
+    #[arg(long, default_value_t = 32)]
+    pub train_batch_size: usize,
+    /// Held-out fraction of --data for the retraining metrics (the split of `xai train`).
+    #[arg(long, default_value_t = 0.2)]
+    pub test_fraction: f64,
     /// Accept NaN or infinite inputs (refused by default).
     #[arg(long)]
     pub allow_nan: bool,
@@ -139,18 +155,10 @@ fn like_input(what: &str, path: &Path, x: &Tensor) -> CliResult<Tensor> {
 }
 
 fn print_result(metric: &str, per: &[f64]) {
-    let num = |v: f64| {
-        if v.is_finite() {
-            format!("{v}")
-        } else {
-            "null".into()
-        }
-    };
     let (mean, std) = mean_std(per);
-    let per: Vec<String> = per.iter().map(|&v| num(v)).collect();
     println!(
-        "{{\"metric\": \"{metric}\", \"per_example\": [{}], \"mean\": {}, \"std\": {}}}",
-        per.join(", "),
+        "{{\"metric\": \"{metric}\", \"per_example\": {}, \"mean\": {}, \"std\": {}}}",
+        list(per),
         num(mean),
         num(std)
     );
@@ -170,6 +178,9 @@ pub fn run(a: &Args) -> CliResult {
     if a.metric == "accuracy" {
         return accuracy(a);
     }
+    if a.metric == "data-randomization" {
+        return data_randomization(a);
+    }
     let steps = count("--steps", a.steps, DEFAULT_STEPS)?;
     let samples = count(
         "--samples",
@@ -182,30 +193,12 @@ pub fn run(a: &Args) -> CliResult {
     )?;
     let noise_std = non_negative("--noise-std", a.noise_std, 0.1)?;
     let radius = non_negative("--radius", a.radius, 0.2)?;
-    let method_steps = count("--method-steps", Some(a.method_steps), 50)?;
     let Some(input) = &a.input else {
         return Err(format!("--metric {} needs --input", a.metric).into());
     };
-    let baseline = match a.baseline.parse::<Baseline>() {
-        Ok(b) => b,
-        Err(_) if a.baseline.ends_with(".npy") || Path::new(&a.baseline).exists() => {
-            Baseline::Tensor(read_npy("baseline", Path::new(&a.baseline))?)
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let baseline = parse_baseline(a)?;
     let method = match &a.method {
-        Some(name) => {
-            let opts = MethodOptions {
-                abs: a.abs,
-                batch_size: a.batch_size as usize,
-                baseline: baseline.clone(),
-                steps: method_steps,
-                seed: a.seed,
-                layer: a.layer.clone(),
-                ..MethodOptions::default()
-            };
-            Some(registry::build(name, &opts)?)
-        }
+        Some(_) => Some(build_method(a)?),
         None => None,
     };
     let needs_method = |m: &Option<BoxedMethod>| -> CliResult<()> {
@@ -309,6 +302,120 @@ fn randomization(
     r.write(dir)
         .map_err(|e| format!("output dir {}: {e}", dir.display()))?;
     Ok(r.rows.last().expect("at least one row").spearman.clone())
+}
+
+/// A JSON number, `null` when not finite.
+fn num(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v}")
+    } else {
+        "null".into()
+    }
+}
+
+/// A JSON array of numbers.
+fn list(v: &[f64]) -> String {
+    format!(
+        "[{}]",
+        v.iter().map(|&x| num(x)).collect::<Vec<_>>().join(", ")
+    )
+}
+
+/// The dataset of a retraining metric, split as `xai train` splits it, with the trainer's
+/// settings from the flags.
+fn retraining_setup(a: &Args, model: &Sequential) -> CliResult<(Dataset, Dataset, TrainConfig)> {
+    let Some(data) = &a.data else {
+        return Err(format!("--metric {} needs --data", a.metric).into());
+    };
+    if !(0.0..1.0).contains(&a.test_fraction) {
+        return Err(format!("test fraction must be in [0, 1), got {}", a.test_fraction).into());
+    }
+    let cfg = TrainConfig {
+        epochs: a.epochs,
+        batch_size: a.train_batch_size,
+        lr: a.lr,
+        seed: a.seed,
+        ..TrainConfig::default()
+    };
+    cfg.validate()?;
+    let data = super::train::load_data(model, data, a.input_shape.as_deref())?;
+    let (train_set, test_set) = data.stratified_split(a.test_fraction, a.seed)?;
+    Ok((train_set, test_set, cfg))
+}
+
+/// --baseline: zeros, constant:V, mean, or a .npy file.
+fn parse_baseline(a: &Args) -> CliResult<Baseline> {
+    match a.baseline.parse::<Baseline>() {
+        Ok(b) => Ok(b),
+        Err(_) if a.baseline.ends_with(".npy") || Path::new(&a.baseline).exists() => Ok(
+            Baseline::Tensor(read_npy("baseline", Path::new(&a.baseline))?),
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The --method with its flags.
+fn build_method(a: &Args) -> CliResult<BoxedMethod> {
+    let Some(name) = &a.method else {
+        return Err(format!("--metric {} needs --method", a.metric).into());
+    };
+    let opts = MethodOptions {
+        abs: a.abs,
+        batch_size: a.batch_size as usize,
+        baseline: parse_baseline(a)?,
+        steps: count("--method-steps", Some(a.method_steps), 50)?,
+        seed: a.seed,
+        layer: a.layer.clone(),
+        ..MethodOptions::default()
+    };
+    Ok(registry::build(name, &opts)?)
+}
+
+/// Data randomization (Adebayo et al. 2018): explains --input (default: the first 8 held-out
+/// rows of --data) with the model and with its architecture retrained on permuted labels.
+/// Prints `{"metric", "per_example" (Spearman), "mean", "std", "method", "spearman_abs",
+/// "ssim", "mean_spearman_abs", "mean_ssim", "random_label_train_accuracy"}`.
+fn data_randomization(a: &Args) -> CliResult {
+    let method = build_method(a)?;
+    let model = load_model(&a.model)?;
+    let (train_set, test_set, cfg) = retraining_setup(a, &model)?;
+    let x = match &a.input {
+        Some(p) => read_input(&model, p, a.allow_nan)?.0,
+        None => {
+            let src = if test_set.is_empty() {
+                &train_set
+            } else {
+                &test_set
+            };
+            src.x.narrow(0, 0, src.len().min(8))?
+        }
+    };
+    let m: &dyn Layered = &model;
+    let targets = resolve_targets(m, &x, &a.target)?;
+    let r = sanity::data_randomization(
+        &model,
+        &train_set,
+        &cfg,
+        method.as_ref(),
+        &x,
+        &targets,
+        a.seed,
+    )?;
+    let s = &r.similarity;
+    let (mean, std) = mean_std(&s.spearman);
+    println!(
+        "{{\"metric\": \"data-randomization\", \"per_example\": {}, \"mean\": {}, \"std\": {}, \"method\": \"{}\", \"spearman_abs\": {}, \"ssim\": {}, \"mean_spearman_abs\": {}, \"mean_ssim\": {}, \"random_label_train_accuracy\": {}}}",
+        list(&s.spearman),
+        num(mean),
+        num(std),
+        r.method,
+        list(&s.spearman_abs),
+        list(&s.ssim),
+        num(mean_std(&s.spearman_abs).0),
+        num(mean_std(&s.ssim).0),
+        num(r.random_label_train_accuracy)
+    );
+    Ok(())
 }
 
 fn accuracy(a: &Args) -> CliResult {

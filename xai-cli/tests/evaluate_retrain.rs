@@ -1,0 +1,135 @@
+//! `xai evaluate` on the metrics that retrain the model's architecture: data randomization,
+//! ROAR and KAR. Each trains the 8×8-digits CNN for a few epochs (well under a second).
+
+mod common;
+use common::{example, xai};
+
+/// Trains the digits CNN for `epochs` into `dir`; returns the model path.
+fn trained_digits(dir: &std::path::Path, epochs: &str) -> String {
+    let model = dir.join("m.json");
+    let o = xai(&[
+        "train",
+        "--model",
+        example("digits_cnn.json").to_str().unwrap(),
+        "--data",
+        "digits",
+        "--epochs",
+        epochs,
+        "--quiet",
+        "--output",
+        model.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    model.to_str().unwrap().into()
+}
+
+/// Runs `xai evaluate` and returns its last stdout line.
+fn last_line(args: &[&str]) -> String {
+    let mut all = vec!["evaluate"];
+    all.extend(args);
+    let o = xai(&all);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .last()
+        .expect("a JSON line")
+        .to_string()
+}
+
+/// The numbers of the JSON array after `"key": `.
+fn array(line: &str, key: &str) -> Vec<f64> {
+    let at = line.find(&format!("\"{key}\": [")).expect(key) + key.len() + 5;
+    let end = at + line[at..].find(']').unwrap();
+    line[at..end]
+        .split(", ")
+        .map(|v| v.parse().unwrap())
+        .collect()
+}
+
+/// The number after `"key": `.
+fn number(line: &str, key: &str) -> f64 {
+    let at = line.find(&format!("\"{key}\": ")).expect(key) + key.len() + 4;
+    let end = at + line[at..].find([',', '}']).unwrap();
+    line[at..end].parse().unwrap()
+}
+
+fn fails(args: &[&str], expect: &str) {
+    let mut all = vec!["evaluate"];
+    all.extend(args);
+    let o = xai(&all);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{args:?} succeeded");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: ") && err.contains(expect),
+        "{args:?}: {err}"
+    );
+}
+
+#[test]
+fn data_randomization_makes_the_gradient_forget_the_original_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = trained_digits(dir.path(), "5");
+    let line = last_line(&[
+        "--model",
+        &m,
+        "--data",
+        "digits",
+        "--metric",
+        "data-randomization",
+        "--method",
+        "saliency",
+        "--epochs",
+        "5",
+    ]);
+    assert!(
+        line.starts_with("{\"metric\": \"data-randomization\", \"per_example\": ["),
+        "{line}"
+    );
+    let per = array(&line, "per_example");
+    assert_eq!(per.len(), 8);
+    assert_eq!(array(&line, "ssim").len(), 8);
+    // The original map against itself would score 1; the random-label model's is unrelated.
+    let mean = number(&line, "mean");
+    assert!(mean.abs() < 0.5, "{line}");
+    assert!(number(&line, "mean_spearman_abs") < 0.6, "{line}");
+    let acc = number(&line, "random_label_train_accuracy");
+    assert!((0.0..=1.0).contains(&acc));
+    fails(
+        &[
+            "--model",
+            &m,
+            "--metric",
+            "data-randomization",
+            "--method",
+            "saliency",
+        ],
+        "needs --data",
+    );
+    fails(
+        &[
+            "--model",
+            &m,
+            "--data",
+            "digits",
+            "--metric",
+            "data-randomization",
+        ],
+        "needs --method",
+    );
+    fails(
+        &[
+            "--model",
+            &m,
+            "--data",
+            "digits",
+            "--metric",
+            "data-randomization",
+            "--method",
+            "saliency",
+            "--epochs",
+            "0",
+        ],
+        "epochs must be at least 1",
+    );
+}
