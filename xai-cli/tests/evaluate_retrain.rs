@@ -133,3 +133,66 @@ fn data_randomization_makes_the_gradient_forget_the_original_map() {
         "epochs must be at least 1",
     );
 }
+
+#[test]
+fn roar_and_kar_print_accuracy_per_fraction() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = trained_digits(dir.path(), "5");
+    let run = |metric: &str| {
+        let line = last_line(&[
+            "--model",
+            &m,
+            "--data",
+            "digits",
+            "--metric",
+            metric,
+            "--method",
+            "integrated-gradients",
+            "--method-steps",
+            "16",
+            "--fractions",
+            "0.1,0.9",
+            "--epochs",
+            "5",
+        ]);
+        assert!(
+            line.starts_with(&format!(
+                "{{\"metric\": \"{metric}\", \"method\": \"integrated-gradients\", \"fractions\": [0.1, 0.9], \"accuracy\": ["
+            )),
+            "{line}"
+        );
+        let acc = array(&line, "accuracy");
+        assert_eq!(acc.len(), 2);
+        assert!(acc.iter().all(|v| (0.0..=1.0).contains(v)), "{line}");
+        (acc, number(&line, "reference_accuracy"))
+    };
+    let (roar, reference) = run("roar");
+    let (kar, kar_reference) = run("kar");
+    // Same seed and settings: the same reference model.
+    assert_eq!(reference, kar_reference);
+    assert!(reference > 0.85, "{reference}");
+    // Removing 90% of the pixels IG ranks highest hurts far more than keeping them.
+    assert!(
+        roar[1] < reference - 0.2 && roar[1] < kar[1] - 0.2,
+        "{roar:?} {kar:?}"
+    );
+    fails(
+        &[
+            "--model",
+            &m,
+            "--data",
+            "digits",
+            "--metric",
+            "roar",
+            "--method",
+            "saliency",
+            "--fractions",
+            "0.5,1.5",
+        ],
+        "--fractions must be in [0, 1], got 1.5",
+    );
+    fails(
+        &["--model", &m, "--metric", "kar", "--method", "saliency"],
+        "needs --data",
+    );
+}

@@ -1,10 +1,11 @@
 //! # xai-eval
 //!
 //! Evaluation of explanations (survey §V): faithfulness (deletion/insertion, pixel flipping
-//! AOPC, infidelity: [`faithfulness`]), robustness (max-sensitivity, local Lipschitz estimate:
-//! [`robustness`]), complexity (entropy, sparseness: [`complexity`]), sanity checks (cascading
-//! model-parameter and data randomization: [`sanity`], retraining in [`retrain`]), localisation against ground-truth masks
-//! ([`localisation`]) and proxy/rule metrics ([`rules`]). Metrics that need explanations of
+//! AOPC, infidelity: [`faithfulness`]; remove-and-retrain ROAR/KAR: [`roar`]), robustness
+//! (max-sensitivity, local Lipschitz estimate: [`robustness`]), complexity (entropy,
+//! sparseness: [`complexity`]), sanity checks (cascading model-parameter and data
+//! randomization: [`sanity`]; retraining from scratch in [`retrain`]), localisation against
+//! ground-truth masks ([`localisation`]), proxy/rule metrics ([`rules`]). Metrics that need explanations of
 //! perturbed inputs or models re-run methods of `xai-passive`.
 //!
 //! Conventions: attributions have the input's shape `[N, ...input_shape]`; a *feature* is one
@@ -17,6 +18,7 @@ pub mod faithfulness;
 pub mod localisation;
 pub mod png;
 pub mod retrain;
+pub mod roar;
 pub mod robustness;
 pub mod rules;
 pub mod sanity;

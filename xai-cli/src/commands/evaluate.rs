@@ -4,7 +4,7 @@
 use super::{load_model, read_input, CliResult};
 use std::path::{Path, PathBuf};
 use xai_eval::faithfulness::{infidelity, perturbation_curves, Curve, DEFAULT_STEPS};
-use xai_eval::{complexity, localisation, mean_std, robustness, sanity};
+use xai_eval::{complexity, localisation, mean_std, roar, robustness, sanity};
 use xai_nn::train::TrainConfig;
 use xai_nn::{Dataset, Forward, Layered, Sequential};
 use xai_passive::methods::Baseline;
@@ -28,6 +28,8 @@ pub const METRICS: &[(&str, &str)] = &[
     ("relevance-rank", "share of the |mask| top features inside --mask (Arras et al. 2022)"),
     ("pointing-game", "whether the top feature lies in --mask (Zhang et al. 2018)"),
     ("data-randomization", "retrain on permuted labels and compare explanations (Adebayo et al. 2018); needs --data and --method; per example: Spearman; lower is better"),
+    ("roar", "remove and retrain (Hooker et al. 2019): test accuracy after replacing the top-t features by the training mean and retraining; needs --data and --method; lower is better"),
+    ("kar", "keep and retrain (Hooker et al. 2019): test accuracy after replacing all but the top-t features and retraining; needs --data and --method; higher is better"),
     ("model-randomization", "cascading parameter randomization (Adebayo et al. 2018); needs --method and --output-dir; per example: Spearman after randomizing every layer"),
 ];
 
@@ -44,7 +46,7 @@ pub struct Args {
     /// Metric: accuracy, deletion, insertion, aopc (= pixel-flipping), infidelity, max-sensitivity,
     /// local-lipschitz, entropy,
     /// sparseness, relevance-mass, relevance-rank, pointing-game, model-randomization,
-    /// data-randomization.
+    /// data-randomization, roar, kar.
     #[arg(long, default_value = "accuracy")]
     pub metric: String,
     /// Shape of one example of --data (default: the model's input shape).
@@ -102,7 +104,10 @@ pub struct Args {
     /// The method's integration steps (path methods; default 50).
     #[arg(long, default_value_t = 50, allow_negative_numbers = true)]
     pub method_steps: i64,
-    /// Training epochs of the retraining metrics (data-randomization).
+    /// Fractions t of the features replaced (roar) or kept (kar), each in [0, 1].
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    pub fractions: Option<Vec<f64>>,
+    /// Training epochs of the retraining metrics (data-randomization, roar, kar).
     #[arg(long, default_value_t = 10)]
     pub epochs: usize,
     /// Learning rate of the retraining metrics (Adam).
@@ -180,6 +185,9 @@ pub fn run(a: &Args) -> CliResult {
     }
     if a.metric == "data-randomization" {
         return data_randomization(a);
+    }
+    if a.metric == "roar" || a.metric == "kar" {
+        return remove_and_retrain(a);
     }
     let steps = count("--steps", a.steps, DEFAULT_STEPS)?;
     let samples = count(
@@ -414,6 +422,49 @@ fn data_randomization(a: &Args) -> CliResult {
         num(mean_std(&s.spearman_abs).0),
         num(mean_std(&s.ssim).0),
         num(r.random_label_train_accuracy)
+    );
+    Ok(())
+}
+
+/// ROAR / KAR (Hooker et al. 2019): attributions of every training and test row of --data (for
+/// --target), then one retraining per fraction. Prints `{"metric", "method", "fractions",
+/// "accuracy" (test accuracy per fraction), "reference_accuracy" (retrained on unmodified
+/// data)}`.
+fn remove_and_retrain(a: &Args) -> CliResult {
+    let method = build_method(a)?;
+    let fractions = a
+        .fractions
+        .clone()
+        .unwrap_or_else(|| roar::DEFAULT_FRACTIONS.to_vec());
+    if let Some(t) = fractions.iter().find(|t| !(0.0..=1.0).contains(*t)) {
+        return Err(format!("--fractions must be in [0, 1], got {t}").into());
+    }
+    let model = load_model(&a.model)?;
+    let (train_set, test_set, cfg) = retraining_setup(a, &model)?;
+    if test_set.is_empty() {
+        return Err(format!("--metric {} needs a --test-fraction above 0", a.metric).into());
+    }
+    let m: &dyn Layered = &model;
+    let explain = |x: &Tensor| -> CliResult<Tensor> {
+        let targets = resolve_targets(m, x, &a.target)?;
+        Ok(method.attribute(m, x, &targets)?.attributions)
+    };
+    let (a_train, a_test) = (explain(&train_set.x)?, explain(&test_set.x)?);
+    let removal = if a.metric == "roar" {
+        roar::Removal::Roar
+    } else {
+        roar::Removal::Kar
+    };
+    let r = roar::remove_and_retrain(
+        &model, &train_set, &test_set, &a_train, &a_test, &fractions, removal, &cfg,
+    )?;
+    println!(
+        "{{\"metric\": \"{}\", \"method\": \"{}\", \"fractions\": {}, \"accuracy\": {}, \"reference_accuracy\": {}}}",
+        a.metric,
+        method.name(),
+        list(&r.fractions),
+        list(&r.accuracy),
+        num(r.reference_accuracy)
     );
     Ok(())
 }
