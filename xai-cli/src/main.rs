@@ -27,6 +27,9 @@ enum Command {
     /// Metrics of a model on a dataset (accuracy) or of explanations (deletion, infidelity,
     /// max-sensitivity, sanity checks, …).
     Evaluate(commands::evaluate::Args),
+    /// Rank attribution methods on a model and inputs (deletion, insertion, infidelity,
+    /// max-sensitivity, sparseness, randomization); writes league.md and league.json.
+    League(commands::league::Args),
     /// List the explanation methods with their family and what they need.
     Methods,
     /// Run the bundled end-to-end example (what `make demo` runs).
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         Command::Explain(a) => commands::explain::run(&a),
         Command::Train(a) => commands::train::run(&a),
         Command::Evaluate(a) => commands::evaluate::run(&a),
+        Command::League(a) => commands::league::run(&a),
         Command::Methods => commands::methods::run(),
         Command::Demo(a) => commands::demo::run(&a),
     };

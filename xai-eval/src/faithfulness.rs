@@ -4,7 +4,7 @@
 //!   area over the perturbation curve (Samek et al., *Evaluating the visualization of what a
 //!   deep neural network has learned*, IEEE TNNLS 2017): [`perturbation_curves`].
 //! - Infidelity (Yeh et al., *On the (In)fidelity and Sensitivity of Explanations*, NeurIPS
-//!   2019): [`infidelity`].
+//!   2019): [`infidelity`], and scale-invariant [`infidelity_scaled`].
 
 use crate::{bad, check_like, order_desc, rows, Result};
 use xai_nn::Forward;
@@ -163,6 +163,55 @@ pub fn infidelity<M: Forward + ?Sized>(
     seed: u64,
     batch_size: usize,
 ) -> Result<Vec<f64>> {
+    let terms = infidelity_terms(model, x, a, targets, samples, noise_std, seed, batch_size)?;
+    Ok(terms
+        .iter()
+        .map(|t| t.iter().map(|(d, f)| (d - f).powi(2)).sum::<f64>() / samples as f64)
+        .collect())
+}
+
+/// Infidelity of the optimally scaled attributions βa (Yeh et al. 2019, §3; Captum's
+/// `infidelity` with `normalize=True`): per example β = E[(Iᵀa)·Δf] / E[(Iᵀa)²] over the same
+/// draws as [`infidelity`] (β = 0 when every Iᵀa is 0), then E[(βIᵀa − Δf)²] with
+/// Δf = f(x) − f(x − I). Invariant to the attribution's scale, so methods of different units
+/// compare; 0 for any positive multiple of the gradient of a linear model.
+///
+/// **Errors** as [`infidelity`].
+#[allow(clippy::too_many_arguments)]
+pub fn infidelity_scaled<M: Forward + ?Sized>(
+    model: &M,
+    x: &Tensor,
+    a: &Tensor,
+    targets: &[usize],
+    samples: usize,
+    noise_std: f64,
+    seed: u64,
+    batch_size: usize,
+) -> Result<Vec<f64>> {
+    let terms = infidelity_terms(model, x, a, targets, samples, noise_std, seed, batch_size)?;
+    Ok(terms
+        .iter()
+        .map(|t| {
+            let dd: f64 = t.iter().map(|(d, _)| d * d).sum();
+            let df: f64 = t.iter().map(|(d, f)| d * f).sum();
+            let beta = if dd > 0.0 { df / dd } else { 0.0 };
+            t.iter().map(|(d, f)| (beta * d - f).powi(2)).sum::<f64>() / samples as f64
+        })
+        .collect())
+}
+
+/// Per example and draw I: (Iᵀa, f(x) − f(x − I)) for the target logit f.
+#[allow(clippy::too_many_arguments)]
+fn infidelity_terms<M: Forward + ?Sized>(
+    model: &M,
+    x: &Tensor,
+    a: &Tensor,
+    targets: &[usize],
+    samples: usize,
+    noise_std: f64,
+    seed: u64,
+    batch_size: usize,
+) -> Result<Vec<Vec<(f64, f64)>>> {
     check_like(x, a, "attributions")?;
     if samples == 0 {
         return bad("samples must be at least 1");
@@ -213,10 +262,9 @@ pub fn infidelity<M: Forward + ?Sized>(
             (0..samples)
                 .map(|s| {
                     let fp = logits[(n + i * samples + s) * k + targets[i]];
-                    (dots[i * samples + s] - (fx - fp)).powi(2)
+                    (dots[i * samples + s], fx - fp)
                 })
-                .sum::<f64>()
-                / samples as f64
+                .collect()
         })
         .collect())
 }
@@ -362,6 +410,19 @@ mod tests {
         let expect = sigma * sigma * (1.0 + 4.0 + 0.25 + 9.0);
         for v in inf {
             assert!((v - expect).abs() <= 0.15 * expect, "{v} vs {expect}");
+        }
+        // Scaled infidelity: β = ½ undoes the doubling (and any positive scale).
+        let scaled = infidelity_scaled(&m, &x, &twice, &[0, 0], 50, sigma, 2, 256).unwrap();
+        assert!(scaled.iter().all(|v| *v <= 1e-6), "{scaled:?}");
+        // A map orthogonal to w in expectation: β ≈ 0, so the loss is about E[Δf²] = σ²‖w‖².
+        let other = t(&[2.0, 1.0, 0.0, 0.0, 2.0, 1.0, 0.0, 0.0], &[2, 4]);
+        let scaled = infidelity_scaled(&m, &x, &other, &[0, 0], 2000, sigma, 2, 256).unwrap();
+        let plain = infidelity(&m, &x, &other, &[0, 0], 2000, sigma, 2, 256).unwrap();
+        for (v, p) in scaled.iter().zip(&plain) {
+            assert!(
+                (v - expect).abs() <= 0.15 * expect && v <= p,
+                "{v} vs {expect}, {p}"
+            );
         }
         assert!(infidelity(&m, &x, &sal, &[0, 0], 0, 0.5, 1, 64).is_err());
         assert!(infidelity(&m, &x, &sal, &[0, 0], 10, -1.0, 1, 64).is_err());

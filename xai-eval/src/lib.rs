@@ -15,6 +15,7 @@
 
 pub mod complexity;
 pub mod faithfulness;
+pub mod league;
 pub mod localisation;
 pub mod png;
 pub mod retrain;

@@ -3,6 +3,7 @@
 pub mod demo;
 pub mod evaluate;
 pub mod explain;
+pub mod league;
 pub mod methods;
 pub mod predict;
 pub mod train;

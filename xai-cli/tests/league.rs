@@ -1,0 +1,111 @@
+//! `xai league`: an end-to-end run on the digits CNN writes league.md and league.json and
+//! prints the table; methods that cannot run are noted, bad values refused in one line.
+
+mod common;
+use common::{example, xai};
+use xai_nn::Dataset;
+
+/// Trains the digits CNN briefly and writes 4 digits as input; returns (model, input).
+fn setup(dir: &std::path::Path) -> (String, String) {
+    let model = dir.join("m.json");
+    let o = xai(&[
+        "train",
+        "--model",
+        example("digits_cnn.json").to_str().unwrap(),
+        "--data",
+        "digits",
+        "--epochs",
+        "2",
+        "--quiet",
+        "--output",
+        model.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let data = Dataset::bundled("digits")
+        .unwrap()
+        .with_input_shape(&[1, 8, 8])
+        .unwrap();
+    let x = dir.join("x.npy");
+    data.x.narrow(0, 0, 4).unwrap().write_npy(&x).unwrap();
+    (model.to_str().unwrap().into(), x.to_str().unwrap().into())
+}
+
+#[test]
+fn league_writes_markdown_and_json_and_notes_skipped_methods() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, x) = setup(dir.path());
+    let out = dir.path().join("league");
+    let o = xai(&[
+        "league",
+        "--model",
+        &m,
+        "--input",
+        &x,
+        "--methods",
+        "saliency,integrated-gradients,grad-cam,neuron-gradient,bogus",
+        "--fast",
+        "--output-dir",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let md = std::fs::read_to_string(out.join("league.md")).unwrap();
+    assert_eq!(stdout, md);
+    assert!(md.starts_with("Method league on 4 examples"), "{md}");
+    // Three ranked rows, places 1–3, then the two skipped ones.
+    for place in ["| 1 | ", "| 2 | ", "| 3 | "] {
+        assert!(md.contains(place), "{md}");
+    }
+    assert!(
+        md.contains("| – | bogus |") && md.contains("| – | neuron-gradient |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- `bogus`: skipped: unknown method 'bogus'"),
+        "{md}"
+    );
+    let json = std::fs::read_to_string(out.join("league.json")).unwrap();
+    for key in [
+        "\"metrics\"",
+        "\"examples\": 4",
+        "\"mean_rank\"",
+        "\"randomization\"",
+    ] {
+        assert!(json.contains(key), "{key}: {json}");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "league.md" && n != "league.json")
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn bad_league_values_are_one_line_errors_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, x) = setup(dir.path());
+    let out = dir.path().join("out");
+    let o_s = out.to_str().unwrap();
+    for (extra, expect) in [
+        (vec!["--samples", "0"], "--samples must be at least 1"),
+        (vec!["--radius", "-1"], "--radius must be a finite number"),
+        (vec!["--targets", "1,x"], "--targets must be 'argmax'"),
+        (vec!["--targets", "1,2"], "2 targets given for 4 examples"),
+        (vec!["--targets", "12"], "out of range"),
+        (vec!["--baseline", "nope"], "baseline must be"),
+    ] {
+        let mut args = vec!["league", "--model", &m, "--input", &x, "--output-dir", o_s];
+        args.extend(extra);
+        let o = xai(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(expect),
+            "{expect}: {err}"
+        );
+        assert!(!out.exists());
+    }
+}
