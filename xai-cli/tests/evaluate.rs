@@ -168,7 +168,12 @@ fn deletion_and_insertion_agree_with_the_library() {
 fn saliency_of_a_linear_model_has_zero_infidelity_sensitivity_and_lipschitz_constant() {
     let dir = tempfile::tempdir().unwrap();
     let (m, x) = setup(dir.path());
-    for metric in ["infidelity", "max-sensitivity", "local-lipschitz"] {
+    for metric in [
+        "infidelity",
+        "infidelity-scaled",
+        "max-sensitivity",
+        "local-lipschitz",
+    ] {
         let (per, mean) = evaluate(&[
             "--model",
             &m,
@@ -188,6 +193,47 @@ fn saliency_of_a_linear_model_has_zero_infidelity_sensitivity_and_lipschitz_cons
             mean.abs() <= 1e-6 && per.iter().all(|v| v.abs() <= 1e-6),
             "{metric}: {per:?}"
         );
+    }
+}
+
+#[test]
+fn input_x_gradient_and_integrated_gradients_of_a_linear_model_are_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, x) = setup(dir.path());
+    for method in ["input-x-gradient", "integrated-gradients"] {
+        let (per, _) = evaluate(&[
+            "--model",
+            &m,
+            "--input",
+            &x,
+            "--method",
+            method,
+            "--metric",
+            "completeness",
+        ]);
+        assert_eq!(per.len(), 3);
+        assert!(per.iter().all(|g| *g <= 1e-5), "{method}: {per:?}");
+    }
+    // Saliency against the zero baseline: |Σw_c − w_c·x|, with c = argmax of each example.
+    let (per, _) = evaluate(&[
+        "--model",
+        &m,
+        "--input",
+        &x,
+        "--method",
+        "saliency",
+        "--metric",
+        "completeness",
+    ]);
+    let model = linear();
+    let xt = t(&X, &[3, 4]);
+    let targets = xai_passive::resolve_targets(&model, &xt, &xai_passive::Target::Argmax).unwrap();
+    for (i, &c) in targets.iter().enumerate() {
+        let want: f64 = (0..4)
+            .map(|j| W[c * 4 + j] * (1.0 - X[i * 4 + j]))
+            .sum::<f64>()
+            .abs();
+        assert!((per[i] - want).abs() <= 1e-5, "{per:?} {want}");
     }
 }
 

@@ -5,6 +5,7 @@
 //!   deep neural network has learned*, IEEE TNNLS 2017): [`perturbation_curves`].
 //! - Infidelity (Yeh et al., *On the (In)fidelity and Sensitivity of Explanations*, NeurIPS
 //!   2019): [`infidelity`], and scale-invariant [`infidelity_scaled`].
+//! - The completeness gap of IG/DeepLIFT/LRP-style attributions: [`completeness_gap`].
 
 use crate::{bad, check_like, order_desc, rows, Result};
 use xai_nn::Forward;
@@ -127,6 +128,52 @@ pub fn perturbation_curves<M: Forward + ?Sized>(
         }
     }
     Ok(Curves { curves })
+}
+
+/// Completeness gap (the summation-to-delta / completeness axiom of integrated gradients,
+/// DeepLIFT and LRP; Sundararajan et al. 2017, Shrikumar et al. 2017): per example
+/// |Σ_j a_j − (f_c(x) − f_c(b))| on the target logit f_c, with b the baseline. 0 for methods
+/// that satisfy completeness against the same baseline (up to their quadrature error); works for
+/// any attribution, e.g. input × gradient of a linear model (gap 0 against b = 0).
+///
+/// **Errors** if `a` does not have `x`'s shape, the baseline does not fit or a target is out of
+/// range.
+pub fn completeness_gap<M: Forward + ?Sized>(
+    model: &M,
+    x: &Tensor,
+    a: &Tensor,
+    targets: &[usize],
+    baseline: &Baseline,
+    batch_size: usize,
+) -> Result<Vec<f64>> {
+    check_like(x, a, "attributions")?;
+    let n = x.shape()[0];
+    if targets.len() != n {
+        return bad(format!("{} targets for {n} examples", targets.len()));
+    }
+    let both = Tensor::cat(
+        &[
+            x.to_dtype(DType::F32)?,
+            baseline.resolve(x)?.to_dtype(DType::F32)?,
+        ],
+        0,
+    )?;
+    let logits = target_outputs(model, &both, batch_size, false)?;
+    let k = logits.len() / (2 * n).max(1);
+    if let Some(&bad_t) = targets.iter().find(|&&c| c >= k) {
+        return bad(format!(
+            "target class {bad_t} is out of range for a model with {k} outputs"
+        ));
+    }
+    Ok(rows(a)?
+        .iter()
+        .enumerate()
+        .map(|(i, ai)| {
+            let t = targets[i];
+            let delta = logits[i * k + t] - logits[(n + i) * k + t];
+            (ai.iter().sum::<f64>() - delta).abs()
+        })
+        .collect())
 }
 
 /// Model outputs `[N, K]` of `x` in chunks, as a flat f64 vector: softmax probabilities when
@@ -426,5 +473,29 @@ mod tests {
         }
         assert!(infidelity(&m, &x, &sal, &[0, 0], 0, 0.5, 1, 64).is_err());
         assert!(infidelity(&m, &x, &sal, &[0, 0], 10, -1.0, 1, 64).is_err());
+    }
+
+    #[test]
+    fn completeness_gap_by_hand() {
+        let w = [1.0, -2.0, 0.5, 3.0, 0.25, -1.0, 1.0, 2.0];
+        let m = linear(&w, &[0.3, -0.1], 2);
+        let xv = [0.5, 1.0, -1.5, 2.0, 0.1, 0.2, 0.3, -0.4];
+        let x = t(&xv, &[2, 4]);
+        // Input × gradient of a linear model: Σ w ⊙ x = f(x) − f(0), the bias cancels.
+        let ixg: Vec<f64> = (0..8).map(|j| xv[j] * w[j % 4]).collect();
+        let gap =
+            completeness_gap(&m, &x, &t(&ixg, &[2, 4]), &[0, 0], &Baseline::Zeros, 8).unwrap();
+        assert!(gap.iter().all(|g| *g < 1e-6), "{gap:?}");
+        // Saliency (the weights) against b = 1: |Σw − w·(x − 1)| = |w·(2 − x)|.
+        let sal = t(&[1.0, -2.0, 0.5, 3.0, 1.0, -2.0, 0.5, 3.0], &[2, 4]);
+        let gap = completeness_gap(&m, &x, &sal, &[0, 0], &Baseline::Constant(1.0), 1).unwrap();
+        for i in 0..2 {
+            let want: f64 = (0..4)
+                .map(|j| w[j] * (2.0 - xv[i * 4 + j]))
+                .sum::<f64>()
+                .abs();
+            assert!((gap[i] - want).abs() < 1e-5, "{gap:?} {want}");
+        }
+        assert!(completeness_gap(&m, &x, &sal, &[0, 2], &Baseline::Zeros, 8).is_err());
     }
 }

@@ -3,7 +3,9 @@
 
 use super::{load_model, read_input, CliResult};
 use std::path::{Path, PathBuf};
-use xai_eval::faithfulness::{infidelity, perturbation_curves, Curve, DEFAULT_STEPS};
+use xai_eval::faithfulness::{
+    completeness_gap, infidelity, infidelity_scaled, perturbation_curves, Curve, DEFAULT_STEPS,
+};
 use xai_eval::{complexity, localisation, mean_std, roar, robustness, sanity};
 use xai_nn::train::TrainConfig;
 use xai_nn::{Dataset, Forward, Layered, Sequential};
@@ -20,6 +22,8 @@ pub const METRICS: &[(&str, &str)] = &[
     ("aopc", "pixel flipping, area over the MoRF deletion curve (Samek et al. 2017); higher is better"),
     ("pixel-flipping", "same as aopc"),
     ("infidelity", "E[(Iᵀa − (f(x) − f(x − I)))²], I ~ N(0, σ²), target logit (Yeh et al. 2019); lower is better"),
+    ("infidelity-scaled", "infidelity of the optimally scaled map βa (Yeh et al. 2019; Captum normalize=True); scale-invariant; lower is better"),
+    ("completeness", "|Σa − (f(x) − f(baseline))| on the target logit (completeness axiom of IG, DeepLIFT, LRP); --baseline; lower is better"),
     ("max-sensitivity", "max ‖a(x + δ) − a(x)‖/‖a(x)‖, δ ~ U(−r, r) (Yeh et al. 2019); needs --method; lower is better"),
     ("local-lipschitz", "max ‖a(x) − a(x + δ)‖/‖δ‖, δ ~ U(−r, r) (Alvarez-Melis & Jaakkola 2018); needs --method; lower is better"),
     ("entropy", "entropy of |a|/Σ|a| (Samek et al. 2017); lower is less complex"),
@@ -43,7 +47,8 @@ pub struct Args {
     /// kar): a bundled name or a CSV file (class in the last column).
     #[arg(long)]
     pub data: Option<String>,
-    /// Metric: accuracy, deletion, insertion, aopc (= pixel-flipping), infidelity, max-sensitivity,
+    /// Metric: accuracy, deletion, insertion, aopc (= pixel-flipping), infidelity,
+    /// infidelity-scaled, completeness, max-sensitivity,
     /// local-lipschitz, entropy,
     /// sparseness, relevance-mass, relevance-rank, pointing-game, model-randomization,
     /// data-randomization, roar, kar.
@@ -73,8 +78,8 @@ pub struct Args {
     /// gradients): zeros, constant:V, mean, or a .npy file.
     #[arg(long, default_value = "zeros")]
     pub baseline: String,
-    /// Perturbations per example: infidelity (default 100), max-sensitivity and
-    /// local-lipschitz (default 10).
+    /// Perturbations per example: infidelity and infidelity-scaled (default 100),
+    /// max-sensitivity and local-lipschitz (default 10).
     #[arg(long, allow_negative_numbers = true)]
     pub samples: Option<i64>,
     /// Infidelity's noise standard deviation σ, in input units (default 0.1).
@@ -254,16 +259,24 @@ pub fn run(a: &Args) -> CliResult {
                 c.auc()
             }
         }
-        "infidelity" => infidelity(
-            m,
-            &x,
-            &attributions,
-            &targets,
-            samples,
-            noise_std,
-            a.seed,
-            bs,
-        )?,
+        "infidelity" | "infidelity-scaled" => {
+            let f = if a.metric == "infidelity" {
+                infidelity::<dyn Layered>
+            } else {
+                infidelity_scaled::<dyn Layered>
+            };
+            f(
+                m,
+                &x,
+                &attributions,
+                &targets,
+                samples,
+                noise_std,
+                a.seed,
+                bs,
+            )?
+        }
+        "completeness" => completeness_gap(m, &x, &attributions, &targets, &baseline, bs)?,
         "max-sensitivity" | "local-lipschitz" => {
             let method = method.as_ref().expect("checked above");
             let f = if a.metric == "max-sensitivity" {
