@@ -310,6 +310,25 @@ fn model_randomization_writes_table_json_and_plot() {
     }
     let md = std::fs::read_to_string(out.join("sanity.md")).unwrap();
     assert!(md.contains("| 0 | original | 1.0000 ± 0.0000 |"), "{md}");
+    let (per, _) = evaluate(&[
+        "--model",
+        &m,
+        "--input",
+        &x,
+        "--method",
+        "saliency",
+        "--metric",
+        "model-randomization",
+        "--independent",
+        "--output-dir",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(per.len(), 3);
+    let md = std::fs::read_to_string(out.join("sanity.md")).unwrap();
+    assert!(
+        md.starts_with("Independent randomization of `saliency`"),
+        "{md}"
+    );
 }
 
 #[test]

@@ -2,8 +2,9 @@
 //! NeurIPS 2018): cascading model-parameter randomization. The parameterised layers are
 //! re-initialised one at a time from the top (output) layer down, the explanation is
 //! recomputed after each step and compared with the original one. An explanation that stays
-//! similar while the model is destroyed does not explain the model. Data randomization
-//! ([`data_randomization`]) retrains the model on permuted labels instead.
+//! similar while the model is destroyed does not explain the model. Independent randomization
+//! ([`independent_randomization`]) re-initialises one layer at a time instead; data
+//! randomization ([`data_randomization`]) retrains the model on permuted labels.
 
 use crate::png::{line_chart, Canvas};
 use crate::{bad, mean_std, rows, Result};
@@ -36,8 +37,20 @@ pub struct SanityRow {
 pub struct SanityReport {
     /// Method name.
     pub method: String,
+    /// Cascading (each step keeps the layers above randomized) or independent (one layer at a
+    /// time, the others trained).
+    pub mode: Randomization,
     /// Rows in randomization order.
     pub rows: Vec<SanityRow>,
+}
+
+/// How the layers are randomized.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Randomization {
+    /// From the top down, accumulating ([`cascading_randomization`]).
+    Cascading,
+    /// One layer at a time ([`independent_randomization`]).
+    Independent,
 }
 
 /// Re-initialises every parameter of layer `index` in place, as PyTorch initialises a fresh
@@ -107,6 +120,60 @@ pub fn cascading_randomization(
     }
     Ok(SanityReport {
         method: method.name().into(),
+        mode: Randomization::Cascading,
+        rows: out,
+    })
+}
+
+/// Independent randomization (Adebayo et al. 2018, §3.1): each parameterised layer, from the
+/// top down, is re-initialised alone ([`randomize_layer`], seeded by `seed`) while every other
+/// layer keeps its trained weights; the explanation of `x` is recomputed and compared with the
+/// original one as in [`cascading_randomization`]. Row `layer` names the one layer randomized.
+/// The model is restored after each step and given back unchanged.
+///
+/// **Errors** if the model has no parameterised layer or the method fails.
+pub fn independent_randomization(
+    model: &mut Sequential,
+    method: &dyn Attribution<dyn Layered>,
+    x: &Tensor,
+    targets: &[usize],
+    seed: u64,
+) -> Result<SanityReport> {
+    let explain = |m: &Sequential| -> Result<Tensor> {
+        let m: &dyn Layered = m;
+        Ok(method.attribute(m, x, targets)?.attributions)
+    };
+    let a0 = explain(model)?;
+    let mut out = vec![similarity("original".into(), &a0, &a0)?];
+    let mut rng = Rng::new(seed);
+    let names = model.layer_names();
+    for i in (0..names.len()).rev() {
+        let saved: Vec<Var> = model.layers()[i]
+            .layer
+            .params()
+            .iter()
+            .map(|p| p.1.clone())
+            .collect();
+        if !randomize_layer(model, i, &mut rng)? {
+            continue;
+        }
+        let a = explain(model);
+        for (p, v) in model.layers_mut()[i]
+            .layer
+            .params_mut()
+            .into_iter()
+            .zip(saved)
+        {
+            *p.1 = v;
+        }
+        out.push(similarity(names[i].clone(), &a0, &a?)?);
+    }
+    if out.len() == 1 {
+        return bad("the model has no parameterised layer to randomize");
+    }
+    Ok(SanityReport {
+        method: method.name().into(),
+        mode: Randomization::Independent,
         rows: out,
     })
 }
@@ -322,9 +389,13 @@ impl SanityReport {
 
     /// The table as markdown: one row per randomization step, mean ± std over examples.
     pub fn markdown(&self) -> String {
+        let (mode, column) = match self.mode {
+            Randomization::Cascading => ("Cascading", "randomized down to"),
+            Randomization::Independent => ("Independent", "layer randomized"),
+        };
         let mut s = format!(
-            "Cascading randomization of `{}` (Adebayo et al. 2018), top layer first; mean ± std over examples.\n\n\
-             | step | randomized down to | Spearman | Spearman abs | SSIM |\n| --- | --- | --- | --- | --- |\n",
+            "{mode} randomization of `{}` (Adebayo et al. 2018), top layer first; mean ± std over examples.\n\n\
+             | step | {column} | Spearman | Spearman abs | SSIM |\n| --- | --- | --- | --- | --- |\n",
             self.method
         );
         for (i, r) in self.rows.iter().enumerate() {
@@ -343,7 +414,7 @@ impl SanityReport {
         s + "\nPlot (`sanity.png`): x = step; blue Spearman, orange Spearman abs, green SSIM; y from −1 to 1.\n"
     }
 
-    /// The table as JSON: `{"method", "rows": [{"layer", "spearman", "spearman_abs", "ssim",
+    /// The table as JSON: `{"method", "mode", "rows": [{"layer", "spearman", "spearman_abs", "ssim",
     /// "mean": {...}}]}` with per-example values.
     pub fn json(&self) -> Value {
         let rows: Vec<Value> = self
@@ -356,7 +427,11 @@ impl SanityReport {
                        "mean": {"spearman": m[0], "spearman_abs": m[1], "ssim": m[2]}})
             })
             .collect();
-        json!({"method": self.method, "rows": rows})
+        let mode = match self.mode {
+            Randomization::Cascading => "cascading",
+            Randomization::Independent => "independent",
+        };
+        json!({"method": self.method, "mode": mode, "rows": rows})
     }
 
     /// Similarity-vs-step line chart (series in [`COLOURS`](crate::png::COLOURS) order: Spearman, Spearman abs,
@@ -474,7 +549,7 @@ mod randomize_tests {
 }
 
 #[cfg(test)]
-mod data_randomization_tests {
+mod data_and_independent_randomization_tests {
     use super::*;
     use xai_nn::data::synthetic::relevant_features;
     use xai_nn::{file, Forward};
@@ -526,5 +601,46 @@ mod data_randomization_tests {
         let m = |v: &[f64]| mean_std(v).0;
         let (s, sa) = (m(&r.similarity.spearman), m(&r.similarity.spearman_abs));
         assert!(s < 0.5 && sa < 0.5, "spearman {s}, abs {sa}");
+    }
+
+    #[test]
+    fn independent_randomization_restores_the_model_and_starts_like_cascading() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.json");
+        std::fs::write(
+            &p,
+            r#"{"format": "xai-model", "version": 1, "input_shape": [6], "weights": "w.safetensors",
+            "layers": [{"name": "0", "op": "linear", "in_features": 6, "out_features": 16},
+                       {"name": "1", "op": "tanh"},
+                       {"name": "2", "op": "linear", "in_features": 16, "out_features": 2}]}"#,
+        )
+        .unwrap();
+        let (data, _) = relevant_features(40, 6, 2, 1).unwrap();
+        let x = data.x.narrow(0, 0, 5).unwrap();
+        let sal = Saliency::default();
+        let mut model = file::load_or_init(&p, 0).unwrap();
+        let before: Vec<Vec<f32>> = model
+            .named_params()
+            .iter()
+            .map(|(_, v)| v.value().to_vec_f32().unwrap())
+            .collect();
+        let ind = independent_randomization(&mut model, &sal, &x, &[0; 5], 9).unwrap();
+        let after: Vec<Vec<f32>> = model
+            .named_params()
+            .iter()
+            .map(|(_, v)| v.value().to_vec_f32().unwrap())
+            .collect();
+        assert_eq!(before, after);
+        let layers: Vec<&str> = ind.rows.iter().map(|r| r.layer.as_str()).collect();
+        assert_eq!(layers, ["original", "2", "0"]);
+        let cas = cascading_randomization(model, &sal, &x, &[0; 5], 9).unwrap();
+        // Step 1 randomizes the top layer alone in both.
+        assert_eq!(ind.rows[1].spearman, cas.rows[1].spearman);
+        // Saliency of a tanh MLP through a random first layer only: Spearman ≠ the cascade's.
+        assert_ne!(ind.rows[2].spearman, cas.rows[2].spearman);
+        assert!(ind
+            .markdown()
+            .starts_with("Independent randomization of `saliency`"));
+        assert_eq!(ind.json()["mode"], "independent");
     }
 }

@@ -34,7 +34,7 @@ pub const METRICS: &[(&str, &str)] = &[
     ("data-randomization", "retrain on permuted labels and compare explanations (Adebayo et al. 2018); needs --data and --method; per example: Spearman; lower is better"),
     ("roar", "remove and retrain (Hooker et al. 2019): test accuracy after replacing the top-t features by the training mean and retraining; needs --data and --method; lower is better"),
     ("kar", "keep and retrain (Hooker et al. 2019): test accuracy after replacing all but the top-t features and retraining; needs --data and --method; higher is better"),
-    ("model-randomization", "cascading parameter randomization (Adebayo et al. 2018); needs --method and --output-dir; per example: Spearman after randomizing every layer"),
+    ("model-randomization", "cascading (or --independent) parameter randomization (Adebayo et al. 2018); needs --method and --output-dir; per example: Spearman after randomizing every layer (independent: mean over the layers)"),
 ];
 
 /// Arguments of `xai evaluate`.
@@ -97,6 +97,9 @@ pub struct Args {
     /// Ground-truth mask of the localisation metrics: .npy of the input's shape, 0/1.
     #[arg(long)]
     pub mask: Option<PathBuf>,
+    /// Model-randomization one layer at a time (the others trained) instead of cascading.
+    #[arg(long)]
+    pub independent: bool,
     /// Where model-randomization writes sanity.md, sanity.json and sanity.png.
     #[arg(long)]
     pub output_dir: Option<PathBuf>,
@@ -319,9 +322,20 @@ fn randomization(
     targets: &[usize],
 ) -> CliResult<Vec<f64>> {
     let dir = a.output_dir.as_deref().expect("checked above");
-    let r = sanity::cascading_randomization(model, method.as_ref(), x, targets, a.seed)?;
+    let r = if a.independent {
+        let mut model = model;
+        sanity::independent_randomization(&mut model, method.as_ref(), x, targets, a.seed)?
+    } else {
+        sanity::cascading_randomization(model, method.as_ref(), x, targets, a.seed)?
+    };
     r.write(dir)
         .map_err(|e| format!("output dir {}: {e}", dir.display()))?;
+    if a.independent {
+        let steps = &r.rows[1..];
+        return Ok((0..x.shape()[0])
+            .map(|i| steps.iter().map(|s| s.spearman[i]).sum::<f64>() / steps.len() as f64)
+            .collect());
+    }
     Ok(r.rows.last().expect("at least one row").spearman.clone())
 }
 
