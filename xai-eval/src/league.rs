@@ -301,7 +301,15 @@ fn score_method(
     ];
     for (k, r) in results.into_iter().enumerate() {
         match r {
-            Ok(v) => row.values[k] = Some(mean_std(&v).0).filter(|v| v.is_finite()),
+            Ok(v) => {
+                let mean = mean_std(&v).0;
+                if mean.is_finite() {
+                    row.values[k] = Some(mean);
+                } else {
+                    row.notes
+                        .push(format!("{}: not a finite number", METRICS[k].name));
+                }
+            }
             Err(e) => row.notes.push(format!("{}: {e}", METRICS[k].name)),
         }
     }

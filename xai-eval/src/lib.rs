@@ -1,17 +1,19 @@
 //! # xai-eval
 //!
 //! Evaluation of explanations (survey §V): faithfulness (deletion/insertion, pixel flipping
-//! AOPC, infidelity: [`faithfulness`]; remove-and-retrain ROAR/KAR: [`roar`]), robustness
-//! (max-sensitivity, local Lipschitz estimate: [`robustness`]), complexity (entropy,
-//! sparseness: [`complexity`]), sanity checks (cascading model-parameter and data
-//! randomization: [`sanity`]; retraining from scratch in [`retrain`]), localisation against
-//! ground-truth masks ([`localisation`]), proxy/rule metrics ([`rules`]). Metrics that need explanations of
-//! perturbed inputs or models re-run methods of `xai-passive`.
+//! AOPC, infidelity, completeness gap: [`faithfulness`]; remove-and-retrain ROAR/KAR:
+//! [`roar`]), robustness (max-sensitivity, local Lipschitz estimate: [`robustness`]),
+//! complexity (entropy, sparseness: [`complexity`]), sanity checks (cascading and independent
+//! model-parameter randomization, data randomization: [`sanity`]; retraining from scratch in
+//! [`retrain`]), localisation against ground-truth masks ([`localisation`]), proxy/rule metrics
+//! ([`rules`]), and the method league table ranking methods on several of these
+//! ([`league`]). Metrics that need explanations of perturbed inputs or models re-run methods
+//! of `xai-passive`.
 //!
 //! Conventions: attributions have the input's shape `[N, ...input_shape]`; a *feature* is one
 //! element of one example (for images, one pixel of one channel). Every metric returns one
-//! value per example; [`mean_std`] summarises them. Errors are
-//! [`PassiveError`](xai_passive::PassiveError)s (`BadArgument` for inputs that do not fit).
+//! value per example (ROAR/KAR: one accuracy per fraction); [`mean_std`] summarises them. Errors are
+//! [`PassiveError`]s (`BadArgument` for inputs that do not fit).
 
 pub mod complexity;
 pub mod faithfulness;

@@ -54,7 +54,7 @@ pub enum Randomization {
 }
 
 /// Re-initialises every parameter of layer `index` in place, as PyTorch initialises a fresh
-/// layer: U(−b, b) with b = 1/√fan_in, fan_in = weight.numel / weight.shape[0] (Linear and
+/// layer: U(−b, b) with b = 1/√fan_in, fan_in = `weight.numel / weight.shape[0]` (Linear and
 /// Conv2d weights and biases; batch-norm scale and shift get fan_in = 1). Returns whether the
 /// layer has parameters.
 pub fn randomize_layer(model: &mut Sequential, index: usize, rng: &mut Rng) -> Result<bool> {

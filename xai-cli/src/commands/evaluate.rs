@@ -1,5 +1,6 @@
 //! `xai evaluate`: metrics of a model on a dataset (accuracy) and of explanations
-//! (faithfulness, robustness, complexity, localisation, sanity checks; see `xai_eval`).
+//! (faithfulness, robustness, complexity, localisation, sanity checks, remove-and-retrain;
+//! see `xai_eval`).
 
 use super::{load_model, read_input, CliResult};
 use std::path::{Path, PathBuf};
@@ -177,7 +178,9 @@ fn print_result(metric: &str, per: &[f64]) {
     );
 }
 
-/// Prints `{"metric": .., "per_example": [..], "mean": .., "std": ..}` as the last stdout line.
+/// Prints `{"metric": .., "per_example": [..], "mean": .., "std": ..}` as the last stdout line;
+/// data-randomization adds fields after these, roar and kar print `{"metric", "method",
+/// "fractions", "accuracy", "reference_accuracy"}` instead.
 pub fn run(a: &Args) -> CliResult {
     if !METRICS.iter().any(|(m, _)| *m == a.metric) {
         let known: Vec<&str> = METRICS.iter().map(|m| m.0).collect();
