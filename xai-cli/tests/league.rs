@@ -109,3 +109,28 @@ fn bad_league_values_are_one_line_errors_and_write_nothing() {
         assert!(!out.exists());
     }
 }
+
+#[test]
+fn every_default_method_runs_on_the_digits_cnn() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, x) = setup(dir.path());
+    let out = dir.path().join("league");
+    let start = std::time::Instant::now();
+    let o = xai(&[
+        "league",
+        "--model",
+        &m,
+        "--input",
+        &x,
+        "--fast",
+        "--output-dir",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    eprintln!("league, default methods, 4 digits: {:?}", start.elapsed());
+    let md = std::fs::read_to_string(out.join("league.md")).unwrap();
+    for method in xai_eval::league::DEFAULT_METHODS {
+        assert!(md.contains(&format!(" | {method} | ")), "{method}: {md}");
+    }
+    assert!(!md.contains("| – |") && !md.contains("Notes:"), "{md}");
+}
