@@ -201,6 +201,8 @@ pub fn league(
     if targets.len() != n {
         return bad(format!("{} targets for {n} examples", targets.len()));
     }
+    // A seed apart from the usual init seeds (0, 1, …), so an untrained model file initialised
+    // with `seed` is not its own "randomized" copy.
     let random = fresh_model(model, opts.seed ^ 0x5a17_c0de)?;
     let mut rows: Vec<LeagueRow> = opts
         .methods
