@@ -3,6 +3,7 @@
 
 mod commands;
 mod render;
+mod report;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
