@@ -2,6 +2,7 @@
 //! `commands/`; errors end as one line on stderr and a non-zero exit.
 
 mod commands;
+mod progress;
 mod render;
 mod report;
 
@@ -13,6 +14,9 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(name = "xai", version, about, long_about = None)]
 struct Cli {
+    /// No progress bars or spinners on stderr (they are drawn only when stderr is a terminal).
+    #[arg(long, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
         );
     }));
     let cli = Cli::parse();
+    progress::set_quiet(cli.quiet);
     let result = match cli.command {
         Command::Predict(a) => commands::predict::run(&a),
         Command::Explain(a) => commands::explain::run(&a),

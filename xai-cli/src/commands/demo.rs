@@ -56,7 +56,12 @@ pub fn run(a: &Args) -> CliResult {
         epochs: a.epochs,
         ..TrainConfig::default()
     };
-    train(&mut model, &train_set, &cfg, None, &mut |_| {})?;
+    let bar = crate::progress::bar(a.epochs as u64, "epochs");
+    bar.set_message("training");
+    train(&mut model, &train_set, &cfg, None, &mut |p| {
+        bar.set_position(p.epoch as u64 + 1)
+    })?;
+    bar.finish_and_clear();
     file::save(&model, dir.join("model.json"))?;
     let (acc, _) = evaluate(&model, &test_set)?;
     println!(
@@ -84,7 +89,9 @@ pub fn run(a: &Args) -> CliResult {
         "{:<22} {:>9}  completeness gap (mean |Σa − Δf|)",
         "method", "seconds"
     );
+    let bar = crate::progress::bar(METHODS.len() as u64, "methods");
     for name in METHODS {
+        bar.set_message(*name);
         let t = Instant::now();
         let e = registry::build(name, &MethodOptions::default())?.attribute(m, &x, &pred)?;
         let secs = t.elapsed().as_secs_f64();
@@ -96,7 +103,8 @@ pub fn run(a: &Args) -> CliResult {
                 g.iter().map(|v| v.abs()).sum::<f64>() / g.len().max(1) as f64
             )
         });
-        println!("{name:<22} {secs:>9.3}  {}", gap.as_deref().unwrap_or("-"));
+        bar.suspend(|| println!("{name:<22} {secs:>9.3}  {}", gap.as_deref().unwrap_or("-")));
+        bar.inc(1);
         let _ = write!(rows, "<tr><th>{name}<br><small>{secs:.2} s</small></th>");
         for i in 0..picked.len() {
             let _ = write!(
@@ -106,6 +114,7 @@ pub fn run(a: &Args) -> CliResult {
         }
         rows.push_str("</tr>\n");
     }
+    bar.finish_and_clear();
     let mut head = String::from("<tr><th>input</th>");
     for (i, (l, p)) in labels.iter().zip(&pred).enumerate() {
         let _ = write!(head, "<td><img src=\"png/input_{i}.png\" alt=\"input {i}\"><br>label {l}, predicted {p}</td>");

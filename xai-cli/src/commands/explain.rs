@@ -245,6 +245,7 @@ pub fn run(a: &Args) -> CliResult {
     };
     let method = registry::build(&a.method, &opts)?;
     let start = Instant::now();
+    let spinner = crate::progress::spinner(format!("explaining with {}", a.method));
     let model = load_model(&a.model)?;
     let (x, shape) = read_input(&model, &a.input, a.allow_nan)?;
     let load_seconds = start.elapsed().as_secs_f64();
@@ -254,6 +255,7 @@ pub fn run(a: &Args) -> CliResult {
     }
     let targets = resolve_targets(m, &x, &a.target)?;
     let e = method.attribute(m, &x, &targets)?;
+    spinner.finish_and_clear();
     // Input-space methods give the input's shape back; layer methods and unupsampled maps
     // keep their own per-example shape (without the batch axis for a single example).
     let out = &e.attributions;

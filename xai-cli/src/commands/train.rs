@@ -1,7 +1,6 @@
 //! `xai train`: fits a model file's architecture on a dataset and writes the trained model.
 
 use super::CliResult;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::PathBuf;
 use std::time::Instant;
 use xai_nn::optim::{OptimizerKind, Schedule};
@@ -54,9 +53,6 @@ pub struct Args {
     pub early_stopping: Option<usize>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// No progress bar.
-    #[arg(long)]
-    pub quiet: bool,
     /// Where to write the trained model.json (its safetensors goes beside it).
     #[arg(long)]
     pub output: PathBuf,
@@ -117,18 +113,12 @@ pub fn run(a: &Args) -> CliResult {
     if a.standardize {
         model.set_normalize(Some(fit_normalize(&train_set)?))?;
     }
-    let bar = ProgressBar::new((a.epochs * train_set.len().div_ceil(a.batch_size)) as u64);
-    bar.set_draw_target(if a.quiet {
-        ProgressDrawTarget::hidden()
-    } else {
-        ProgressDrawTarget::stderr()
-    });
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} batches {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    let bar = crate::progress::bar(
+        (a.epochs * train_set.len().div_ceil(a.batch_size)) as u64,
+        "batches",
     );
     let reports = train(&mut model, &train_set, &cfg, None, &mut |p| {
-        bar.set_prefix(format!("epoch {}", p.epoch + 1));
+        bar.set_message(format!("epoch {}", p.epoch + 1));
         bar.inc(1);
     })?;
     bar.finish_and_clear();
