@@ -15,7 +15,7 @@
 pub mod complexity;
 pub mod faithfulness;
 pub mod localisation;
-pub mod png;
+pub mod plot;
 pub mod robustness;
 pub mod rules;
 pub mod sanity;
