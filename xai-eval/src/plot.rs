@@ -14,8 +14,8 @@ const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 const FAMILY: &str = "sans-serif";
 
 /// Series colours, in order (Matplotlib's tab10: blue, orange, green, red, purple, brown,
-/// pink, grey, olive, cyan).
-pub const COLOURS: [[u8; 3]; 10] = [
+/// pink, grey, olive, cyan; then light orange and black).
+pub const COLOURS: [[u8; 3]; 12] = [
     [31, 119, 180],
     [255, 127, 14],
     [44, 160, 44],
@@ -26,6 +26,8 @@ pub const COLOURS: [[u8; 3]; 10] = [
     [127, 127, 127],
     [188, 189, 34],
     [23, 190, 207],
+    [255, 187, 120],
+    [0, 0, 0],
 ];
 
 /// Positive bars of [`bar_chart`] (red, as positive attributions in the heatmaps).
@@ -84,7 +86,8 @@ impl Series {
     }
 }
 
-/// A line chart: title, axis labels, series in [`COLOURS`] order with a legend.
+/// A line chart: title, axis labels, series in [`COLOURS`] order with a legend to the right
+/// of the plot (when any series has a name).
 #[derive(Clone, Debug, PartialEq)]
 pub struct LineChart {
     /// Caption above the plot.
@@ -175,6 +178,19 @@ pub fn line_chart(c: &LineChart) -> std::io::Result<Image> {
     {
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
         root.fill(&WHITE).map_err(draw_err)?;
+        let named = c.series.iter().any(|s| !s.name.is_empty());
+        let longest = c
+            .series
+            .iter()
+            .map(|s| s.name.chars().count())
+            .max()
+            .unwrap_or(0);
+        let legend_width = if named {
+            (longest as u32 * 7 + 44).min(w / 3)
+        } else {
+            0
+        };
+        let (plot, legend) = root.split_horizontally(w - legend_width);
         let (x0, x1) = if c.x_ticks.is_empty() {
             padded_range(c.series.iter().flat_map(|s| s.points.iter().map(|p| p.0)))
         } else {
@@ -183,7 +199,7 @@ pub fn line_chart(c: &LineChart) -> std::io::Result<Image> {
         let (y0, y1) = c.y_range.unwrap_or_else(|| {
             padded_range(c.series.iter().flat_map(|s| s.points.iter().map(|p| p.1)))
         });
-        let mut chart = ChartBuilder::on(&root)
+        let mut chart = ChartBuilder::on(&plot)
             .caption(&c.title, (FAMILY, 18))
             .margin(12)
             .x_label_area_size(if c.x_ticks.is_empty() { 40 } else { 60 })
@@ -230,25 +246,29 @@ pub fn line_chart(c: &LineChart) -> std::io::Result<Image> {
                 .collect();
             chart
                 .draw_series(LineSeries::new(pts.clone(), col.stroke_width(2)))
-                .map_err(draw_err)?
-                .label(s.name.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(2))
-                });
+                .map_err(draw_err)?;
             if pts.len() <= 40 {
                 chart
                     .draw_series(pts.iter().map(|&p| Circle::new(p, 3, col.filled())))
                     .map_err(draw_err)?;
             }
         }
-        if c.series.iter().any(|s| !s.name.is_empty()) {
-            chart
-                .configure_series_labels()
-                .label_font((FAMILY, 13))
-                .background_style(WHITE.mix(0.85))
-                .border_style(RGBColor(180, 180, 180))
-                .position(SeriesLabelPosition::UpperRight)
-                .draw()
+        // The legend: a swatch and the name per series, top down, beside the plot.
+        for (k, s) in c.series.iter().enumerate().filter(|_| named) {
+            let col = rgb(COLOURS[k % COLOURS.len()]);
+            let y = 44 + 20 * k as i32;
+            legend
+                .draw(&PathElement::new(
+                    vec![(4, y), (26, y)],
+                    col.stroke_width(3),
+                ))
+                .map_err(draw_err)?;
+            legend
+                .draw(&Text::new(
+                    s.name.clone(),
+                    (32, y - 7),
+                    (FAMILY, 13).into_font().color(&BLACK),
+                ))
                 .map_err(draw_err)?;
         }
         root.present().map_err(draw_err)?;
