@@ -33,6 +33,13 @@ enum Command {
     /// max-sensitivity, sanity checks, …).
     Evaluate(commands::evaluate::Args),
     /// List the explanation methods with their family and what they need.
+    ///
+    /// Family, in the taxonomy of Zhang et al. (A Survey on Neural Network Interpretability):
+    /// what the explanation is (attribution | hidden semantics | rules | examples), its scope
+    /// (local: one input | semi-local: a neighbourhood or group | global: the whole model) and
+    /// its role (passive: explains a trained network as it is | active: changes training to
+    /// make it interpretable). Needs: forward = outputs only (black box); gradients =
+    /// backpropagation to the input; layers = named hidden layers and their gradients.
     Methods,
     /// Run the bundled end-to-end example (what `make demo` runs).
     Demo(commands::demo::Args),

@@ -20,8 +20,10 @@ pub struct Args {
     /// Shape of one example, e.g. 1,8,8 (default: the model's input shape).
     #[arg(long, value_delimiter = ',')]
     pub input_shape: Option<Vec<usize>>,
+    /// Passes over the training split.
     #[arg(long, default_value_t = 10)]
     pub epochs: usize,
+    /// Examples per optimizer step.
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
     /// Learning rate (> 0).
@@ -39,6 +41,7 @@ pub struct Args {
     /// constant | step:N:GAMMA | cosine.
     #[arg(long, default_value = "constant")]
     pub schedule: String,
+    /// Label smoothing ε ∈ [0, 1) of the cross-entropy: targets (1 − ε)·one-hot + ε/K.
     #[arg(long, default_value_t = 0.0)]
     pub label_smoothing: f64,
     /// Held-out fraction: the last `f` of a seeded stratified shuffle of the data.
@@ -51,6 +54,7 @@ pub struct Args {
     /// Stop after this many epochs without a lower validation loss (validation: 10% of the training split).
     #[arg(long)]
     pub early_stopping: Option<usize>,
+    /// Seed of the initialisation, the shuffles and the split (same seed, same model).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Where to write the trained model.json (its safetensors goes beside it).
