@@ -2,7 +2,9 @@
 //! `commands/`; errors end as one line on stderr and a non-zero exit.
 
 mod commands;
+mod progress;
 mod render;
+mod report;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -12,6 +14,9 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(name = "xai", version, about, long_about = None)]
 struct Cli {
+    /// No progress bars or spinners on stderr (they are drawn only when stderr is a terminal).
+    #[arg(long, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -31,6 +36,13 @@ enum Command {
     /// max-sensitivity, sparseness, randomization); writes league.md and league.json.
     League(commands::league::Args),
     /// List the explanation methods with their family and what they need.
+    ///
+    /// Family, in the taxonomy of Zhang et al. (A Survey on Neural Network Interpretability):
+    /// what the explanation is (attribution | hidden semantics | rules | examples), its scope
+    /// (local: one input | semi-local: a neighbourhood or group | global: the whole model) and
+    /// its role (passive: explains a trained network as it is | active: changes training to
+    /// make it interpretable). Needs: forward = outputs only (black box); gradients =
+    /// backpropagation to the input; layers = named hidden layers and their gradients.
     Methods,
     /// Run the bundled end-to-end example (what `make demo` runs).
     Demo(commands::demo::Args),
@@ -69,6 +81,7 @@ fn main() -> ExitCode {
         );
     }));
     let cli = Cli::parse();
+    progress::set_quiet(cli.quiet);
     let result = match cli.command {
         Command::Predict(a) => commands::predict::run(&a),
         Command::Explain(a) => commands::explain::run(&a),

@@ -19,7 +19,7 @@ pub mod complexity;
 pub mod faithfulness;
 pub mod league;
 pub mod localisation;
-pub mod png;
+pub mod plot;
 pub mod retrain;
 pub mod roar;
 pub mod robustness;

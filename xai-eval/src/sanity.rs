@@ -6,7 +6,7 @@
 //! ([`independent_randomization`]) re-initialises one layer at a time instead; data
 //! randomization ([`data_randomization`]) retrains the model on permuted labels.
 
-use crate::png::{line_chart, Canvas};
+use crate::plot::{line_chart, Image, LineChart, Series};
 use crate::{bad, mean_std, rows, Result};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -434,12 +434,23 @@ impl SanityReport {
         json!({"method": self.method, "mode": mode, "rows": rows})
     }
 
-    /// Similarity-vs-step line chart (series in [`COLOURS`](crate::png::COLOURS) order: Spearman, Spearman abs,
-    /// SSIM), y from −1 to 1.
-    pub fn plot(&self) -> Canvas {
+    /// Similarity-vs-step line chart: x = randomization step, labelled with the layer
+    /// randomized down to; one line per measure (Spearman, Spearman abs, SSIM: blue, orange,
+    /// green, with a legend); y from −1 to 1.
+    pub fn plot(&self) -> std::io::Result<Image> {
         let m = self.means();
-        let series: Vec<Vec<f64>> = (0..3).map(|k| m.iter().map(|r| r[k]).collect()).collect();
-        line_chart(&series, -1.0, 1.0, 640, 400)
+        let names = ["Spearman", "Spearman abs", "SSIM"];
+        line_chart(&LineChart {
+            title: format!("cascading randomization of {}", self.method),
+            x_label: "randomized down to layer".into(),
+            y_label: "similarity to the original map".into(),
+            series: (0..3)
+                .map(|k| Series::indexed(names[k], &m.iter().map(|r| r[k]).collect::<Vec<_>>()))
+                .collect(),
+            y_range: Some((-1.0, 1.0)),
+            x_ticks: self.rows.iter().map(|r| r.layer.clone()).collect(),
+            size: (640, 400),
+        })
     }
 
     /// Writes `sanity.md`, `sanity.json` and `sanity.png` into `dir` (created if missing).
@@ -450,7 +461,7 @@ impl SanityReport {
             dir.join("sanity.json"),
             serde_json::to_string_pretty(&self.json()).map_err(std::io::Error::other)? + "\n",
         )?;
-        self.plot().save(&dir.join("sanity.png"))
+        self.plot()?.save(&dir.join("sanity.png"))
     }
 }
 

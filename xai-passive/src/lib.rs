@@ -16,6 +16,7 @@ mod batching;
 mod error;
 pub mod methods;
 pub mod registry;
+pub mod report;
 
 pub use attribution::{resolve_targets, Attribution, Explanation, MethodOptions, Target};
 pub use batching::map_batches;

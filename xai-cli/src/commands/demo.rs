@@ -1,19 +1,28 @@
 //! `xai demo`: the bundled end-to-end run, offline. Trains the 8×8-digits CNN on the bundled
-//! digits (30 epochs, a couple of seconds), explains held-out digits with the gradient-family
-//! methods, and writes heatmaps and an HTML report.
+//! digits (30 epochs, a couple of seconds), explains one held-out digit per class with the
+//! gradient-family methods (heatmaps), judges the explanations (deletion and insertion curves,
+//! infidelity, cascading-randomization sanity checks), explains a breast-cancer MLP with
+//! KernelSHAP, LIME and integrated gradients (bar charts over feature names), and writes
+//! `report.html` linking every image, plus a summary table on stdout.
 
 use super::CliResult;
+use indicatif::ProgressBar;
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
-use xai_nn::train::{evaluate, train, TrainConfig};
-use xai_nn::{file, Dataset, Forward, Layered};
+use xai_eval::faithfulness::{infidelity, perturbation_curves, Curve, DEFAULT_STEPS};
+use xai_eval::plot::{write_bar_chart, write_line_chart, BarChart, LineChart, Series};
+use xai_eval::{mean_std, sanity};
+use xai_nn::train::{evaluate, fit_normalize, train, TrainConfig};
+use xai_nn::{file, Dataset, Forward, Layered, Sequential};
+use xai_passive::methods::Baseline;
 use xai_passive::{registry, MethodOptions};
-use xai_tensor::write_atomic;
+use xai_tensor::{write_atomic, DType, Rng, Tensor};
 
-const ARCHITECTURE: &[u8] = include_bytes!("../../../examples/digits_cnn.json");
+const DIGITS_ARCH: &[u8] = include_bytes!("../../../examples/digits_cnn.json");
+const CANCER_ARCH: &[u8] = include_bytes!("../../../examples/breast_cancer_mlp.json");
 
-/// Methods shown in the demo, in report order.
+/// Methods shown on the digits, in report order.
 const METHODS: &[&str] = &[
     "saliency",
     "input-x-gradient",
@@ -28,99 +37,455 @@ const METHODS: &[&str] = &[
     "deeplift",
 ];
 
-/// Held-out digits explained.
+/// Methods whose cascading-randomization sanity check is shown.
+const SANITY_METHODS: &[&str] = &["saliency", "integrated-gradients"];
+
+/// Methods shown on the breast-cancer MLP.
+const TABULAR_METHODS: &[&str] = &["kernel-shap", "lime", "integrated-gradients"];
+
+/// Held-out digits explained (one per class), breast-cancer test rows explained, and the
+/// features drawn per bar chart.
 const EXAMPLES: usize = 6;
+const TABULAR_ROWS: usize = 3;
+const TOP_FEATURES: usize = 10;
+
+/// Infidelity's perturbations per example and noise σ (input units): `xai evaluate`'s defaults.
+const INFIDELITY_SAMPLES: usize = 100;
+const INFIDELITY_STD: f64 = 0.1;
 
 /// Arguments of `xai demo`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Folder for the trained model, heatmaps and report.html (created if absent).
+    /// Folder for the trained models, heatmaps, charts and report.html (created if absent).
     #[arg(long, default_value = "demo-output")]
     pub output_dir: PathBuf,
-    /// Training epochs of the digits CNN.
+    /// Training epochs of the digits CNN and of the breast-cancer MLP.
     #[arg(long, default_value_t = 30)]
     pub epochs: usize,
+}
+
+/// One digits method's row of the summary.
+struct MethodRow {
+    name: String,
+    seconds: f64,
+    /// Mean |Σa − Δf| over examples, for methods with a completeness axiom.
+    gap: Option<f64>,
+    deletion_auc: f64,
+    insertion_auc: f64,
+    infidelity: f64,
 }
 
 /// Runs the demo and prints a summary and the report's path.
 pub fn run(a: &Args) -> CliResult {
     let dir = &a.output_dir;
-    std::fs::create_dir_all(dir.join("png")).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let arch = dir.join("digits_cnn.json");
-    write_atomic(&arch, ARCHITECTURE)?;
+    for sub in ["png", "charts"] {
+        std::fs::create_dir_all(dir.join(sub)).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
     let start = Instant::now();
-    let mut model = file::load_or_init(&arch, 0)?;
-    let data = Dataset::bundled("digits")?.with_input_shape(&[1, 8, 8])?;
-    let (train_set, test_set) = data.stratified_split(0.2, 0)?;
-    let cfg = TrainConfig {
-        epochs: a.epochs,
-        ..TrainConfig::default()
-    };
-    train(&mut model, &train_set, &cfg, None, &mut |_| {})?;
-    file::save(&model, dir.join("model.json"))?;
-    let (acc, _) = evaluate(&model, &test_set)?;
+    let mut html = Html::default();
+
+    let (model, test_set, acc) = train_digits(dir, a.epochs)?;
     println!(
         "trained  digits CNN, {} epochs, held-out accuracy {:.1}% ({:.1} s)",
         a.epochs,
         100.0 * acc,
         start.elapsed().as_secs_f64()
     );
-
-    // The first held-out example of each of EXAMPLES different classes.
-    let mut picked: Vec<usize> = Vec::new();
-    for (i, y) in test_set.y.iter().enumerate() {
-        if picked.len() < EXAMPLES && !picked.iter().any(|&j| test_set.y[j] == *y) {
-            picked.push(i);
-        }
-    }
-    let x = test_set.x.index_select(0, &picked)?;
-    let labels: Vec<usize> = picked.iter().map(|&i| test_set.y[i]).collect();
+    let (x, labels) = pick_one_per_class(&test_set, EXAMPLES)?;
     let pred = model.predict(&x)?.argmax(1)?;
     x.write_npy(dir.join("inputs.npy"))?;
     crate::render::write_heatmaps(&dir.join("png"), "input", &x, &x, false)?;
+
+    let total = (2 * METHODS.len() + 1 + SANITY_METHODS.len() + 1 + TABULAR_METHODS.len()) as u64;
+    let bar = crate::progress::bar(total, "steps");
     let m: &dyn Layered = &model;
-    let mut rows = String::new();
-    println!(
-        "{:<22} {:>9}  completeness gap (mean |Σa − Δf|)",
-        "method", "seconds"
-    );
+    let mut attributions = Vec::new();
+    let mut rows = Vec::new();
     for name in METHODS {
+        bar.set_message(format!("explain {name}"));
         let t = Instant::now();
         let e = registry::build(name, &MethodOptions::default())?.attribute(m, &x, &pred)?;
-        let secs = t.elapsed().as_secs_f64();
+        let seconds = t.elapsed().as_secs_f64();
         e.attributions.write_npy(dir.join(format!("{name}.npy")))?;
         crate::render::write_heatmaps(&dir.join("png"), name, &x, &e.attributions, true)?;
-        let gap = e.completeness_gap.map(|g| {
-            format!(
-                "{:.2e}",
-                g.iter().map(|v| v.abs()).sum::<f64>() / g.len().max(1) as f64
-            )
+        let gap = e.completeness_gap.map(|g| mean_abs(&g));
+        attributions.push(e.attributions);
+        rows.push((name.to_string(), seconds, gap));
+        bar.inc(1);
+    }
+    html.heatmaps(&labels, &pred, &rows);
+
+    // Faithfulness of each method's maps, next to a random map as a reference.
+    let reference = Rng::new(0).normal(x.shape(), 0.0, 1.0, DType::F32)?;
+    let mut summary = Vec::new();
+    let (mut deletion, mut insertion) = (Vec::new(), Vec::new());
+    for (k, (name, seconds, gap)) in rows
+        .into_iter()
+        .chain([("random".to_string(), 0.0, None)])
+        .enumerate()
+    {
+        bar.set_message(format!("evaluate {name}"));
+        let attr = attributions.get(k).unwrap_or(&reference);
+        let curves = |c: Curve| {
+            perturbation_curves(m, &x, attr, &pred, c, DEFAULT_STEPS, &Baseline::Zeros, 256)
+        };
+        let (del, ins) = (curves(Curve::Deletion)?, curves(Curve::Insertion)?);
+        let infd = infidelity(
+            m,
+            &x,
+            attr,
+            &pred,
+            INFIDELITY_SAMPLES,
+            INFIDELITY_STD,
+            0,
+            256,
+        )?;
+        deletion.push(Series {
+            name: name.clone(),
+            points: mean_curve(&del.curves),
         });
-        println!("{name:<22} {secs:>9.3}  {}", gap.as_deref().unwrap_or("-"));
-        let _ = write!(rows, "<tr><th>{name}<br><small>{secs:.2} s</small></th>");
-        for i in 0..picked.len() {
-            let _ = write!(
-                rows,
-                "<td><img src=\"png/{name}_{i}.png\" alt=\"{name} {i}\"></td>"
+        insertion.push(Series {
+            name: name.clone(),
+            points: mean_curve(&ins.curves),
+        });
+        summary.push(MethodRow {
+            name,
+            seconds,
+            gap,
+            deletion_auc: mean_std(&del.auc()).0,
+            insertion_auc: mean_std(&ins.auc()).0,
+            infidelity: mean_std(&infd).0,
+        });
+        bar.inc(1);
+    }
+    html.summary(&summary, x.shape()[0]);
+    for (curve, series, better) in [
+        ("deletion", deletion, "lower"),
+        ("insertion", insertion, "higher"),
+    ] {
+        let file = format!("charts/{curve}.png");
+        write_line_chart(
+            &dir.join(&file),
+            &LineChart {
+                title: format!("{curve} curves, mean over {} digits", x.shape()[0]),
+                x_label: format!(
+                    "fraction of pixels {}",
+                    if curve == "deletion" {
+                        "removed"
+                    } else {
+                        "revealed"
+                    }
+                ),
+                y_label: "probability of the predicted class".into(),
+                series,
+                y_range: Some((0.0, 1.0)),
+                size: (720, 440),
+                ..LineChart::default()
+            },
+        )?;
+        html.figure(
+            &file,
+            &format!(
+                "{curve} curves (Petsiuk et al. 2018): pixels in order of attribution, most \
+                 relevant first, {} toward zeros; the area under the curve is in the summary \
+                 ({better} is better). <code>random</code> is a random map for reference.",
+                if curve == "deletion" {
+                    "set"
+                } else {
+                    "revealed from"
+                }
+            ),
+        );
+    }
+
+    for name in SANITY_METHODS {
+        bar.set_message(format!("sanity {name}"));
+        let method = registry::build(name, &MethodOptions::default())?;
+        let fresh = file::load(dir.join("model.json"))?;
+        let report = sanity::cascading_randomization(fresh, method.as_ref(), &x, &pred, 0)?;
+        let sub = format!("sanity/{name}");
+        report
+            .write(&dir.join(&sub))
+            .map_err(|e| format!("{}: {e}", dir.join(&sub).display()))?;
+        html.figure(
+            &format!("{sub}/sanity.png"),
+            &format!(
+                "Sanity check of {name} (Adebayo et al. 2018): layers re-initialised from the \
+                 top down; a map that stays similar to the original does not explain the \
+                 model. Table: <a href=\"{sub}/sanity.md\">{sub}/sanity.md</a>."
+            ),
+        );
+        bar.inc(1);
+    }
+    html.league();
+
+    bar.set_message("train breast-cancer MLP");
+    let cancer = tabular(dir, a.epochs, &bar, &mut html)?;
+    bar.finish_and_clear();
+
+    print_summary(&summary);
+    println!("{cancer}");
+    let page = html.page(a.epochs, acc, &cancer);
+    write_atomic(&dir.join("report.html"), page.as_bytes())?;
+    println!(
+        "report   {} ({:.1} s)",
+        dir.join("report.html").display(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Trains the digits CNN; returns it, the held-out split and its accuracy.
+fn train_digits(dir: &Path, epochs: usize) -> CliResult<(Sequential, Dataset, f64)> {
+    let arch = dir.join("digits_cnn.json");
+    write_atomic(&arch, DIGITS_ARCH)?;
+    let mut model = file::load_or_init(&arch, 0)?;
+    let data = Dataset::bundled("digits")?.with_input_shape(&[1, 8, 8])?;
+    let (train_set, test_set) = data.stratified_split(0.2, 0)?;
+    let cfg = TrainConfig {
+        epochs,
+        ..TrainConfig::default()
+    };
+    let bar = crate::progress::bar(epochs as u64, "epochs");
+    bar.set_message("train digits CNN");
+    train(&mut model, &train_set, &cfg, None, &mut |p| {
+        bar.set_position(p.epoch as u64 + 1)
+    })?;
+    bar.finish_and_clear();
+    file::save(&model, dir.join("model.json"))?;
+    let (acc, _) = evaluate(&model, &test_set)?;
+    Ok((model, test_set, acc))
+}
+
+/// The first example of each of the first `k` classes met, and their labels.
+fn pick_one_per_class(set: &Dataset, k: usize) -> CliResult<(Tensor, Vec<usize>)> {
+    let mut picked: Vec<usize> = Vec::new();
+    for (i, y) in set.y.iter().enumerate() {
+        if picked.len() < k && !picked.iter().any(|&j| set.y[j] == *y) {
+            picked.push(i);
+        }
+    }
+    let labels = picked.iter().map(|&i| set.y[i]).collect();
+    Ok((set.x.index_select(0, &picked)?, labels))
+}
+
+fn mean_abs(v: &[f64]) -> f64 {
+    v.iter().map(|x| x.abs()).sum::<f64>() / v.len().max(1) as f64
+}
+
+/// The mean over examples of perturbation curves, at t = k/K.
+fn mean_curve(curves: &[Vec<f64>]) -> Vec<(f64, f64)> {
+    let len = curves.first().map_or(0, Vec::len);
+    (0..len)
+        .map(|k| {
+            let t = k as f64 / (len - 1).max(1) as f64;
+            (
+                t,
+                curves.iter().map(|c| c[k]).sum::<f64>() / curves.len() as f64,
+            )
+        })
+        .collect()
+}
+
+fn print_summary(rows: &[MethodRow]) {
+    println!(
+        "{:<22} {:>8} {:>10} {:>9} {:>9} {:>11}",
+        "method", "seconds", "gap", "del AUC↓", "ins AUC↑", "infidelity↓"
+    );
+    for r in rows {
+        println!(
+            "{:<22} {:>8.3} {:>10} {:>9.3} {:>9.3} {:>11.3e}",
+            r.name,
+            r.seconds,
+            r.gap.map_or("-".into(), |g| format!("{g:.2e}")),
+            r.deletion_auc,
+            r.insertion_auc,
+            r.infidelity
+        );
+    }
+}
+
+/// Trains the breast-cancer MLP as `xai train --standardize` does and explains a few test rows
+/// with [`TABULAR_METHODS`] against the training mean; writes one bar chart per row and
+/// method. Returns a one-line summary.
+fn tabular(dir: &Path, epochs: usize, bar: &ProgressBar, html: &mut Html) -> CliResult<String> {
+    let arch = dir.join("breast_cancer_mlp.json");
+    write_atomic(&arch, CANCER_ARCH)?;
+    let mut model = file::load_or_init(&arch, 0)?;
+    let data = Dataset::bundled("breast_cancer")?;
+    let (train_set, test_set) = data.stratified_split(0.2, 0)?;
+    model.set_normalize(Some(fit_normalize(&train_set)?))?;
+    let cfg = TrainConfig {
+        epochs,
+        ..TrainConfig::default()
+    };
+    train(&mut model, &train_set, &cfg, None, &mut |_| {})?;
+    file::save(&model, dir.join("breast_cancer_model.json"))?;
+    let (acc, _) = evaluate(&model, &test_set)?;
+    bar.inc(1);
+    let rows: Vec<usize> = (0..TABULAR_ROWS.min(test_set.len())).collect();
+    let x = test_set.x.index_select(0, &rows)?;
+    let pred = model.predict(&x)?.argmax(1)?;
+    let mean = train_set.x.mean(&[0], false)?;
+    let opts = MethodOptions {
+        baseline: Baseline::Tensor(mean),
+        ..MethodOptions::default()
+    };
+    let m: &dyn Layered = &model;
+    let mut charts = vec![Vec::new(); rows.len()];
+    for name in TABULAR_METHODS {
+        bar.set_message(format!("explain {name}"));
+        let e = registry::build(name, &opts)?.attribute(m, &x, &pred)?;
+        let a = e.attributions.to_vec_f64()?;
+        let d = test_set.feature_names.len();
+        for (i, row) in a.chunks(d).enumerate() {
+            let mut order: Vec<usize> = (0..d).collect();
+            order.sort_by(|&p, &q| row[q].abs().total_cmp(&row[p].abs()));
+            let file = format!("charts/{name}_row{i}.png");
+            write_bar_chart(
+                &dir.join(&file),
+                &BarChart {
+                    title: format!("{name}: test row {i}, class {}", pred[i]),
+                    x_label: "attribution (vs. the training mean)".into(),
+                    bars: order[..TOP_FEATURES.min(d)]
+                        .iter()
+                        .map(|&j| (test_set.feature_names[j].clone(), row[j]))
+                        .collect(),
+                    size: (560, 340),
+                },
+            )?;
+            charts[i].push(file);
+        }
+        bar.inc(1);
+    }
+    let labels: Vec<usize> = rows.iter().map(|&i| test_set.y[i]).collect();
+    html.tabular(&charts, &labels, &pred);
+    Ok(format!(
+        "trained  breast-cancer MLP (standardized), {epochs} epochs, held-out accuracy {:.1}%; \
+         {} rows explained with {}",
+        100.0 * acc,
+        rows.len(),
+        TABULAR_METHODS.join(", ")
+    ))
+}
+
+/// The report's sections, in order.
+#[derive(Default)]
+struct Html {
+    sections: String,
+}
+
+impl Html {
+    /// The grid of inputs and heatmaps, one row per method.
+    fn heatmaps(&mut self, labels: &[usize], pred: &[usize], rows: &[(String, f64, Option<f64>)]) {
+        let s = &mut self.sections;
+        s.push_str(
+            "<h2>Heatmaps</h2><p>Each heatmap explains the predicted class: red supports it, \
+             blue speaks against it.</p><table class=\"grid\">\n<tr><th>input</th>",
+        );
+        for (i, (l, p)) in labels.iter().zip(pred).enumerate() {
+            let _ = write!(s, "<td><img src=\"png/input_{i}.png\" alt=\"input {i}\"><br>label {l}, predicted {p}</td>");
+        }
+        s.push_str("</tr>\n");
+        for (name, secs, _) in rows {
+            let _ = write!(s, "<tr><th>{name}<br><small>{secs:.2} s</small></th>");
+            for i in 0..labels.len() {
+                let _ = write!(
+                    s,
+                    "<td><img src=\"png/{name}_{i}.png\" alt=\"{name} {i}\"></td>"
+                );
+            }
+            s.push_str("</tr>\n");
+        }
+        s.push_str("</table>\n");
+    }
+
+    /// One chart with a caption.
+    fn figure(&mut self, src: &str, caption: &str) {
+        let _ = writeln!(
+            self.sections,
+            "<figure><img class=\"chart\" src=\"{src}\" alt=\"{src}\"><figcaption>{caption}</figcaption></figure>"
+        );
+    }
+
+    /// The metric table of the digits methods.
+    fn summary(&mut self, rows: &[MethodRow], n: usize) {
+        let s = &mut self.sections;
+        let _ = writeln!(
+            s,
+            "<h2>Faithfulness</h2><table class=\"metrics\"><tr><th>method</th><th>seconds</th>\
+             <th>completeness gap<br><small>mean |Σa − Δf|</small></th><th>deletion AUC ↓</th>\
+             <th>insertion AUC ↑</th><th>infidelity ↓<br><small>{INFIDELITY_SAMPLES} draws, σ = {INFIDELITY_STD}</small></th></tr>"
+        );
+        for r in rows {
+            let _ = writeln!(
+                s,
+                "<tr><td>{}</td><td>{:.3}</td><td>{}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3e}</td></tr>",
+                r.name,
+                r.seconds,
+                r.gap.map_or("–".into(), |g| format!("{g:.2e}")),
+                r.deletion_auc,
+                r.insertion_auc,
+                r.infidelity
             );
         }
-        rows.push_str("</tr>\n");
+        let _ = writeln!(s, "</table><p>Means over the {n} digits above.</p>");
     }
-    let mut head = String::from("<tr><th>input</th>");
-    for (i, (l, p)) in labels.iter().zip(&pred).enumerate() {
-        let _ = write!(head, "<td><img src=\"png/input_{i}.png\" alt=\"input {i}\"><br>label {l}, predicted {p}</td>");
+
+    /// Placeholder for the method league table (`xai_eval::league`), wired in separately.
+    fn league(&mut self) {
+        // LEAGUE TABLE: the method league table of `xai_eval::league` goes here (one
+        // `<h2>` section with its table and caption); replace this placeholder.
+        self.sections.push_str(
+            "<h2 id=\"league\">Method league table</h2>\n<!-- LEAGUE TABLE (xai_eval::league) -->\n\
+             <p><em>The league table of the methods is added here.</em></p>\n",
+        );
     }
-    head.push_str("</tr>\n");
-    let html = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>xai demo</title><style>\
-         body{{font-family:sans-serif}} td,th{{padding:4px;text-align:center}} img{{width:112px;image-rendering:pixelated}}</style></head>\
-         <body><h1>xai demo: explaining a digits CNN</h1>\
-         <p>CNN trained on the bundled 8×8 digits ({} epochs), held-out accuracy {:.1}%. Each heatmap explains the predicted class: \
-         red supports it, blue speaks against it.</p><table>\n{head}{rows}</table></body></html>\n",
-        a.epochs,
-        100.0 * acc
-    );
-    write_atomic(&dir.join("report.html"), html.as_bytes())?;
-    println!("report   {}", dir.join("report.html").display());
-    Ok(())
+
+    /// The bar charts of the tabular model, one row per explained test row.
+    fn tabular(&mut self, charts: &[Vec<String>], labels: &[usize], pred: &[usize]) {
+        let s = &mut self.sections;
+        let _ = write!(
+            s,
+            "<h2>Breast-cancer MLP</h2><p>The {TOP_FEATURES} features with the largest |attribution| \
+             for the predicted class (0 malignant, 1 benign), against the training mean: \
+             red pushes toward the prediction, blue away from it.</p><table class=\"bars\">\n<tr><th></th>"
+        );
+        for name in TABULAR_METHODS {
+            let _ = write!(s, "<th>{name}</th>");
+        }
+        s.push_str("</tr>\n");
+        for (i, row) in charts.iter().enumerate() {
+            let _ = write!(
+                s,
+                "<tr><th>row {i}<br><small>label {}, predicted {}</small></th>",
+                labels[i], pred[i]
+            );
+            for src in row {
+                let _ = write!(
+                    s,
+                    "<td><img class=\"bar\" src=\"{src}\" alt=\"{src}\"></td>"
+                );
+            }
+            s.push_str("</tr>\n");
+        }
+        s.push_str("</table>\n");
+    }
+
+    /// The whole page.
+    fn page(&self, epochs: usize, acc: f64, cancer: &str) -> String {
+        format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>xai demo</title><style>\
+             body{{font-family:sans-serif;max-width:1200px;margin:auto;padding:0 1em}} \
+             td,th{{padding:4px;text-align:center}} .grid img{{width:112px;image-rendering:pixelated}} \
+             .metrics td{{text-align:right}} .chart{{width:100%}} .bar{{width:360px}} \
+             figure{{display:inline-block;vertical-align:top;width:48%;margin:1em 0.5%}} figcaption{{font-size:90%}}</style></head>\
+             <body><h1>xai demo: explaining a digits CNN and a breast-cancer MLP</h1>\
+             <p>CNN trained on the bundled 8×8 digits ({epochs} epochs), held-out accuracy {:.1}%. \
+             {}.</p>\n{}</body></html>\n",
+            100.0 * acc,
+            cancer.trim_start_matches("trained  "),
+            self.sections
+        )
+    }
 }

@@ -238,6 +238,7 @@ pub fn run(a: &Args) -> CliResult {
     if (a.metric.starts_with("relevance-") || a.metric == "pointing-game") && a.mask.is_none() {
         return Err(format!("--metric {} needs --mask", a.metric).into());
     }
+    let spinner = crate::progress::spinner(format!("evaluating {}", a.metric));
     let model = load_model(&a.model)?;
     let (x, _) = read_input(&model, input, a.allow_nan)?;
     let m: &dyn Layered = &model;
@@ -313,6 +314,7 @@ pub fn run(a: &Args) -> CliResult {
         }
         _ => randomization(a, model, method.expect("checked above"), &x, &targets)?,
     };
+    spinner.finish_and_clear();
     print_result(&a.metric, &per);
     Ok(())
 }

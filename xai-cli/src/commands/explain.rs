@@ -2,8 +2,10 @@
 
 use super::{load_model, read_input, CliResult};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 use xai_nn::Layered;
 use xai_passive::methods::{Baseline, Integration};
+use xai_passive::report::{ExplanationReport, Timings};
 use xai_passive::{registry, resolve_targets, MethodOptions, Target};
 use xai_tensor::Tensor;
 
@@ -32,9 +34,14 @@ pub struct Args {
     /// Examples per model call (chunks run in parallel).
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_size: u64,
-    /// Where to write the attributions (f32 .npy, the input's shape).
+    /// Where to write the attributions (f32 .npy, the input's shape), or with --format json
+    /// the JSON report (`-`: standard output).
     #[arg(long)]
     pub output: PathBuf,
+    /// Output format: `npy` (the attributions alone) or `json` (attributions with method,
+    /// parameters, targets, input shape, model SHA-256, timings, completeness gap, version).
+    #[arg(long, value_enum, default_value_t = Format::Npy)]
+    pub format: Format,
     /// Accept NaN or infinite inputs (refused by default).
     #[arg(long)]
     pub allow_nan: bool,
@@ -92,6 +99,15 @@ pub struct Args {
     /// Perturbation-method flags (occlusion, feature ablation, Shapley values, LIME).
     #[command(flatten)]
     pub perturb: Box<PerturbArgs>,
+}
+
+/// What `--output` receives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// f32 .npy of the attributions.
+    Npy,
+    /// A JSON report ([`xai_passive::report::ExplanationReport`]).
+    Json,
 }
 
 /// Flags of the black-box perturbation methods. Parsed in [`run`] or by the method, so a bad
@@ -228,14 +244,18 @@ pub fn run(a: &Args) -> CliResult {
         },
     };
     let method = registry::build(&a.method, &opts)?;
+    let start = Instant::now();
+    let spinner = crate::progress::spinner(format!("explaining with {}", a.method));
     let model = load_model(&a.model)?;
     let (x, shape) = read_input(&model, &a.input, a.allow_nan)?;
+    let load_seconds = start.elapsed().as_secs_f64();
     let m: &dyn Layered = &model;
     if a.png.is_some() && x.rank() != 4 {
         return Err(format!("--png needs image inputs [N, C, H, W], got {:?}", x.shape()).into());
     }
     let targets = resolve_targets(m, &x, &a.target)?;
     let e = method.attribute(m, &x, &targets)?;
+    spinner.finish_and_clear();
     // Input-space methods give the input's shape back; layer methods and unupsampled maps
     // keep their own per-example shape (without the batch axis for a single example).
     let out = &e.attributions;
@@ -246,7 +266,20 @@ pub fn run(a: &Args) -> CliResult {
     } else {
         out.clone()
     };
-    out.write_npy(&a.output)?;
+    match a.format {
+        Format::Npy => out.write_npy(&a.output)?,
+        Format::Json => {
+            let timings = Timings {
+                load_seconds,
+                attribute_seconds: start.elapsed().as_secs_f64() - load_seconds,
+                total_seconds: 0.0,
+            };
+            let digest = crate::report::model_digest(&a.model)?;
+            let report =
+                ExplanationReport::new(&a.method, &opts, &e, &out, &shape, digest, timings)?;
+            crate::report::write_json(&a.output, &report, start)?;
+        }
+    }
     if let Some(dir) = &a.png {
         crate::render::write_heatmaps(
             dir,

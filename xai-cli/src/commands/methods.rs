@@ -1,14 +1,22 @@
-//! `xai methods`: the registry as a table.
+//! `xai methods`: the registry as a table, with each method's place in the survey's taxonomy
+//! (Zhang et al., *A Survey on Neural Network Interpretability*: what the explanation is /
+//! its scope / passive or active) and what it needs from the model (legend: `xai methods
+//! --help`).
 
 use super::CliResult;
 use xai_passive::registry::METHODS;
 
-/// Prints every method with its family, needs and description.
+/// Prints a header, then every method with its family, needs and description.
 pub fn run() -> CliResult {
     let width = METHODS.iter().map(|m| m.name.len()).max().unwrap_or(0);
+    let family = METHODS.iter().map(|m| m.family.len()).max().unwrap_or(0);
+    println!(
+        "{:<width$}  {:<family$}  {:<9}  description",
+        "method", "family (kind / scope / role)", "needs"
+    );
     for m in METHODS {
         println!(
-            "{:<width$}  {:<31} needs {:<10} {}",
+            "{:<width$}  {:<family$}  {:<9}  {}",
             m.name, m.family, m.needs, m.description
         );
     }

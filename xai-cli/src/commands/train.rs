@@ -1,7 +1,6 @@
 //! `xai train`: fits a model file's architecture on a dataset and writes the trained model.
 
 use super::CliResult;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::PathBuf;
 use std::time::Instant;
 use xai_nn::optim::{OptimizerKind, Schedule};
@@ -21,8 +20,10 @@ pub struct Args {
     /// Shape of one example, e.g. 1,8,8 (default: the model's input shape).
     #[arg(long, value_delimiter = ',')]
     pub input_shape: Option<Vec<usize>>,
+    /// Passes over the training split.
     #[arg(long, default_value_t = 10)]
     pub epochs: usize,
+    /// Examples per optimizer step.
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
     /// Learning rate (> 0).
@@ -40,6 +41,7 @@ pub struct Args {
     /// constant | step:N:GAMMA | cosine.
     #[arg(long, default_value = "constant")]
     pub schedule: String,
+    /// Label smoothing ε ∈ [0, 1) of the cross-entropy: targets (1 − ε)·one-hot + ε/K.
     #[arg(long, default_value_t = 0.0)]
     pub label_smoothing: f64,
     /// Held-out fraction: the last `f` of a seeded stratified shuffle of the data.
@@ -52,11 +54,9 @@ pub struct Args {
     /// Stop after this many epochs without a lower validation loss (validation: 10% of the training split).
     #[arg(long)]
     pub early_stopping: Option<usize>,
+    /// Seed of the initialisation, the shuffles and the split (same seed, same model).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// No progress bar.
-    #[arg(long)]
-    pub quiet: bool,
     /// Where to write the trained model.json (its safetensors goes beside it).
     #[arg(long)]
     pub output: PathBuf,
@@ -117,18 +117,12 @@ pub fn run(a: &Args) -> CliResult {
     if a.standardize {
         model.set_normalize(Some(fit_normalize(&train_set)?))?;
     }
-    let bar = ProgressBar::new((a.epochs * train_set.len().div_ceil(a.batch_size)) as u64);
-    bar.set_draw_target(if a.quiet {
-        ProgressDrawTarget::hidden()
-    } else {
-        ProgressDrawTarget::stderr()
-    });
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} batches {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    let bar = crate::progress::bar(
+        (a.epochs * train_set.len().div_ceil(a.batch_size)) as u64,
+        "batches",
     );
     let reports = train(&mut model, &train_set, &cfg, None, &mut |p| {
-        bar.set_prefix(format!("epoch {}", p.epoch + 1));
+        bar.set_message(format!("epoch {}", p.epoch + 1));
         bar.inc(1);
     })?;
     bar.finish_and_clear();

@@ -13,7 +13,8 @@ use xai_tensor::{DType, Tensor};
 /// How the path integral ∫₀¹ g(α) dα of integrated gradients (and its layer/neuron variants)
 /// is approximated by Σₖ wₖ g(αₖ). Same nodes and weights as Captum's
 /// `captum.attr._utils.approximation_methods`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Integration {
     /// Gauss–Legendre quadrature: the nodes xₖ and weights vₖ of
     /// `numpy.polynomial.legendre.leggauss(n)` mapped to [0, 1]: αₖ = (xₖ + 1)/2, wₖ = vₖ/2.

@@ -42,7 +42,8 @@ use xai_tensor::{DType, Tensor};
 pub const DEEPLIFT_EPS: f64 = 1e-10;
 
 /// The multiplier rule of the activations.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum DeepLiftRule {
     /// m = Δy/Δx (Shrikumar et al. 2017, §3.5.2).
     #[default]

@@ -19,7 +19,8 @@ use xai_nn::Differentiable;
 use xai_tensor::{DType, Tensor};
 
 /// Zennit's built-in composites (`zennit.composites`), selected by `--composite`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum CompositeKind {
     /// `EpsilonPlus`: LRP-ε for dense layers, z⁺ for convolutions.
     #[default]
