@@ -22,8 +22,8 @@ pub struct Args {
     /// (comma-separated).
     #[arg(long, default_value = "argmax")]
     pub targets: String,
-    /// Methods to rank, comma-separated (default: the gradient, propagation and occlusion
-    /// families; see `xai methods`).
+    /// Methods to rank, comma-separated (default: the gradient, propagation and perturbation
+    /// families with kernel SHAP, `xai_eval::league::DEFAULT_METHODS`; see `xai methods`).
     #[arg(long, value_delimiter = ',')]
     pub methods: Option<Vec<String>>,
     /// Perturbations per example of infidelity and max-sensitivity (default 100 and 10; with
