@@ -1,7 +1,7 @@
 //! Progress on stderr, in one place: bars and spinners drawn only when stderr is a terminal
 //! and `--quiet` was not given (stdout carries results only).
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressFinish, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressFinish, ProgressState, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -41,12 +41,23 @@ pub fn bar(len: u64, unit: &str) -> ProgressBar {
     bar
 }
 
-/// A spinner for one long step whose length is unknown: `⠋ MESSAGE 2s`, ticking by itself.
-/// Cleared when dropped or with `finish_and_clear`.
+/// A spinner for one long step whose length is unknown: `⠋ MESSAGE 2s, 1200 model rows`,
+/// ticking by itself; the rows are those the methods and metrics have sent through the model
+/// so far ([`xai_passive::rows_done`], counted from the spinner's start). Cleared when dropped
+/// or with `finish_and_clear`.
 pub fn spinner(msg: impl Into<String>) -> ProgressBar {
     let s = ProgressBar::with_draw_target(None, target()).with_finish(ProgressFinish::AndClear);
+    let first = xai_passive::rows_done();
     s.set_style(
-        ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+        ProgressStyle::with_template("{spinner} {msg} {elapsed}, {rows} model rows")
+            .map(|st| {
+                st.with_key(
+                    "rows",
+                    move |_: &ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{}", xai_passive::rows_done() - first);
+                    },
+                )
+            })
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     s.set_message(msg.into());

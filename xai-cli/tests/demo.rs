@@ -48,8 +48,12 @@ fn demo_evaluates_the_digit_maps_and_explains_the_tabular_model() {
         );
     }
     for want in [
-        "charts/deletion.png",
-        "charts/insertion.png",
+        "charts/deletion_gradient.png",
+        "charts/insertion_gradient.png",
+        "charts/deletion_perturbation.png",
+        "charts/insertion_perturbation.png",
+        "png/kernel-shap_0.png",
+        "png/occlusion_5.png",
         "sanity/saliency/sanity.png",
         "sanity/integrated-gradients/sanity.png",
     ] {
@@ -64,7 +68,14 @@ fn demo_evaluates_the_digit_maps_and_explains_the_tabular_model() {
     assert!(html.contains("<!-- LEAGUE TABLE (xai_eval::league) -->"));
     // Summary: one row per method plus the random reference, with finite AUCs in [0, 1].
     let stdout = String::from_utf8_lossy(&out.stdout);
-    for method in ["saliency", "grad-cam", "deeplift", "random"] {
+    for method in [
+        "saliency",
+        "grad-cam",
+        "deeplift",
+        "occlusion",
+        "lime",
+        "random",
+    ] {
         let line = stdout
             .lines()
             .find(|l| l.split_whitespace().next() == Some(method))

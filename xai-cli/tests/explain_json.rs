@@ -8,7 +8,7 @@ use std::path::Path;
 use xai_tensor::Tensor;
 
 mod common;
-use common::{fixture, xai};
+use common::{copy_fixture, fixture, xai};
 
 fn explain(model: &Path, input: &Path, output: &str, extra: &[&str]) -> std::process::Output {
     let mut args = vec![
@@ -140,4 +140,29 @@ fn json_report_to_stdout_and_null_gap_without_completeness() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn npy_to_stdout_and_unknown_formats_are_refused() {
+    let d = copy_fixture("mlp");
+    let run = |output: &str, extra: &[&str]| {
+        let (m, i) = (d.path().join("model.json"), d.path().join("input.npy"));
+        let mut args = vec!["explain", "--model", m.to_str().unwrap()];
+        args.extend(["--input", i.to_str().unwrap(), "--output", output]);
+        args.extend(extra);
+        xai(&args)
+    };
+    let out = run("-", &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("needs --format json"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+    let file = d.path().join("o.json");
+    let out = run(file.to_str().unwrap(), &["--format", "yaml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("yaml"), "{stderr}");
+    assert!(!stderr.contains("panicked"));
+    assert!(!file.exists());
 }

@@ -34,7 +34,7 @@ fn chromium_renders_every_image_of_the_demo_report() {
         .arg(&script)
         .arg(dir.path().join("report.html"))
         .arg(&shot)
-        .arg("1280x4400")
+        .arg("1280x4950")
         .output()
         .expect("run check_report.sh");
     let said = String::from_utf8_lossy(&check.stdout).into_owned()
@@ -42,7 +42,7 @@ fn chromium_renders_every_image_of_the_demo_report() {
     assert!(check.status.success(), "{said}");
     assert!(said.contains("BAD 0"), "{said}");
     let img = image::open(&shot).expect("a PNG screenshot").to_rgb8();
-    assert_eq!(img.dimensions(), (1280, 4400));
+    assert_eq!(img.dimensions(), (1280, 4950));
     let pixels = img.pixels().count() as f64;
     let count = |f: &dyn Fn(&image::Rgb<u8>) -> bool| img.pixels().filter(|p| f(p)).count();
     let non_white = count(&|p| p.0 != [255, 255, 255]) as f64 / pixels;

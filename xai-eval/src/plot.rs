@@ -74,14 +74,33 @@ pub struct Series {
     pub name: String,
     /// The points, in drawing order.
     pub points: Vec<(f64, f64)>,
+    /// Its colour; `None`: the series' place in [`COLOURS`].
+    pub colour: Option<[u8; 3]>,
 }
 
 impl Series {
-    /// A series of `ys` at x = 0, 1, 2, …
-    pub fn indexed(name: impl Into<String>, ys: &[f64]) -> Self {
+    /// A series of the points `(x, y)`.
+    pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
         Self {
             name: name.into(),
-            points: ys.iter().enumerate().map(|(i, &y)| (i as f64, y)).collect(),
+            points,
+            colour: None,
+        }
+    }
+
+    /// A series of `ys` at x = 0, 1, 2, …
+    pub fn indexed(name: impl Into<String>, ys: &[f64]) -> Self {
+        Self::new(
+            name,
+            ys.iter().enumerate().map(|(i, &y)| (i as f64, y)).collect(),
+        )
+    }
+
+    /// The same series drawn in `colour`.
+    pub fn with_colour(self, colour: [u8; 3]) -> Self {
+        Self {
+            colour: Some(colour),
+            ..self
         }
     }
 }
@@ -236,8 +255,9 @@ pub fn line_chart(c: &LineChart) -> std::io::Result<Image> {
                 ))
                 .map_err(draw_err)?;
         }
+        let colour = |k: usize, s: &Series| rgb(s.colour.unwrap_or(COLOURS[k % COLOURS.len()]));
         for (k, s) in c.series.iter().enumerate() {
-            let col = rgb(COLOURS[k % COLOURS.len()]);
+            let col = colour(k, s);
             let pts: Vec<(f64, f64)> = s
                 .points
                 .iter()
@@ -255,7 +275,7 @@ pub fn line_chart(c: &LineChart) -> std::io::Result<Image> {
         }
         // The legend: a swatch and the name per series, top down, beside the plot.
         for (k, s) in c.series.iter().enumerate().filter(|_| named) {
-            let col = rgb(COLOURS[k % COLOURS.len()]);
+            let col = colour(k, s);
             let y = 44 + 20 * k as i32;
             legend
                 .draw(&PathElement::new(
@@ -386,6 +406,7 @@ mod tests {
             series: vec![
                 Series::indexed("a", &[1.0, 0.5, 0.2]),
                 Series::indexed("b", &[1.0, 0.9, f64::NAN, -0.1]),
+                Series::indexed("c", &[0.5, 0.5]).with_colour([1, 2, 3]),
             ],
             y_range: Some((-0.2, 1.0)),
             ..LineChart::default()
@@ -395,7 +416,12 @@ mod tests {
         assert_eq!(img.rgb.len(), 640 * 400 * 3);
         assert!(count(&img, COLOURS[0]) > 100, "series a missing");
         assert!(count(&img, COLOURS[1]) > 100, "series b missing");
-        assert_eq!(count(&img, COLOURS[2]), 0);
+        assert_eq!(
+            count(&img, COLOURS[2]),
+            0,
+            "an explicit colour replaces the third"
+        );
+        assert!(count(&img, [1, 2, 3]) > 100, "series c missing");
         // Text was rendered with the bundled font: dark pixels in the caption band.
         let dark_top = (0..640)
             .flat_map(|x| (0..30).map(move |y| (x, y)))

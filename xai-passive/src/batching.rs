@@ -3,7 +3,16 @@
 
 use crate::Result;
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicU64, Ordering};
 use xai_tensor::Tensor;
+
+static ROWS_DONE: AtomicU64 = AtomicU64::new(0);
+
+/// Rows that [`map_batches`] has run through its function so far in this process (all
+/// threads): a live count for progress displays.
+pub fn rows_done() -> u64 {
+    ROWS_DONE.load(Ordering::Relaxed)
+}
 
 /// Splits `x` along axis 0 into chunks of `batch_size`, runs `f(chunk, first_index)` on each
 /// in parallel (rayon), and concatenates the results along axis 0. Deterministic: the chunking
@@ -16,14 +25,38 @@ pub fn map_batches(
     let n = x.shape()[0];
     let bs = batch_size.max(1);
     if n <= bs {
-        return f(x, 0);
+        let out = f(x, 0);
+        ROWS_DONE.fetch_add(n as u64, Ordering::Relaxed);
+        return out;
     }
     let parts: Vec<Tensor> = (0..n.div_ceil(bs))
         .into_par_iter()
         .map(|i| {
             let start = i * bs;
-            f(&x.narrow(0, start, bs.min(n - start))?, start)
+            let len = bs.min(n - start);
+            let out = f(&x.narrow(0, start, len)?, start);
+            ROWS_DONE.fetch_add(len as u64, Ordering::Relaxed);
+            out
         })
         .collect::<Result<_>>()?;
     Ok(Tensor::cat(&parts, 0)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_batches_keeps_order_and_counts_rows() {
+        let x = Tensor::from_vec((0..10).map(|i| i as f32).collect::<Vec<_>>(), &[10, 1]).unwrap();
+        let before = rows_done();
+        let y = map_batches(&x, 3, |c, start| {
+            assert_eq!(c.to_vec_f32()?[0], start as f32);
+            Ok(c.clone())
+        })
+        .unwrap();
+        assert_eq!(y.to_vec_f32().unwrap(), x.to_vec_f32().unwrap());
+        // Other tests may run batches meanwhile: at least these 10 rows were counted.
+        assert!(rows_done() - before >= 10);
+    }
 }

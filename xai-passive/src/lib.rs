@@ -19,5 +19,5 @@ pub mod registry;
 pub mod report;
 
 pub use attribution::{resolve_targets, Attribution, Explanation, MethodOptions, Target};
-pub use batching::map_batches;
+pub use batching::{map_batches, rows_done};
 pub use error::{PassiveError, Result};

@@ -1,6 +1,6 @@
 //! `xai demo`: the bundled end-to-end run, offline. Trains the 8×8-digits CNN on the bundled
 //! digits (30 epochs, a couple of seconds), explains one held-out digit per class with the
-//! gradient-family methods (heatmaps), judges the explanations (deletion and insertion curves,
+//! gradient- and perturbation-family methods (heatmaps), judges the explanations (deletion and insertion curves,
 //! infidelity, cascading-randomization sanity checks), explains a breast-cancer MLP with
 //! KernelSHAP, LIME and integrated gradients (bar charts over feature names), and writes
 //! `report.html` linking every image, plus a summary table on stdout.
@@ -22,8 +22,11 @@ use xai_tensor::{write_atomic, DType, Rng, Tensor};
 const DIGITS_ARCH: &[u8] = include_bytes!("../../../examples/digits_cnn.json");
 const CANCER_ARCH: &[u8] = include_bytes!("../../../examples/breast_cancer_mlp.json");
 
-/// Methods shown on the digits, in report order.
-const METHODS: &[&str] = &[
+/// Methods shown on the digits by family, in report order.
+const FAMILIES: &[(&str, &[&str])] = &[("gradient", GRADIENT), ("perturbation", PERTURBATION)];
+
+/// Gradient-family methods (white box).
+const GRADIENT: &[&str] = &[
     "saliency",
     "input-x-gradient",
     "integrated-gradients",
@@ -36,6 +39,27 @@ const METHODS: &[&str] = &[
     "deep-taylor",
     "deeplift",
 ];
+
+/// Perturbation-family methods (black box; removed pixels take the baseline 0, the
+/// digits' background).
+const PERTURBATION: &[&str] = &[
+    "occlusion",
+    "feature-ablation",
+    "shapley-sampling",
+    "kernel-shap",
+    "lime",
+];
+
+/// The options of a digits method: defaults, occlusion with a 2×2 window.
+fn digits_options(name: &str) -> MethodOptions {
+    MethodOptions {
+        window: (name == "occlusion").then(|| "2x2".to_string()),
+        ..MethodOptions::default()
+    }
+}
+
+/// Colour of the random reference map in the curves.
+const RANDOM_COLOUR: [u8; 3] = [0, 0, 0];
 
 /// Methods whose cascading-randomization sanity check is shown.
 const SANITY_METHODS: &[&str] = &["saliency", "integrated-gradients"];
@@ -64,9 +88,13 @@ pub struct Args {
     pub epochs: usize,
 }
 
+/// A digits method's name, family, seconds and mean completeness gap.
+type ExplainedRow = (String, &'static str, f64, Option<f64>);
+
 /// One digits method's row of the summary.
 struct MethodRow {
     name: String,
+    family: &'static str,
     seconds: f64,
     /// Mean |Σa − Δf| over examples, for methods with a completeness axiom.
     gap: Option<f64>,
@@ -96,21 +124,25 @@ pub fn run(a: &Args) -> CliResult {
     x.write_npy(dir.join("inputs.npy"))?;
     crate::render::write_heatmaps(&dir.join("png"), "input", &x, &x, false)?;
 
-    let total = (2 * METHODS.len() + 1 + SANITY_METHODS.len() + 1 + TABULAR_METHODS.len()) as u64;
-    let bar = crate::progress::bar(total, "steps");
+    let methods: Vec<(&'static str, &'static str)> = FAMILIES
+        .iter()
+        .flat_map(|(family, names)| names.iter().map(move |n| (*family, *n)))
+        .collect();
+    let total = 2 * methods.len() + 1 + SANITY_METHODS.len() + 1 + TABULAR_METHODS.len();
+    let bar = crate::progress::bar(total as u64, "steps");
     let m: &dyn Layered = &model;
     let mut attributions = Vec::new();
     let mut rows = Vec::new();
-    for name in METHODS {
+    for &(family, name) in &methods {
         bar.set_message(format!("explain {name}"));
         let t = Instant::now();
-        let e = registry::build(name, &MethodOptions::default())?.attribute(m, &x, &pred)?;
+        let e = registry::build(name, &digits_options(name))?.attribute(m, &x, &pred)?;
         let seconds = t.elapsed().as_secs_f64();
         e.attributions.write_npy(dir.join(format!("{name}.npy")))?;
         crate::render::write_heatmaps(&dir.join("png"), name, &x, &e.attributions, true)?;
         let gap = e.completeness_gap.map(|g| mean_abs(&g));
         attributions.push(e.attributions);
-        rows.push((name.to_string(), seconds, gap));
+        rows.push((name.to_string(), family, seconds, gap));
         bar.inc(1);
     }
     html.heatmaps(&labels, &pred, &rows);
@@ -119,9 +151,9 @@ pub fn run(a: &Args) -> CliResult {
     let reference = Rng::new(0).normal(x.shape(), 0.0, 1.0, DType::F32)?;
     let mut summary = Vec::new();
     let (mut deletion, mut insertion) = (Vec::new(), Vec::new());
-    for (k, (name, seconds, gap)) in rows
+    for (k, (name, family, seconds, gap)) in rows
         .into_iter()
-        .chain([("random".to_string(), 0.0, None)])
+        .chain([("random".to_string(), "reference", 0.0, None)])
         .enumerate()
     {
         bar.set_message(format!("evaluate {name}"));
@@ -140,16 +172,11 @@ pub fn run(a: &Args) -> CliResult {
             0,
             256,
         )?;
-        deletion.push(Series {
-            name: name.clone(),
-            points: mean_curve(&del.curves),
-        });
-        insertion.push(Series {
-            name: name.clone(),
-            points: mean_curve(&ins.curves),
-        });
+        deletion.push((family, Series::new(&name, mean_curve(&del.curves))));
+        insertion.push((family, Series::new(&name, mean_curve(&ins.curves))));
         summary.push(MethodRow {
             name,
+            family,
             seconds,
             gap,
             deletion_auc: mean_std(&del.auc()).0,
@@ -159,15 +186,32 @@ pub fn run(a: &Args) -> CliResult {
         bar.inc(1);
     }
     html.summary(&summary, x.shape()[0]);
-    for (curve, series, better) in [
-        ("deletion", deletion, "lower"),
-        ("insertion", insertion, "higher"),
-    ] {
-        let file = format!("charts/{curve}.png");
+    for ((curve, all, better), (family, _)) in [
+        ("deletion", &deletion, "lower"),
+        ("insertion", &insertion, "higher"),
+    ]
+    .into_iter()
+    .flat_map(|c| FAMILIES.iter().map(move |f| (c, f)))
+    {
+        // The family's methods, then the random reference in black.
+        let series = all
+            .iter()
+            .filter(|(f, _)| f == family)
+            .map(|(_, s)| s.clone())
+            .chain(
+                all.iter()
+                    .filter(|(f, _)| *f == "reference")
+                    .map(|(_, s)| s.clone().with_colour(RANDOM_COLOUR)),
+            )
+            .collect();
+        let file = format!("charts/{curve}_{family}.png");
         write_line_chart(
             &dir.join(&file),
             &LineChart {
-                title: format!("{curve} curves, mean over {} digits", x.shape()[0]),
+                title: format!(
+                    "{curve}, {family} methods, mean over {} digits",
+                    x.shape()[0]
+                ),
                 x_label: format!(
                     "fraction of pixels {}",
                     if curve == "deletion" {
@@ -186,11 +230,12 @@ pub fn run(a: &Args) -> CliResult {
         html.figure(
             &file,
             &format!(
-                "{curve} curves (Petsiuk et al. 2018): pixels in order of attribution, most \
-                 relevant first, {} toward zeros; the area under the curve is in the summary \
-                 ({better} is better). <code>random</code> is a random map for reference.",
+                "{curve} curves of the {family} methods (Petsiuk et al. 2018): pixels in order \
+                 of attribution, most relevant first, {} zeros; the area under the curve is in \
+                 the summary ({better} is better). <code>random</code> (black) is a random map \
+                 for reference.",
                 if curve == "deletion" {
-                    "set"
+                    "set to"
                 } else {
                     "revealed from"
                 }
@@ -376,8 +421,8 @@ struct Html {
 }
 
 impl Html {
-    /// The grid of inputs and heatmaps, one row per method.
-    fn heatmaps(&mut self, labels: &[usize], pred: &[usize], rows: &[(String, f64, Option<f64>)]) {
+    /// The grid of inputs and heatmaps, one row per method, a header row per family.
+    fn heatmaps(&mut self, labels: &[usize], pred: &[usize], rows: &[ExplainedRow]) {
         let s = &mut self.sections;
         s.push_str(
             "<h2>Heatmaps</h2><p>Each heatmap explains the predicted class: red supports it, \
@@ -387,7 +432,16 @@ impl Html {
             let _ = write!(s, "<td><img src=\"png/input_{i}.png\" alt=\"input {i}\"><br>label {l}, predicted {p}</td>");
         }
         s.push_str("</tr>\n");
-        for (name, secs, _) in rows {
+        let mut last = "";
+        for (name, family, secs, _) in rows {
+            if *family != last {
+                let _ = writeln!(
+                    s,
+                    "<tr><th class=\"family\" colspan=\"{}\">{family} methods</th></tr>",
+                    labels.len() + 1
+                );
+                last = family;
+            }
             let _ = write!(s, "<tr><th>{name}<br><small>{secs:.2} s</small></th>");
             for i in 0..labels.len() {
                 let _ = write!(
@@ -413,15 +467,16 @@ impl Html {
         let s = &mut self.sections;
         let _ = writeln!(
             s,
-            "<h2>Faithfulness</h2><table class=\"metrics\"><tr><th>method</th><th>seconds</th>\
+            "<h2>Faithfulness</h2><table class=\"metrics\"><tr><th>method</th><th>family</th><th>seconds</th>\
              <th>completeness gap<br><small>mean |Σa − Δf|</small></th><th>deletion AUC ↓</th>\
              <th>insertion AUC ↑</th><th>infidelity ↓<br><small>{INFIDELITY_SAMPLES} draws, σ = {INFIDELITY_STD}</small></th></tr>"
         );
         for r in rows {
             let _ = writeln!(
                 s,
-                "<tr><td>{}</td><td>{:.3}</td><td>{}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3e}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{:.3}</td><td>{}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3e}</td></tr>",
                 r.name,
+                r.family,
                 r.seconds,
                 r.gap.map_or("–".into(), |g| format!("{g:.2e}")),
                 r.deletion_auc,
@@ -477,9 +532,9 @@ impl Html {
         format!(
             "<!doctype html><html><head><meta charset=\"utf-8\"><title>xai demo</title><style>\
              body{{font-family:sans-serif;max-width:1200px;margin:auto;padding:0 1em}} \
-             td,th{{padding:4px;text-align:center}} .grid img{{width:112px;image-rendering:pixelated}} \
+             td,th{{padding:4px;text-align:center}} .grid img{{width:84px;image-rendering:pixelated}} \
              .metrics td{{text-align:right}} .chart{{width:100%}} .bar{{width:360px}} \
-             figure{{display:inline-block;vertical-align:top;width:48%;margin:1em 0.5%}} figcaption{{font-size:90%}}</style></head>\
+             .family{{text-align:left;padding-top:1em;font-size:110%}} figure{{display:inline-block;vertical-align:top;width:48%;margin:1em 0.5%}} figcaption{{font-size:90%}}</style></head>\
              <body><h1>xai demo: explaining a digits CNN and a breast-cancer MLP</h1>\
              <p>CNN trained on the bundled 8×8 digits ({epochs} epochs), held-out accuracy {:.1}%. \
              {}.</p>\n{}</body></html>\n",

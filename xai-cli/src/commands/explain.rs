@@ -244,6 +244,9 @@ pub fn run(a: &Args) -> CliResult {
         },
     };
     let method = registry::build(&a.method, &opts)?;
+    if a.format == Format::Npy && a.output == Path::new("-") {
+        return Err("--output - (standard output) needs --format json".into());
+    }
     let start = Instant::now();
     let spinner = crate::progress::spinner(format!("explaining with {}", a.method));
     let model = load_model(&a.model)?;
