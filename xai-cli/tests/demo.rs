@@ -65,7 +65,17 @@ fn demo_evaluates_the_digit_maps_and_explains_the_tabular_model() {
             assert!(sources.contains(&want), "{want} not linked");
         }
     }
-    assert!(html.contains("<!-- LEAGUE TABLE (xai_eval::league) -->"));
+    // The league table: one row per ranked method, with the files it links.
+    assert!(html.contains("<h2 id=\"league\">Method league table</h2>"));
+    for method in ["saliency", "integrated-gradients", "kernel-shap"] {
+        assert!(
+            html.contains(&format!("<td>{method}</td>")),
+            "{method} not in the league"
+        );
+    }
+    for file in ["league/league.md", "league/league.json"] {
+        assert!(dir.path().join(file).is_file(), "{file} not written");
+    }
     // Summary: one row per method plus the random reference, with finite AUCs in [0, 1].
     let stdout = String::from_utf8_lossy(&out.stdout);
     for method in [

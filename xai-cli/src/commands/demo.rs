@@ -1,7 +1,7 @@
 //! `xai demo`: the bundled end-to-end run, offline. Trains the 8×8-digits CNN on the bundled
 //! digits (30 epochs, a couple of seconds), explains one held-out digit per class with the
 //! gradient- and perturbation-family methods (heatmaps), judges the explanations (deletion and insertion curves,
-//! infidelity, cascading-randomization sanity checks), explains a breast-cancer MLP with
+//! infidelity, cascading-randomization sanity checks, the method league table), explains a breast-cancer MLP with
 //! KernelSHAP, LIME and integrated gradients (bar charts over feature names), and writes
 //! `report.html` linking every image, plus a summary table on stdout.
 
@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use xai_eval::faithfulness::{infidelity, perturbation_curves, Curve, DEFAULT_STEPS};
+use xai_eval::league::{league, League, LeagueOptions};
 use xai_eval::plot::{write_bar_chart, write_line_chart, BarChart, LineChart, Series};
 use xai_eval::{mean_std, sanity};
 use xai_nn::train::{evaluate, fit_normalize, train, TrainConfig};
@@ -128,7 +129,7 @@ pub fn run(a: &Args) -> CliResult {
         .iter()
         .flat_map(|(family, names)| names.iter().map(move |n| (*family, *n)))
         .collect();
-    let total = 2 * methods.len() + 1 + SANITY_METHODS.len() + 1 + TABULAR_METHODS.len();
+    let total = 2 * methods.len() + 2 + SANITY_METHODS.len() + 1 + TABULAR_METHODS.len();
     let bar = crate::progress::bar(total as u64, "steps");
     let m: &dyn Layered = &model;
     let mut attributions = Vec::new();
@@ -262,7 +263,11 @@ pub fn run(a: &Args) -> CliResult {
         );
         bar.inc(1);
     }
-    html.league();
+    bar.set_message("league table");
+    let table = league(&model, &x, &pred, &LeagueOptions::fast())?;
+    table.write(&dir.join("league"))?;
+    html.league(&table);
+    bar.inc(1);
 
     bar.set_message("train breast-cancer MLP");
     let cancer = tabular(dir, a.epochs, &bar, &mut html)?;
@@ -487,14 +492,53 @@ impl Html {
         let _ = writeln!(s, "</table><p>Means over the {n} digits above.</p>");
     }
 
-    /// Placeholder for the method league table (`xai_eval::league`), wired in separately.
-    fn league(&mut self) {
-        // LEAGUE TABLE: the method league table of `xai_eval::league` goes here (one
-        // `<h2>` section with its table and caption); replace this placeholder.
-        self.sections.push_str(
-            "<h2 id=\"league\">Method league table</h2>\n<!-- LEAGUE TABLE (xai_eval::league) -->\n\
-             <p><em>The league table of the methods is added here.</em></p>\n",
+    /// The method league table (`xai_eval::league`): every method ranked by each metric and
+    /// by mean rank, as written to `league/league.md`.
+    fn league(&mut self, table: &League) {
+        let s = &mut self.sections;
+        let _ = writeln!(
+            s,
+            "<h2 id=\"league\">Method league table</h2>\n<p>Each method ranked on the {} digits \
+             by every metric (rank in parentheses, 1 = best; &uarr; higher is better, &darr; \
+             lower is better) and by its mean rank. Also as \
+             <a href=\"league/league.md\">markdown</a> and <a href=\"league/league.json\">JSON</a>.</p>\n\
+             <table><tr><th>place</th><th>method</th>",
+            table.examples
         );
+        for m in &table.metrics {
+            let arrow = if m.higher_is_better {
+                "&uarr;"
+            } else {
+                "&darr;"
+            };
+            let _ = write!(s, "<th title=\"{}\">{} {arrow}</th>", m.description, m.name);
+        }
+        let _ = writeln!(s, "<th>mean rank</th><th>seconds</th></tr>");
+        for (place, r) in table.rows.iter().enumerate() {
+            let place = r.mean_rank.map_or("–".into(), |_| (place + 1).to_string());
+            let _ = write!(s, "<tr><td>{place}</td><td>{}</td>", r.method);
+            for (v, k) in r.values.iter().zip(&r.ranks) {
+                let _ = match (v, k) {
+                    (Some(v), Some(k)) => write!(s, "<td>{v:.4} ({k})</td>"),
+                    _ => write!(s, "<td>–</td>"),
+                };
+            }
+            let mean = r.mean_rank.map_or("–".into(), |m| format!("{m:.2}"));
+            let _ = writeln!(s, "<td>{mean}</td><td>{:.2}</td></tr>", r.seconds);
+        }
+        let _ = writeln!(s, "</table>");
+        let notes: Vec<String> = table
+            .rows
+            .iter()
+            .flat_map(|r| {
+                r.notes
+                    .iter()
+                    .map(move |n| format!("<li><code>{}</code>: {n}</li>", r.method))
+            })
+            .collect();
+        if !notes.is_empty() {
+            let _ = writeln!(s, "<p>Notes:</p><ul>{}</ul>", notes.join(""));
+        }
     }
 
     /// The bar charts of the tabular model, one row per explained test row.
