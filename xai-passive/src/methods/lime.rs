@@ -10,13 +10,11 @@
 //! attribution of a feature is its group's β. The local fidelity (weighted R² of g, lime's
 //! `score`) is returned by [`Lime::explain_with_fidelity`]. Needs only `Forward`.
 
-use super::perturbation::{
-    broadcast_groups, cholesky, cholesky_solve, coalition_values, weighted_gram, weighted_xty,
-    Background, Groups,
-};
+use super::least_squares::WeightedLeastSquares;
+use super::perturbation::{broadcast_groups, coalition_values, Background, Groups};
 use crate::attribution::{Attribution, Explanation, MethodOptions};
 use crate::{PassiveError, Result};
-use rayon::prelude::*;
+use ndarray::{ArrayView1, ArrayView2};
 use xai_nn::Forward;
 use xai_tensor::{DType, Rng, Tensor};
 
@@ -41,8 +39,8 @@ pub struct LimeFit {
 
 /// Weighted ridge regression with intercept (scikit-learn `Ridge(alpha)` with
 /// `sample_weight`) of several targets on the same design: for each `rows`-long column of `ys`
-/// returns (β, β₀, weighted R²). `z` is `rows × p` row-major. The weighted-centred Gram
-/// matrix Z̃ᵀWZ̃ + αI is factored once (Cholesky); the targets are solved in parallel.
+/// returns (β, β₀, weighted R²). `z` is `rows × p` row-major. The weighted-centred design is
+/// factored once ([`WeightedLeastSquares`]); all targets are solved together.
 pub fn ridge_with_intercept(
     z: &[f64],
     ys: &[f64],
@@ -51,40 +49,40 @@ pub fn ridge_with_intercept(
     alpha: f64,
 ) -> Result<Vec<(Vec<f64>, f64, f64)>> {
     let rows = w.len();
+    let k = ys.len() / rows.max(1);
     let sw: f64 = w.iter().sum();
-    let mut zm = vec![0.0; p];
-    for (zr, &wr) in z.chunks(p.max(1)).zip(w) {
-        for (m, &v) in zm.iter_mut().zip(zr) {
-            *m += wr * v;
-        }
-    }
-    zm.iter_mut().for_each(|m| *m /= sw);
-    let zc: Vec<f64> = z
-        .chunks(p.max(1))
-        .flat_map(|r| r.iter().zip(&zm).map(|(v, m)| v - m).collect::<Vec<_>>())
-        .collect();
-    let l = cholesky(&weighted_gram(&zc, w, p, alpha), p)?;
-    Ok(ys
-        .par_chunks(rows.max(1))
-        .map(|y| {
-            let ym = y.iter().zip(w).map(|(y, w)| y * w).sum::<f64>() / sw;
-            // Σ w z̃ = 0, so Z̃ᵀW(y − ȳ) = Z̃ᵀWy.
-            let beta = cholesky_solve(&l, &weighted_xty(&zc, y, w, p), p);
-            let b0 = ym - beta.iter().zip(&zm).map(|(b, m)| b * m).sum::<f64>();
+    let z = ArrayView2::from_shape((rows, p), z).map_err(shape_error)?;
+    // Targets as columns: `ys` holds one `rows`-long run per target.
+    let y = ArrayView2::from_shape((k, rows), ys)
+        .map_err(shape_error)?
+        .reversed_axes();
+    let wv = ArrayView1::from(w);
+    let zm = z.t().dot(&wv) / sw;
+    let ym = y.t().dot(&wv) / sw;
+    let zc = &z - &zm;
+    // Σ w z̃ = 0, so Z̃ᵀW(y − ȳ) = Z̃ᵀWy.
+    let beta = WeightedLeastSquares::new(zc.view(), w, alpha)?.solve(y)?;
+    let b0 = &ym - &beta.t().dot(&zm);
+    let pred = z.dot(&beta) + &b0;
+    Ok((0..k)
+        .map(|t| {
             let (mut ss_res, mut ss_tot) = (0.0, 0.0);
-            for ((zr, &yr), &wr) in z.chunks(p.max(1)).zip(y).zip(w) {
-                let pred = b0 + beta.iter().zip(zr).map(|(b, v)| b * v).sum::<f64>();
-                ss_res += wr * (yr - pred).powi(2);
-                ss_tot += wr * (yr - ym).powi(2);
+            for r in 0..rows {
+                ss_res += w[r] * (y[[r, t]] - pred[[r, t]]).powi(2);
+                ss_tot += w[r] * (y[[r, t]] - ym[t]).powi(2);
             }
             let r2 = if ss_tot > 0.0 {
                 1.0 - ss_res / ss_tot
             } else {
                 1.0
             };
-            (beta, b0, r2)
+            (beta.column(t).to_vec(), b0[t], r2)
         })
         .collect())
+}
+
+fn shape_error(e: ndarray::ShapeError) -> PassiveError {
+    PassiveError::BadArgument(format!("least-squares design: {e}"))
 }
 
 impl Lime {

@@ -2,8 +2,8 @@
 //! [`Forward`](xai_nn::Forward): the engine that sends perturbed rows through the model in
 //! chunks of `batch_size` rows (parallel across chunks, results in row order), feature groups
 //! (per feature, a `--mask` of integer group ids, or `--segments grid:N` superpixels), the
-//! background of Shapley value functions, and a small dense solver for (weighted, ridge)
-//! least squares (Cholesky on the normal equations).
+//! background of Shapley value functions. The surrogates' least squares are in
+//! [`super::least_squares`].
 
 use super::common::{batch_shape, run_rows};
 use crate::attribution::MethodOptions;
@@ -250,105 +250,6 @@ pub(crate) fn coalition_values<M: Forward + ?Sized>(
         .collect())
 }
 
-/// Solves A x = b for a symmetric positive definite `a` (`n×n`, row-major) by Cholesky; a
-/// relative jitter of 1e-12·max diag is added to the diagonal so that singular systems (too
-/// few samples) give a finite answer.
-pub fn solve_spd(a: &[f64], b: &[f64], n: usize) -> Result<Vec<f64>> {
-    Ok(cholesky_solve(&cholesky(a, n)?, b, n))
-}
-
-/// The Cholesky factor L (A + jitter·I = LLᵀ, row-major lower triangle) of a symmetric
-/// positive definite `a`, with the relative jitter of [`solve_spd`].
-pub fn cholesky(a: &[f64], n: usize) -> Result<Vec<f64>> {
-    let maxd = (0..n).map(|i| a[i * n + i].abs()).fold(0.0, f64::max);
-    let jitter = 1e-12 * maxd.max(1e-300);
-    let mut l = vec![0.0f64; n * n];
-    for i in 0..n {
-        for j in 0..=i {
-            let mut s = a[i * n + j];
-            if i == j {
-                s += jitter;
-            }
-            for k in 0..j {
-                s -= l[i * n + k] * l[j * n + k];
-            }
-            if i == j {
-                if s <= 0.0 || !s.is_finite() {
-                    return Err(PassiveError::BadArgument(
-                        "the least-squares system is singular (too few samples?)".into(),
-                    ));
-                }
-                l[i * n + i] = s.sqrt();
-            } else {
-                l[i * n + j] = s / l[j * n + j];
-            }
-        }
-    }
-    Ok(l)
-}
-
-/// Solves LLᵀ x = b given the factor of [`cholesky`].
-pub fn cholesky_solve(l: &[f64], b: &[f64], n: usize) -> Vec<f64> {
-    let mut y = b.to_vec();
-    for i in 0..n {
-        for k in 0..i {
-            y[i] -= l[i * n + k] * y[k];
-        }
-        y[i] /= l[i * n + i];
-    }
-    for i in (0..n).rev() {
-        for k in i + 1..n {
-            y[i] -= l[k * n + i] * y[k];
-        }
-        y[i] /= l[i * n + i];
-    }
-    y
-}
-
-/// The weighted Gram matrix XᵀWX + αI (`p×p`, full) of `x` (`rows × p` row-major).
-pub fn weighted_gram(x: &[f64], w: &[f64], p: usize, alpha: f64) -> Vec<f64> {
-    let mut a = vec![0.0f64; p * p];
-    for (xr, &wr) in x.chunks(p.max(1)).zip(w) {
-        if wr == 0.0 {
-            continue;
-        }
-        for i in 0..p {
-            let wi = wr * xr[i];
-            if wi == 0.0 {
-                continue;
-            }
-            for j in 0..=i {
-                a[i * p + j] += wi * xr[j];
-            }
-        }
-    }
-    for i in 0..p {
-        a[i * p + i] += alpha;
-        for j in 0..i {
-            a[j * p + i] = a[i * p + j];
-        }
-    }
-    a
-}
-
-/// XᵀWy (`p` values).
-pub fn weighted_xty(x: &[f64], y: &[f64], w: &[f64], p: usize) -> Vec<f64> {
-    let mut b = vec![0.0f64; p];
-    for ((xr, &yr), &wr) in x.chunks(p.max(1)).zip(y).zip(w) {
-        let wy = wr * yr;
-        for (bi, &xi) in b.iter_mut().zip(xr) {
-            *bi += xi * wy;
-        }
-    }
-    b
-}
-
-/// Weighted least squares min Σᵣ wᵣ (yᵣ − xᵣ·β)² + α‖β‖² (no intercept) through the normal
-/// equations (XᵀWX + αI) β = XᵀWy; `x` is `rows × p` row-major.
-pub fn weighted_ridge(x: &[f64], y: &[f64], w: &[f64], p: usize, alpha: f64) -> Result<Vec<f64>> {
-    solve_spd(&weighted_gram(x, w, p, alpha), &weighted_xty(x, y, w, p), p)
-}
-
 /// Binomial coefficient C(n, k) as f64.
 pub(crate) fn binom(n: usize, k: usize) -> f64 {
     let k = k.min(n - k.min(n));
@@ -386,16 +287,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cholesky_solves_and_ridge_fits() {
-        let a = [4.0, 2.0, 0.6, 2.0, 5.0, 1.0, 0.6, 1.0, 3.0];
-        let x = [1.0, -2.0, 0.5];
-        let b: Vec<f64> = (0..3)
-            .map(|i| (0..3).map(|j| a[i * 3 + j] * x[j]).sum())
-            .collect();
-        let s = solve_spd(&a, &b, 3).unwrap();
-        for (u, v) in s.iter().zip(x) {
-            assert!((u - v).abs() < 1e-10);
-        }
+    fn binomials_and_group_labels() {
         assert_eq!(binom(5, 2), 10.0);
         assert_eq!(binom(20, 10), 184756.0);
         let g = Groups::from_labels(&[7, 3, 7, -1]);
