@@ -141,6 +141,31 @@ fn sampled_methods_are_seeded_and_efficient() {
 }
 
 #[test]
+fn slic_superpixels_group_the_perturbation_methods() {
+    for method in ["lime", "kernel-shap", "feature-ablation"] {
+        let a = explain(
+            "lenet",
+            &[
+                "--method",
+                method,
+                "--segments",
+                "slic:12",
+                "--samples",
+                "100",
+            ],
+        );
+        assert_eq!(a.shape(), &[4, 1, 28, 28]);
+        // Piecewise constant on about 12 superpixels per image.
+        for img in a.to_vec_f32().unwrap().chunks(784) {
+            let mut v: Vec<u32> = img.iter().map(|x| x.to_bits()).collect();
+            v.sort_unstable();
+            v.dedup();
+            assert!((2..=24).contains(&v.len()), "{method}: {} values", v.len());
+        }
+    }
+}
+
+#[test]
 fn bad_perturbation_options_are_refused() {
     assert_fixture_refused(
         "lenet",
@@ -179,10 +204,22 @@ fn bad_perturbation_options_are_refused() {
         &["--method", "lime", "--segments", "grid:2"],
         "--segments grid:N needs image inputs",
     );
+    for seg in ["slic:0", "slic:5,-2", "slic", "grid:x"] {
+        assert_fixture_refused(
+            "lenet",
+            &["--method", "lime", "--segments", seg],
+            &format!("segments must be grid:N or slic:N[,M] with N ≥ 1 and compactness M > 0, got '{seg}'"),
+        );
+    }
+    assert_fixture_refused(
+        "mlp",
+        &["--method", "kernel-shap", "--segments", "slic:4"],
+        "--segments slic:N needs image inputs",
+    );
     assert_fixture_refused(
         "lenet",
-        &["--method", "lime", "--segments", "slic:5"],
-        "segments must be grid:N with N ≥ 1, got 'slic:5'",
+        &["--method", "feature-ablation", "--segments", "slic:1000"],
+        "asks for more superpixels than the image's 28×28 pixels",
     );
     for w in ["0", "-1", "abc"] {
         assert_fixture_refused(

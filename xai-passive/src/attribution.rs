@@ -129,7 +129,8 @@ pub struct MethodOptions {
     pub stride: Option<String>,
     /// Feature groups of the perturbation methods: integer group ids `[...input_shape]`.
     pub mask: Option<Tensor>,
-    /// Superpixels of the perturbation methods: `grid:N` (an N×N grid over H, W).
+    /// Superpixels of the perturbation methods: `grid:N` (an N×N grid over H, W) or
+    /// `slic:N[,M]` (SLIC superpixels of each image).
     pub segments: Option<String>,
     /// LIME's kernel width σ (`None`: 0.75·√d, lime's default).
     pub kernel_width: Option<f64>,

@@ -109,7 +109,8 @@ pub struct PerturbArgs {
     /// shapley-exact, kernel-shap, shapley-sampling, lime).
     #[arg(long)]
     pub mask: Option<PathBuf>,
-    /// Superpixels as feature groups: grid:N (an N×N grid over the image, channels together).
+    /// Superpixels as feature groups (channels together): grid:N (an N×N grid over the image)
+    /// or slic:N[,M] (about N SLIC superpixels of each image, compactness M, default 10).
     #[arg(long)]
     pub segments: Option<String>,
     /// LIME kernel width σ > 0 (default 0.75·√d).

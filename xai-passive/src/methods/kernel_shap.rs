@@ -13,7 +13,9 @@
 //! enumerated, small when sampled). Needs only `Forward`.
 
 use super::least_squares::WeightedLeastSquares;
-use super::perturbation::{binom, broadcast_groups, coalition_values, Background, Groups};
+use super::perturbation::{
+    binom, broadcast_groups, coalition_values, explain_by_groups, Background, Groups,
+};
 use crate::attribution::{Attribution, Explanation, MethodOptions};
 use crate::Result;
 use ndarray::Array2;
@@ -219,38 +221,41 @@ impl<M: Forward + ?Sized> Attribution<M> for KernelShap {
     }
 
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
-        let o = &self.opts;
-        let x = x.to_dtype(DType::F32)?;
-        let example = x.shape()[1..].to_vec();
-        let groups = Groups::resolve(o, &example)?;
-        let d = groups.count;
-        let bg = Background::resolve(o, &x, true)?;
-        let n = x.shape()[0];
-        let samples = o.samples.unwrap_or(2 * d + 2048);
-        let (mut masks, weights) = kernel_coalitions(d, samples, &mut Rng::new(o.seed));
-        let c = weights.len();
-        // Two more coalitions: ∅ (φ₀) and the full set (f(x)).
-        masks.extend(std::iter::repeat_n(false, d));
-        masks.extend(std::iter::repeat_n(true, d));
-        let xv = x.to_vec_f32()?;
-        let v = coalition_values(
-            model,
-            &xv,
-            &example,
-            targets,
-            o.batch_size,
-            &groups,
-            &bg,
-            c + 2,
-            |ci, g| masks[ci * d + g],
-        )?;
-        let (phi, gap) = kernel_solve(&masks[..c * d], &weights, &v, d)?;
-        let a = broadcast_groups(&phi, &groups, n);
-        Ok(Explanation {
-            attributions: Tensor::from_vec(a, x.shape())?.to_dtype(DType::F32)?,
-            targets: targets.to_vec(),
-            completeness_gap: Some(gap),
-        })
+        let run = |o: &MethodOptions, x: &Tensor, targets: &[usize], groups: &Groups| {
+            let example = x.shape()[1..].to_vec();
+            let d = groups.count;
+            let bg = Background::resolve(o, x, true)?;
+            let n = x.shape()[0];
+            let samples = o.samples.unwrap_or(2 * d + 2048);
+            let (mut masks, weights) = kernel_coalitions(d, samples, &mut Rng::new(o.seed));
+            let c = weights.len();
+            // Two more coalitions: ∅ (φ₀) and the full set (f(x)).
+            masks.extend(std::iter::repeat_n(false, d));
+            masks.extend(std::iter::repeat_n(true, d));
+            let xv = x.to_vec_f32()?;
+            let v = coalition_values(
+                model,
+                &xv,
+                &example,
+                targets,
+                o.batch_size,
+                groups,
+                &bg,
+                c + 2,
+                |ci, g| masks[ci * d + g],
+            )?;
+            let (phi, gap) = kernel_solve(&masks[..c * d], &weights, &v, d)?;
+            let a = broadcast_groups(&phi, groups, n);
+            Ok((
+                Explanation {
+                    attributions: Tensor::from_vec(a, x.shape())?.to_dtype(DType::F32)?,
+                    targets: targets.to_vec(),
+                    completeness_gap: Some(gap),
+                },
+                Vec::<()>::new(),
+            ))
+        };
+        Ok(explain_by_groups(&self.opts, x, targets, run)?.0)
     }
 }
 

@@ -1,6 +1,6 @@
 //! LIME (Ribeiro, Singh & Guestrin, *"Why Should I Trust You?": Explaining the Predictions of
 //! Any Classifier*, KDD 2016), with binary interpretable features: d features or groups
-//! (`--mask`, `--segments grid:N` superpixels) switched on or off against the baseline,
+//! (`--mask`, `--segments grid:N | slic:N` superpixels) switched on or off against the baseline,
 //! x'(z) = z·x + (1 − z)·b, z ∈ {0,1}^d. As lime's text and image explainers, the first sample
 //! is z = 1 and each other sample switches off k features chosen uniformly, k ~ U{1..d}.
 //! Samples are weighted by lime's exponential kernel on the distance D(z) = ‖1 − z‖₂,
@@ -11,7 +11,9 @@
 //! `score`) is returned by [`Lime::explain_with_fidelity`]. Needs only `Forward`.
 
 use super::least_squares::WeightedLeastSquares;
-use super::perturbation::{broadcast_groups, coalition_values, Background, Groups};
+use super::perturbation::{
+    broadcast_groups, coalition_values, explain_by_groups, Background, Groups,
+};
 use crate::attribution::{Attribution, Explanation, MethodOptions};
 use crate::{PassiveError, Result};
 use ndarray::{ArrayView1, ArrayView2};
@@ -93,70 +95,70 @@ impl Lime {
         x: &Tensor,
         targets: &[usize],
     ) -> Result<(Explanation, Vec<LimeFit>)> {
-        let o = &self.opts;
-        let x = x.to_dtype(DType::F32)?;
-        let example = x.shape()[1..].to_vec();
-        let groups = Groups::resolve(o, &example)?;
-        let d = groups.count;
-        let n = x.shape()[0];
-        let s = o.samples.unwrap_or(5000);
-        if s < 2 {
-            return Err(PassiveError::BadArgument(format!(
-                "lime needs at least 2 samples, got {s}"
-            )));
-        }
-        let width = o.kernel_width.unwrap_or(0.75 * (d as f64).sqrt());
-        if !(width > 0.0 && width.is_finite()) {
-            return Err(PassiveError::BadArgument(format!(
-                "kernel-width must be a number > 0, got {width}"
-            )));
-        }
-        let mut rng = Rng::new(o.seed);
-        let mut z = vec![true; s * d];
-        let counts = rng.uniform(&[s], 0.0, 1.0, DType::F64)?.to_vec_f64()?;
-        for (k, u) in counts.iter().enumerate().skip(1) {
-            let off = ((u * d as f64) as usize).min(d - 1) + 1;
-            for &j in &rng.permutation(d)[..off] {
-                z[k * d + j] = false;
+        let run = |o: &MethodOptions, x: &Tensor, targets: &[usize], groups: &Groups| {
+            let example = x.shape()[1..].to_vec();
+            let d = groups.count;
+            let n = x.shape()[0];
+            let s = o.samples.unwrap_or(5000);
+            if s < 2 {
+                return Err(PassiveError::BadArgument(format!(
+                    "lime needs at least 2 samples, got {s}"
+                )));
             }
-        }
-        let weights: Vec<f64> = z
-            .chunks(d.max(1))
-            .map(|r| {
-                let d2 = r.iter().filter(|b| !**b).count() as f64;
-                (-d2 / (width * width)).exp().sqrt()
-            })
-            .collect();
-        let bg = Background::resolve(o, &x, false)?;
-        let v = coalition_values(
-            model,
-            &x.to_vec_f32()?,
-            &example,
-            targets,
-            o.batch_size,
-            &groups,
-            &bg,
-            s,
-            |c, g| z[c * d + g],
-        )?;
-        let zf: Vec<f64> = z.iter().map(|&b| f64::from(u8::from(b))).collect();
-        let mut phi = Vec::with_capacity(n * d);
-        let mut fits = Vec::with_capacity(n);
-        for (beta, b0, r2) in ridge_with_intercept(&zf, &v, &weights, d, 1.0)? {
-            phi.extend(&beta);
-            fits.push(LimeFit {
-                coefficients: beta,
-                intercept: b0,
-                r2,
-            });
-        }
-        let a = broadcast_groups(&phi, &groups, n);
-        let e = Explanation {
-            attributions: Tensor::from_vec(a, x.shape())?.to_dtype(DType::F32)?,
-            targets: targets.to_vec(),
-            completeness_gap: None,
+            let width = o.kernel_width.unwrap_or(0.75 * (d as f64).sqrt());
+            if !(width > 0.0 && width.is_finite()) {
+                return Err(PassiveError::BadArgument(format!(
+                    "kernel-width must be a number > 0, got {width}"
+                )));
+            }
+            let mut rng = Rng::new(o.seed);
+            let mut z = vec![true; s * d];
+            let counts = rng.uniform(&[s], 0.0, 1.0, DType::F64)?.to_vec_f64()?;
+            for (k, u) in counts.iter().enumerate().skip(1) {
+                let off = ((u * d as f64) as usize).min(d - 1) + 1;
+                for &j in &rng.permutation(d)[..off] {
+                    z[k * d + j] = false;
+                }
+            }
+            let weights: Vec<f64> = z
+                .chunks(d.max(1))
+                .map(|r| {
+                    let d2 = r.iter().filter(|b| !**b).count() as f64;
+                    (-d2 / (width * width)).exp().sqrt()
+                })
+                .collect();
+            let bg = Background::resolve(o, x, false)?;
+            let v = coalition_values(
+                model,
+                &x.to_vec_f32()?,
+                &example,
+                targets,
+                o.batch_size,
+                groups,
+                &bg,
+                s,
+                |c, g| z[c * d + g],
+            )?;
+            let zf: Vec<f64> = z.iter().map(|&b| f64::from(u8::from(b))).collect();
+            let mut phi = Vec::with_capacity(n * d);
+            let mut fits = Vec::with_capacity(n);
+            for (beta, b0, r2) in ridge_with_intercept(&zf, &v, &weights, d, 1.0)? {
+                phi.extend(&beta);
+                fits.push(LimeFit {
+                    coefficients: beta,
+                    intercept: b0,
+                    r2,
+                });
+            }
+            let a = broadcast_groups(&phi, groups, n);
+            let e = Explanation {
+                attributions: Tensor::from_vec(a, x.shape())?.to_dtype(DType::F32)?,
+                targets: targets.to_vec(),
+                completeness_gap: None,
+            };
+            Ok((e, fits))
         };
-        Ok((e, fits))
+        explain_by_groups(&self.opts, x, targets, run)
     }
 }
 

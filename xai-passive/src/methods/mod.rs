@@ -20,6 +20,7 @@ mod noise_tunnel;
 mod occlusion;
 pub mod perturbation;
 mod saliency;
+mod segments;
 mod shapley_exact;
 mod shapley_sampling;
 
@@ -42,5 +43,6 @@ pub use neuron_attribution::{NeuronGradient, NeuronIntegratedGradients};
 pub use noise_tunnel::{build_noise_tunnel, NoiseKind, NoiseTunnel};
 pub use occlusion::{occlusion_geometry, Occlusion};
 pub use saliency::{target_gradient, Saliency};
+pub use segments::{slic, Segmentation};
 pub use shapley_exact::{ShapleyExact, MAX_EXACT_FEATURES};
 pub use shapley_sampling::ShapleySampling;

@@ -1,12 +1,14 @@
 //! Pieces shared by the black-box (perturbation) methods, which need only
 //! [`Forward`](xai_nn::Forward): the engine that sends perturbed rows through the model in
 //! chunks of `batch_size` rows (parallel across chunks, results in row order), feature groups
-//! (per feature, a `--mask` of integer group ids, or `--segments grid:N` superpixels), the
+//! (per feature, a `--mask` of integer group ids, or `--segments grid:N | slic:N`
+//! superpixels, [`super::segments`]), the
 //! background of Shapley value functions. The surrogates' least squares are in
 //! [`super::least_squares`].
 
-use super::common::{batch_shape, run_rows};
-use crate::attribution::MethodOptions;
+use super::common::{batch_shape, run_rows, Baseline};
+use super::segments::Segmentation;
+use crate::attribution::{Explanation, MethodOptions};
 use crate::{PassiveError, Result};
 use xai_nn::Forward;
 use xai_tensor::{DType, Tensor};
@@ -90,9 +92,10 @@ impl Groups {
         }
     }
 
-    /// The groups of `opts` for examples of shape `example`: `--mask` (integer group ids of the
-    /// example's shape), else `--segments grid:N` (an N×N grid over the last two axes, all
-    /// channels together), else one group per feature.
+    /// The groups of `opts` shared by every example of shape `example`: `--mask` (integer group
+    /// ids of the example's shape), else `--segments grid:N` (an N×N grid over the last two
+    /// axes, all channels together), else one group per feature. Image-dependent segments
+    /// (SLIC) are made per example by [`explain_by_groups`].
     pub fn resolve(opts: &MethodOptions, example: &[usize]) -> Result<Self> {
         let f: usize = example.iter().product();
         if let Some(mask) = &opts.mask {
@@ -113,38 +116,70 @@ impl Groups {
             return Ok(Self::from_labels(&labels));
         }
         if let Some(seg) = &opts.segments {
-            let n = parse_grid(seg)?;
-            if example.len() < 2 {
-                return Err(PassiveError::BadArgument(format!(
-                    "--segments grid:N needs image inputs [.., H, W], got example shape {example:?}"
-                )));
+            let seg: Segmentation = seg.parse()?;
+            if seg.depends_on_image() {
+                return Err(PassiveError::BadArgument(
+                    "image-dependent segments are made per example (explain_by_groups)".into(),
+                ));
             }
-            let (h, w) = (example[example.len() - 2], example[example.len() - 1]);
-            if n > h.min(w) {
-                return Err(PassiveError::BadArgument(format!(
-                    "--segments grid:{n} has more cells than the image's {h}×{w} pixels"
-                )));
-            }
-            let labels: Vec<i64> = (0..f)
-                .map(|j| {
-                    let (y, x) = ((j / w) % h, j % w);
-                    ((y * n / h) * n + x * n / w) as i64
-                })
-                .collect();
-            return Ok(Self::from_labels(&labels));
+            return Ok(Self::from_labels(&seg.labels(&[], example)?));
         }
         Ok(Self::singletons(f))
     }
 }
 
-/// Parses `grid:N` (N ≥ 1).
-fn parse_grid(s: &str) -> Result<usize> {
-    match s.strip_prefix("grid:").map(str::parse::<usize>) {
-        Some(Ok(n)) if n >= 1 => Ok(n),
-        _ => Err(PassiveError::BadArgument(format!(
-            "segments must be grid:N with N ≥ 1, got '{s}'"
-        ))),
+/// Runs `explain(opts, x, targets, groups)` on each set of examples that shares its feature
+/// groups, and joins the explanations (and the per-example extras `T`) in example order: the
+/// whole batch at once for `--mask`, `grid:N` or per-feature groups; each example alone, with
+/// its own superpixels and its own row of the resolved baseline, for image-dependent
+/// segmentations (SLIC). Every call still sends all of its perturbations through the model
+/// in large batches.
+pub(crate) fn explain_by_groups<T>(
+    opts: &MethodOptions,
+    x: &Tensor,
+    targets: &[usize],
+    explain: impl Fn(&MethodOptions, &Tensor, &[usize], &Groups) -> Result<(Explanation, Vec<T>)>,
+) -> Result<(Explanation, Vec<T>)> {
+    let x = x.to_dtype(DType::F32)?;
+    let example = &x.shape()[1..];
+    let seg = match (&opts.mask, &opts.segments) {
+        (None, Some(s)) => Some(s.parse::<Segmentation>()?),
+        _ => None,
+    };
+    let seg = match seg {
+        Some(s) if s.depends_on_image() => s,
+        _ => return explain(opts, &x, targets, &Groups::resolve(opts, example)?),
+    };
+    let n = x.shape()[0];
+    let f: usize = example.iter().product();
+    let xv = x.to_vec_f32()?;
+    let base = opts.baseline.resolve(&x)?;
+    let mut attributions = Vec::with_capacity(n);
+    let mut gaps: Option<Vec<f64>> = Some(Vec::with_capacity(n));
+    let mut extras = Vec::with_capacity(n);
+    for i in 0..n {
+        let groups = Groups::from_labels(&seg.labels(&xv[i * f..(i + 1) * f], example)?);
+        let oi = MethodOptions {
+            baseline: Baseline::Tensor(base.narrow(0, i, 1)?),
+            ..opts.clone()
+        };
+        let (e, t) = explain(&oi, &x.narrow(0, i, 1)?, &targets[i..i + 1], &groups)?;
+        attributions.push(e.attributions);
+        gaps = match (gaps, e.completeness_gap) {
+            (Some(mut g), Some(gi)) => {
+                g.extend(gi);
+                Some(g)
+            }
+            _ => None,
+        };
+        extras.extend(t);
     }
+    let e = Explanation {
+        attributions: Tensor::cat(&attributions, 0)?,
+        targets: targets.to_vec(),
+        completeness_gap: gaps,
+    };
+    Ok((e, extras))
 }
 
 /// The background of the value functions: `--baselines` (a distribution `[B, ...]` shared by
