@@ -141,6 +141,58 @@ fn sampled_methods_are_seeded_and_efficient() {
 }
 
 #[test]
+fn tabular_lime_uses_training_statistics_and_reports_fidelity() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("a.npy");
+    let (model, input) = (
+        fixture("mlp").join("model.json"),
+        fixture("mlp").join("input.npy"),
+    );
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "explain",
+            "--model",
+            model.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--method",
+            "lime",
+            "--samples",
+            "400",
+        ];
+        args.extend(extra);
+        let o = common::xai(&args);
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(o.status.success(), "{err}");
+        (Tensor::read_npy(&out).unwrap(), err)
+    };
+    let (a, err) = run(&["--lime-sampling", "training", "--data", "breast_cancer"]);
+    assert_eq!(a.shape(), &[4, 30]);
+    let r2: Vec<f64> = err
+        .trim()
+        .rsplit(": ")
+        .next()
+        .unwrap()
+        .split(' ')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert!(err.contains("lime local fidelity"), "{err}");
+    assert_eq!(r2.len(), 4);
+    assert!(r2.iter().all(|r| (-1.0..=1.0).contains(r)), "{r2:?}");
+    let (b, _) = run(&["--lime-sampling", "training", "--data", "breast_cancer"]);
+    assert_eq!(a.to_vec_f32().unwrap(), b.to_vec_f32().unwrap());
+    let (c, _) = run(&[
+        "--lime-sampling",
+        "around-instance",
+        "--data",
+        "breast_cancer",
+    ]);
+    assert!(rel_l2(&c, &a) > 1e-6);
+}
+
+#[test]
 fn slic_superpixels_group_the_perturbation_methods() {
     for method in ["lime", "kernel-shap", "feature-ablation"] {
         let a = explain(
@@ -220,6 +272,33 @@ fn bad_perturbation_options_are_refused() {
         "lenet",
         &["--method", "feature-ablation", "--segments", "slic:1000"],
         "asks for more superpixels than the image's 28×28 pixels",
+    );
+    assert_fixture_refused(
+        "mlp",
+        &["--method", "lime", "--lime-sampling", "gaussian"],
+        "lime sampling must be on-off, training or around-instance, got 'gaussian'",
+    );
+    assert_fixture_refused(
+        "mlp",
+        &["--method", "lime", "--lime-sampling", "training"],
+        "needs training data: --data NAME or --baselines FILE.npy",
+    );
+    assert_fixture_refused(
+        "mlp",
+        &[
+            "--method",
+            "lime",
+            "--lime-sampling",
+            "training",
+            "--data",
+            "iris",
+        ],
+        "lime's training data has shape [150, 4] but needs finite rows of 30 features",
+    );
+    assert_fixture_refused(
+        "mlp",
+        &["--method", "lime", "--data", "no-such-set"],
+        "unknown dataset",
     );
     for w in ["0", "-1", "abc"] {
         assert_fixture_refused(

@@ -134,6 +134,9 @@ pub struct MethodOptions {
     pub segments: Option<String>,
     /// LIME's kernel width σ (`None`: 0.75·√d, lime's default).
     pub kernel_width: Option<f64>,
+    /// LIME's perturbations: on/off against the baseline, or tabular from the training data's
+    /// statistics (`baselines` holds the training rows).
+    pub lime_sampling: crate::methods::LimeSampling,
 }
 
 impl Default for MethodOptions {
@@ -166,6 +169,7 @@ impl Default for MethodOptions {
             mask: None,
             segments: None,
             kernel_width: None,
+            lime_sampling: crate::methods::LimeSampling::OnOff,
         }
     }
 }

@@ -3,7 +3,7 @@
 use super::{load_model, read_input, CliResult};
 use std::path::{Path, PathBuf};
 use xai_nn::Layered;
-use xai_passive::methods::{Baseline, Integration};
+use xai_passive::methods::{Baseline, Integration, Lime};
 use xai_passive::{registry, resolve_targets, MethodOptions, Target};
 use xai_tensor::Tensor;
 
@@ -82,9 +82,10 @@ pub struct Args {
     /// upsampling to the input's size, broadcast over its channels).
     #[arg(long)]
     pub no_upsample: bool,
-    /// Baseline distribution of gradient-shap, and background of shapley-exact, kernel-shap
-    /// and shapley-sampling (mean value over its rows, as SHAP): .npy [B, ...input_shape].
-    #[arg(long)]
+    /// Baseline distribution of gradient-shap, background of shapley-exact, kernel-shap
+    /// and shapley-sampling (mean value over its rows, as SHAP), and training rows of tabular
+    /// lime: .npy [B, ...input_shape] (alias --background).
+    #[arg(long, alias = "background")]
     pub baselines: Option<PathBuf>,
     /// Method wrapped by smoothgrad / smoothgrad-squared / vargrad (default saliency).
     #[arg(long)]
@@ -116,6 +117,17 @@ pub struct PerturbArgs {
     /// LIME kernel width σ > 0 (default 0.75·√d).
     #[arg(long, allow_hyphen_values = true)]
     pub kernel_width: Option<String>,
+    /// LIME's perturbations: on-off (features, --mask groups or --segments switched to the
+    /// baseline), training (tabular, lime's LimeTabularExplainer: μ + N(0,1)·σ from the
+    /// training rows) or around-instance (x + N(0,1)·σ). The tabular ones need --data or
+    /// --baselines.
+    #[arg(long, default_value = "on-off")]
+    pub lime_sampling: String,
+    /// Training rows from a dataset (a bundled name: iris, wine, breast_cancer, digits,
+    /// mnist, or a CSV file), used as --baselines is: tabular lime's statistics, the Shapley
+    /// methods' background.
+    #[arg(long)]
+    pub data: Option<String>,
 }
 
 /// Flags of the modified-gradient methods (LRP, deep Taylor, DeepLIFT). Parsed in [`run`], so
@@ -195,11 +207,12 @@ pub fn run(a: &Args) -> CliResult {
         layer: a.layer.clone(),
         neuron: a.neuron.clone(),
         upsample: !a.no_upsample,
-        baselines: a
-            .baselines
-            .as_deref()
-            .map(|p| read_npy("baselines", p))
-            .transpose()?,
+        baselines: match (&a.baselines, &a.perturb.data) {
+            (Some(_), Some(_)) => return Err("give --baselines or --data, not both".into()),
+            (Some(p), None) => Some(read_npy("baselines", p)?),
+            (None, Some(name)) => Some(xai_nn::Dataset::load(name)?.x),
+            (None, None) => None,
+        },
         inner: a.inner.clone(),
         abs: a.abs,
         channel_max: a.channel_max,
@@ -227,6 +240,7 @@ pub fn run(a: &Args) -> CliResult {
             }
             w => w,
         },
+        lime_sampling: a.perturb.lime_sampling.parse()?,
     };
     let method = registry::build(&a.method, &opts)?;
     let model = load_model(&a.model)?;
@@ -236,7 +250,18 @@ pub fn run(a: &Args) -> CliResult {
         return Err(format!("--png needs image inputs [N, C, H, W], got {:?}", x.shape()).into());
     }
     let targets = resolve_targets(m, &x, &a.target)?;
-    let e = method.attribute(m, &x, &targets)?;
+    let e = if a.method == "lime" {
+        // LIME also reports its surrogate's local fidelity.
+        let (e, fits) = Lime { opts }.explain_with_fidelity(m, &x, &targets)?;
+        let r2: Vec<String> = fits.iter().map(|f| format!("{:.4}", f.r2)).collect();
+        eprintln!(
+            "lime local fidelity (weighted R² per example): {}",
+            r2.join(" ")
+        );
+        e
+    } else {
+        method.attribute(m, &x, &targets)?
+    };
     // Input-space methods give the input's shape back; layer methods and unupsampled maps
     // keep their own per-example shape (without the batch axis for a single example).
     let out = &e.attributions;

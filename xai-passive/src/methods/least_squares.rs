@@ -20,6 +20,8 @@ pub struct WeightedLeastSquares {
 impl WeightedLeastSquares {
     /// Factors the design `x` (`rows × p`) with row weights `w` and ridge penalty `alpha`.
     pub fn new(x: ArrayView2<f64>, w: &[f64], alpha: f64) -> Result<Self> {
+        // OpenBLAS's own threads race with concurrent callers: keep it at one per call.
+        xai_tensor::cpu::single_threaded_blas();
         let p = x.ncols();
         let mut xtw = x.t().to_owned();
         for (mut col, &wr) in xtw.axis_iter_mut(Axis(1)).zip(w) {

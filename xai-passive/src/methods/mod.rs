@@ -36,7 +36,7 @@ pub use integrated_gradients::IntegratedGradients;
 pub use kernel_shap::{kernel_coalitions, KernelShap};
 pub use layer_attribution::{LayerConductance, LayerGradientXActivation, LayerIntegratedGradients};
 pub use least_squares::WeightedLeastSquares;
-pub use lime::{ridge_with_intercept, Lime, LimeFit};
+pub use lime::{ridge_with_intercept, Lime, LimeFit, LimeSampling};
 pub use lrp::{check_lrp_options, target_relevance, Bounds, CompositeKind, Lrp};
 pub use lrp_rules::{stabilize, Composite, LinearMap, LrpGradRule, LrpRule};
 pub use neuron_attribution::{NeuronGradient, NeuronIntegratedGradients};
