@@ -193,6 +193,34 @@ fn tabular_lime_uses_training_statistics_and_reports_fidelity() {
 }
 
 #[test]
+fn meaningful_perturbation_gives_a_seeded_deletion_map() {
+    let run = |seed: &str| {
+        explain(
+            "lenet",
+            &[
+                "--method",
+                "meaningful-perturbation",
+                "--iterations",
+                "20",
+                "--mask-size",
+                "7",
+                "--noise-std",
+                "0.05",
+                "--seed",
+                seed,
+            ],
+        )
+    };
+    let a = run("1");
+    assert_eq!(a.shape(), &[4, 1, 28, 28]);
+    let v = a.to_vec_f32().unwrap();
+    assert!(v.iter().all(|x| (0.0..=1.0).contains(x)));
+    assert!(v.iter().any(|&x| x > 0.0), "the mask never moved");
+    assert_eq!(v, run("1").to_vec_f32().unwrap());
+    assert!(rel_l2(&run("2"), &a) > 1e-6);
+}
+
+#[test]
 fn slic_superpixels_group_the_perturbation_methods() {
     for method in ["lime", "kernel-shap", "feature-ablation"] {
         let a = explain(
@@ -299,6 +327,37 @@ fn bad_perturbation_options_are_refused() {
         "mlp",
         &["--method", "lime", "--data", "no-such-set"],
         "unknown dataset",
+    );
+    for (flag, v, needle) in [
+        ("--iterations", "0", "iterations must be at least 1, got 0"),
+        (
+            "--lambda-l1",
+            "-1",
+            "lambda-l1 must be a number ≥ 0, got -1",
+        ),
+        ("--lambda-tv", "x", "--lambda-tv must be a number, got 'x'"),
+        ("--mask-size", "0", "mask-size must be at least 1, got 0"),
+        (
+            "--mask-size",
+            "29",
+            "mask-size must be between 1 and the image's larger side 28, got 29",
+        ),
+        (
+            "--reference",
+            "blur:-1",
+            "reference must be blur, blur:SIGMA with SIGMA > 0, or baseline, got 'blur:-1'",
+        ),
+    ] {
+        assert_fixture_refused(
+            "lenet",
+            &["--method", "meaningful-perturbation", flag, v],
+            needle,
+        );
+    }
+    assert_fixture_refused(
+        "mlp",
+        &["--method", "meaningful-perturbation"],
+        "meaningful-perturbation needs image inputs",
     );
     for w in ["0", "-1", "abc"] {
         assert_fixture_refused(

@@ -63,6 +63,7 @@ MethodInfo { name: "shapley-exact", description: "exact Shapley values over all 
 MethodInfo { name: "kernel-shap", description: "Shapley values by Shapley-kernel weighted least squares over coalitions (Lundberg & Lee 2017, SHAP KernelExplainer); --samples, --seed, --mask, --segments, --baselines/--baseline", family: "attribution / local / passive", needs: "forward", build: |o| Ok(Box::new(KernelShap { opts: o.clone() })) },
 MethodInfo { name: "shapley-sampling", description: "Shapley values by antithetic permutation sampling (Štrumbelj & Kononenko 2014); --samples (permutations), --seed, --mask, --segments, --baselines/--baseline", family: "attribution / local / passive", needs: "forward", build: |o| Ok(Box::new(ShapleySampling { opts: o.clone() })) },
 MethodInfo { name: "lime", description: "coefficients of a kernel-weighted ridge surrogate over on/off perturbations against the baseline (Ribeiro et al. 2016); --samples, --kernel-width, --seed, --mask, --segments grid:N|slic:N, --baseline", family: "attribution / local / passive", needs: "forward", build: |o| Ok(Box::new(Lime { opts: o.clone() })) },
+MethodInfo { name: "meaningful-perturbation", description: "deletion mask minimising λ₁‖1−m‖₁ + λ₂TV(m) + p_c(x⊙m + x̃⊙(1−m)) by Adam, attribution 1 − m (Fong & Vedaldi 2017); --iterations, --lambda-l1, --lambda-tv, --mask-size, --reference blur|baseline, --noise-std, --seed", family: "attribution / local / passive", needs: "gradients", build: |o| Ok(Box::new(MeaningfulPerturbation { opts: o.clone() })) },
 ];
 
 /// Builds the method called `name`.

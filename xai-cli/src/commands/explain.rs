@@ -128,6 +128,22 @@ pub struct PerturbArgs {
     /// methods' background.
     #[arg(long)]
     pub data: Option<String>,
+    /// meaningful-perturbation: Adam steps on the mask (default 300).
+    #[arg(long, allow_negative_numbers = true)]
+    pub iterations: Option<i64>,
+    /// meaningful-perturbation: λ₁ ≥ 0 on mean |1 − m| (default 0.1).
+    #[arg(long, default_value = "0.1", allow_hyphen_values = true)]
+    pub lambda_l1: String,
+    /// meaningful-perturbation: λ₂ ≥ 0 on the mask's total variation (default 0.05).
+    #[arg(long, default_value = "0.05", allow_hyphen_values = true)]
+    pub lambda_tv: String,
+    /// meaningful-perturbation: side of the low-resolution mask (default ⌈max(H, W)/4⌉).
+    #[arg(long, allow_negative_numbers = true)]
+    pub mask_size: Option<i64>,
+    /// meaningful-perturbation: what deleted pixels become: blur (Gaussian, σ = 10·max(H, W)/224
+    /// px), blur:SIGMA, or baseline (--baseline).
+    #[arg(long, default_value = "blur")]
+    pub reference: String,
 }
 
 /// Flags of the modified-gradient methods (LRP, deep Taylor, DeepLIFT). Parsed in [`run`], so
@@ -241,6 +257,19 @@ pub fn run(a: &Args) -> CliResult {
             w => w,
         },
         lime_sampling: a.perturb.lime_sampling.parse()?,
+        iterations: a
+            .perturb
+            .iterations
+            .map(|v| count("iterations", v))
+            .transpose()?,
+        lambda_l1: number("--lambda-l1", &a.perturb.lambda_l1)?,
+        lambda_tv: number("--lambda-tv", &a.perturb.lambda_tv)?,
+        mask_size: a
+            .perturb
+            .mask_size
+            .map(|v| count("mask-size", v))
+            .transpose()?,
+        reference: a.perturb.reference.parse()?,
     };
     let method = registry::build(&a.method, &opts)?;
     let model = load_model(&a.model)?;
