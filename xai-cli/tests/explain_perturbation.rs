@@ -141,6 +141,111 @@ fn sampled_methods_are_seeded_and_efficient() {
 }
 
 #[test]
+fn tabular_lime_uses_training_statistics_and_reports_fidelity() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("a.npy");
+    let (model, input) = (
+        fixture("mlp").join("model.json"),
+        fixture("mlp").join("input.npy"),
+    );
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "explain",
+            "--model",
+            model.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--method",
+            "lime",
+            "--samples",
+            "400",
+        ];
+        args.extend(extra);
+        let o = common::xai(&args);
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(o.status.success(), "{err}");
+        (Tensor::read_npy(&out).unwrap(), err)
+    };
+    let (a, err) = run(&["--lime-sampling", "training", "--data", "breast_cancer"]);
+    assert_eq!(a.shape(), &[4, 30]);
+    let r2: Vec<f64> = err
+        .trim()
+        .rsplit(": ")
+        .next()
+        .unwrap()
+        .split(' ')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert!(err.contains("lime local fidelity"), "{err}");
+    assert_eq!(r2.len(), 4);
+    assert!(r2.iter().all(|r| (-1.0..=1.0).contains(r)), "{r2:?}");
+    let (b, _) = run(&["--lime-sampling", "training", "--data", "breast_cancer"]);
+    assert_eq!(a.to_vec_f32().unwrap(), b.to_vec_f32().unwrap());
+    let (c, _) = run(&[
+        "--lime-sampling",
+        "around-instance",
+        "--data",
+        "breast_cancer",
+    ]);
+    assert!(rel_l2(&c, &a) > 1e-6);
+}
+
+#[test]
+fn meaningful_perturbation_gives_a_seeded_deletion_map() {
+    let run = |seed: &str| {
+        explain(
+            "lenet",
+            &[
+                "--method",
+                "meaningful-perturbation",
+                "--iterations",
+                "20",
+                "--mask-size",
+                "7",
+                "--noise-std",
+                "0.05",
+                "--seed",
+                seed,
+            ],
+        )
+    };
+    let a = run("1");
+    assert_eq!(a.shape(), &[4, 1, 28, 28]);
+    let v = a.to_vec_f32().unwrap();
+    assert!(v.iter().all(|x| (0.0..=1.0).contains(x)));
+    assert!(v.iter().any(|&x| x > 0.0), "the mask never moved");
+    assert_eq!(v, run("1").to_vec_f32().unwrap());
+    assert!(rel_l2(&run("2"), &a) > 1e-6);
+}
+
+#[test]
+fn slic_superpixels_group_the_perturbation_methods() {
+    for method in ["lime", "kernel-shap", "feature-ablation"] {
+        let a = explain(
+            "lenet",
+            &[
+                "--method",
+                method,
+                "--segments",
+                "slic:12",
+                "--samples",
+                "100",
+            ],
+        );
+        assert_eq!(a.shape(), &[4, 1, 28, 28]);
+        // Piecewise constant on about 12 superpixels per image.
+        for img in a.to_vec_f32().unwrap().chunks(784) {
+            let mut v: Vec<u32> = img.iter().map(|x| x.to_bits()).collect();
+            v.sort_unstable();
+            v.dedup();
+            assert!((2..=24).contains(&v.len()), "{method}: {} values", v.len());
+        }
+    }
+}
+
+#[test]
 fn bad_perturbation_options_are_refused() {
     assert_fixture_refused(
         "lenet",
@@ -179,10 +284,80 @@ fn bad_perturbation_options_are_refused() {
         &["--method", "lime", "--segments", "grid:2"],
         "--segments grid:N needs image inputs",
     );
+    for seg in ["slic:0", "slic:5,-2", "slic", "grid:x"] {
+        assert_fixture_refused(
+            "lenet",
+            &["--method", "lime", "--segments", seg],
+            &format!("segments must be grid:N or slic:N[,M] with N ≥ 1 and compactness M > 0, got '{seg}'"),
+        );
+    }
+    assert_fixture_refused(
+        "mlp",
+        &["--method", "kernel-shap", "--segments", "slic:4"],
+        "--segments slic:N needs image inputs",
+    );
     assert_fixture_refused(
         "lenet",
-        &["--method", "lime", "--segments", "slic:5"],
-        "segments must be grid:N with N ≥ 1, got 'slic:5'",
+        &["--method", "feature-ablation", "--segments", "slic:1000"],
+        "asks for more superpixels than the image's 28×28 pixels",
+    );
+    assert_fixture_refused(
+        "mlp",
+        &["--method", "lime", "--lime-sampling", "gaussian"],
+        "lime sampling must be on-off, training or around-instance, got 'gaussian'",
+    );
+    assert_fixture_refused(
+        "mlp",
+        &["--method", "lime", "--lime-sampling", "training"],
+        "needs training data: --data NAME or --baselines FILE.npy",
+    );
+    assert_fixture_refused(
+        "mlp",
+        &[
+            "--method",
+            "lime",
+            "--lime-sampling",
+            "training",
+            "--data",
+            "iris",
+        ],
+        "lime's training data has shape [150, 4] but needs finite rows of 30 features",
+    );
+    assert_fixture_refused(
+        "mlp",
+        &["--method", "lime", "--data", "no-such-set"],
+        "unknown dataset",
+    );
+    for (flag, v, needle) in [
+        ("--iterations", "0", "iterations must be at least 1, got 0"),
+        (
+            "--lambda-l1",
+            "-1",
+            "lambda-l1 must be a number ≥ 0, got -1",
+        ),
+        ("--lambda-tv", "x", "--lambda-tv must be a number, got 'x'"),
+        ("--mask-size", "0", "mask-size must be at least 1, got 0"),
+        (
+            "--mask-size",
+            "29",
+            "mask-size must be between 1 and the image's larger side 28, got 29",
+        ),
+        (
+            "--reference",
+            "blur:-1",
+            "reference must be blur, blur:SIGMA with SIGMA > 0, or baseline, got 'blur:-1'",
+        ),
+    ] {
+        assert_fixture_refused(
+            "lenet",
+            &["--method", "meaningful-perturbation", flag, v],
+            needle,
+        );
+    }
+    assert_fixture_refused(
+        "mlp",
+        &["--method", "meaningful-perturbation"],
+        "meaningful-perturbation needs image inputs",
     );
     for w in ["0", "-1", "abc"] {
         assert_fixture_refused(

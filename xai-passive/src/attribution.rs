@@ -129,10 +129,24 @@ pub struct MethodOptions {
     pub stride: Option<String>,
     /// Feature groups of the perturbation methods: integer group ids `[...input_shape]`.
     pub mask: Option<Tensor>,
-    /// Superpixels of the perturbation methods: `grid:N` (an N×N grid over H, W).
+    /// Superpixels of the perturbation methods: `grid:N` (an N×N grid over H, W) or
+    /// `slic:N[,M]` (SLIC superpixels of each image).
     pub segments: Option<String>,
     /// LIME's kernel width σ (`None`: 0.75·√d, lime's default).
     pub kernel_width: Option<f64>,
+    /// LIME's perturbations: on/off against the baseline, or tabular from the training data's
+    /// statistics (`baselines` holds the training rows).
+    pub lime_sampling: crate::methods::LimeSampling,
+    /// Optimisation steps of meaningful perturbation (`None`: 300).
+    pub iterations: Option<usize>,
+    /// Meaningful perturbation's λ₁ on mean |1 − m| (default 0.1).
+    pub lambda_l1: f64,
+    /// Meaningful perturbation's λ₂ on the mask's total variation (default 0.05).
+    pub lambda_tv: f64,
+    /// Side of meaningful perturbation's low-resolution mask (`None`: ⌈max(H, W)/4⌉).
+    pub mask_size: Option<usize>,
+    /// What meaningful perturbation's deleted pixels become: blurred input or the baseline.
+    pub reference: crate::methods::MaskReference,
 }
 
 impl Default for MethodOptions {
@@ -165,6 +179,12 @@ impl Default for MethodOptions {
             mask: None,
             segments: None,
             kernel_width: None,
+            lime_sampling: crate::methods::LimeSampling::OnOff,
+            iterations: None,
+            lambda_l1: 0.1,
+            lambda_tv: 0.05,
+            mask_size: None,
+            reference: crate::methods::MaskReference::Blur(None),
         }
     }
 }

@@ -4,7 +4,7 @@ use super::{load_model, read_input, CliResult};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use xai_nn::Layered;
-use xai_passive::methods::{Baseline, Integration};
+use xai_passive::methods::{Baseline, Integration, Lime};
 use xai_passive::report::{ExplanationReport, Timings};
 use xai_passive::{registry, resolve_targets, MethodOptions, Target};
 use xai_tensor::Tensor;
@@ -89,9 +89,10 @@ pub struct Args {
     /// upsampling to the input's size, broadcast over its channels).
     #[arg(long)]
     pub no_upsample: bool,
-    /// Baseline distribution of gradient-shap, and background of shapley-exact, kernel-shap
-    /// and shapley-sampling (mean value over its rows, as SHAP): .npy [B, ...input_shape].
-    #[arg(long)]
+    /// Baseline distribution of gradient-shap, background of shapley-exact, kernel-shap
+    /// and shapley-sampling (mean value over its rows, as SHAP), and training rows of tabular
+    /// lime: .npy [B, ...input_shape] (alias --background).
+    #[arg(long, alias = "background")]
     pub baselines: Option<PathBuf>,
     /// Method wrapped by smoothgrad / smoothgrad-squared / vargrad (default saliency).
     #[arg(long)]
@@ -125,12 +126,40 @@ pub struct PerturbArgs {
     /// shapley-exact, kernel-shap, shapley-sampling, lime).
     #[arg(long)]
     pub mask: Option<PathBuf>,
-    /// Superpixels as feature groups: grid:N (an N×N grid over the image, channels together).
+    /// Superpixels as feature groups (channels together): grid:N (an N×N grid over the image)
+    /// or slic:N[,M] (about N SLIC superpixels of each image, compactness M, default 10).
     #[arg(long)]
     pub segments: Option<String>,
     /// LIME kernel width σ > 0 (default 0.75·√d).
     #[arg(long, allow_hyphen_values = true)]
     pub kernel_width: Option<String>,
+    /// LIME's perturbations: on-off (features, --mask groups or --segments switched to the
+    /// baseline), training (tabular, lime's LimeTabularExplainer: μ + N(0,1)·σ from the
+    /// training rows) or around-instance (x + N(0,1)·σ). The tabular ones need --data or
+    /// --baselines.
+    #[arg(long, default_value = "on-off")]
+    pub lime_sampling: String,
+    /// Training rows from a dataset (a bundled name: iris, wine, breast_cancer, digits,
+    /// mnist, or a CSV file), used as --baselines is: tabular lime's statistics, the Shapley
+    /// methods' background.
+    #[arg(long)]
+    pub data: Option<String>,
+    /// meaningful-perturbation: Adam steps on the mask (default 300).
+    #[arg(long, allow_negative_numbers = true)]
+    pub iterations: Option<i64>,
+    /// meaningful-perturbation: λ₁ ≥ 0 on mean |1 − m| (default 0.1).
+    #[arg(long, default_value = "0.1", allow_hyphen_values = true)]
+    pub lambda_l1: String,
+    /// meaningful-perturbation: λ₂ ≥ 0 on the mask's total variation (default 0.05).
+    #[arg(long, default_value = "0.05", allow_hyphen_values = true)]
+    pub lambda_tv: String,
+    /// meaningful-perturbation: side of the low-resolution mask (default ⌈max(H, W)/4⌉).
+    #[arg(long, allow_negative_numbers = true)]
+    pub mask_size: Option<i64>,
+    /// meaningful-perturbation: what deleted pixels become: blur (Gaussian, σ = 10·max(H, W)/224
+    /// px), blur:SIGMA, or baseline (--baseline).
+    #[arg(long, default_value = "blur")]
+    pub reference: String,
 }
 
 /// Flags of the modified-gradient methods (LRP, deep Taylor, DeepLIFT). Parsed in [`run`], so
@@ -210,11 +239,12 @@ pub fn run(a: &Args) -> CliResult {
         layer: a.layer.clone(),
         neuron: a.neuron.clone(),
         upsample: !a.no_upsample,
-        baselines: a
-            .baselines
-            .as_deref()
-            .map(|p| read_npy("baselines", p))
-            .transpose()?,
+        baselines: match (&a.baselines, &a.perturb.data) {
+            (Some(_), Some(_)) => return Err("give --baselines or --data, not both".into()),
+            (Some(p), None) => Some(read_npy("baselines", p)?),
+            (None, Some(name)) => Some(xai_nn::Dataset::load(name)?.x),
+            (None, None) => None,
+        },
         inner: a.inner.clone(),
         abs: a.abs,
         channel_max: a.channel_max,
@@ -242,6 +272,20 @@ pub fn run(a: &Args) -> CliResult {
             }
             w => w,
         },
+        lime_sampling: a.perturb.lime_sampling.parse()?,
+        iterations: a
+            .perturb
+            .iterations
+            .map(|v| count("iterations", v))
+            .transpose()?,
+        lambda_l1: number("--lambda-l1", &a.perturb.lambda_l1)?,
+        lambda_tv: number("--lambda-tv", &a.perturb.lambda_tv)?,
+        mask_size: a
+            .perturb
+            .mask_size
+            .map(|v| count("mask-size", v))
+            .transpose()?,
+        reference: a.perturb.reference.parse()?,
     };
     let method = registry::build(&a.method, &opts)?;
     if a.format == Format::Npy && a.output == Path::new("-") {
@@ -257,8 +301,21 @@ pub fn run(a: &Args) -> CliResult {
         return Err(format!("--png needs image inputs [N, C, H, W], got {:?}", x.shape()).into());
     }
     let targets = resolve_targets(m, &x, &a.target)?;
-    let e = method.attribute(m, &x, &targets)?;
-    spinner.finish_and_clear();
+    let e = if a.method == "lime" {
+        // LIME also reports its surrogate's local fidelity.
+        let (e, fits) = Lime { opts: opts.clone() }.explain_with_fidelity(m, &x, &targets)?;
+        spinner.finish_and_clear();
+        let r2: Vec<String> = fits.iter().map(|f| format!("{:.4}", f.r2)).collect();
+        eprintln!(
+            "lime local fidelity (weighted R² per example): {}",
+            r2.join(" ")
+        );
+        e
+    } else {
+        let e = method.attribute(m, &x, &targets)?;
+        spinner.finish_and_clear();
+        e
+    };
     // Input-space methods give the input's shape back; layer methods and unupsampled maps
     // keep their own per-example shape (without the batch axis for a single example).
     let out = &e.attributions;

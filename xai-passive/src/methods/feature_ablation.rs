@@ -1,10 +1,10 @@
 //! Feature ablation (Captum's `FeatureAblation`) and omission / leave-one-out (Zeiler & Fergus
 //! 2014; Li, Monroe & Jurafsky, *Understanding Neural Networks through Representation
-//! Erasure*, 2016): for each feature or group G (`--mask` group ids, `--segments grid:N`),
+//! Erasure*, 2016): for each feature or group G (`--mask` group ids, `--segments grid:N | slic:N`),
 //! a_G(x) = f_c(x) − f_c(x with G set to the baseline b), the group's value given to each of
 //! its members. Needs only `Forward`.
 
-use super::perturbation::{broadcast_groups, compose, eval_rows, Groups};
+use super::perturbation::{broadcast_groups, compose, eval_rows, explain_by_groups, Groups};
 use crate::attribution::{Attribution, Explanation, MethodOptions};
 use crate::Result;
 use xai_nn::Forward;
@@ -68,15 +68,17 @@ fn run<M: Forward + ?Sized>(
     x: &Tensor,
     targets: &[usize],
 ) -> Result<Explanation> {
-    let x = x.to_dtype(DType::F32)?;
-    let groups = Groups::resolve(opts, &x.shape()[1..])?;
-    let phi = ablate(model, &x, targets, opts, &groups)?;
-    let a = broadcast_groups(&phi, &groups, x.shape()[0]);
-    Ok(Explanation {
-        attributions: Tensor::from_vec(a, x.shape())?.to_dtype(DType::F32)?,
-        targets: targets.to_vec(),
-        completeness_gap: None,
-    })
+    let run = |opts: &MethodOptions, x: &Tensor, targets: &[usize], groups: &Groups| {
+        let phi = ablate(model, x, targets, opts, groups)?;
+        let a = broadcast_groups(&phi, groups, x.shape()[0]);
+        let e = Explanation {
+            attributions: Tensor::from_vec(a, x.shape())?.to_dtype(DType::F32)?,
+            targets: targets.to_vec(),
+            completeness_gap: None,
+        };
+        Ok((e, Vec::<()>::new()))
+    };
+    Ok(explain_by_groups(opts, x, targets, run)?.0)
 }
 
 impl<M: Forward + ?Sized> Attribution<M> for FeatureAblation {
@@ -157,6 +159,52 @@ mod tests {
                     let got = e[i * f + j] as f64;
                     assert!((got - want).abs() <= 1e-5 * (1.0 + want.abs()));
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn slic_segments_are_made_per_example() {
+        use crate::methods::Segmentation;
+        let m = cnn(7);
+        let x = randn(&mut Rng::new(8), &[2, 2, 5, 5], 1.0);
+        let t = [0, 2];
+        let opts = MethodOptions {
+            segments: Some("slic:4".into()),
+            baseline: Baseline::Constant(0.3),
+            ..Default::default()
+        };
+        let got = FeatureAblation { opts: opts.clone() }
+            .attribute(&m, &x, &t)
+            .unwrap()
+            .attributions
+            .to_vec_f32()
+            .unwrap();
+        let xv = x.to_vec_f32().unwrap();
+        let seg: Segmentation = "slic:4".parse().unwrap();
+        let labels: Vec<Vec<i64>> = (0..2)
+            .map(|i| seg.labels(&xv[i * 50..(i + 1) * 50], &[2, 5, 5]).unwrap())
+            .collect();
+        assert_ne!(
+            labels[0], labels[1],
+            "the test needs different segmentations"
+        );
+        for i in 0..2 {
+            let mask = labels[i].iter().map(|&l| l as f32).collect();
+            let want = FeatureAblation {
+                opts: MethodOptions {
+                    mask: Some(Tensor::from_vec(mask, &[2, 5, 5]).unwrap()),
+                    segments: None,
+                    ..opts.clone()
+                },
+            }
+            .attribute(&m, &x.narrow(0, i, 1).unwrap(), &t[i..i + 1])
+            .unwrap()
+            .attributions
+            .to_vec_f32()
+            .unwrap();
+            for (a, b) in got[i * 50..(i + 1) * 50].iter().zip(&want) {
+                assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
             }
         }
     }

@@ -8,17 +8,17 @@
 //! complements) are enumerated, from the smallest, while the sample budget covers them
 //! (exact enumeration when 2^d − 2 ≤ samples, giving the exact Shapley values), the rest
 //! are drawn (size by the kernel's mass, then a uniform subset, with its complement; repeats
-//! add weight). The normal equations are solved by Cholesky. Unlike SHAP, no L1 feature
+//! add weight). The normal equations are solved by Cholesky (LAPACK). Unlike SHAP, no L1 feature
 //! selection and no removal of features equal to every background row (their φ is 0 when
 //! enumerated, small when sampled). Needs only `Forward`.
 
+use super::least_squares::WeightedLeastSquares;
 use super::perturbation::{
-    binom, broadcast_groups, cholesky, cholesky_solve, coalition_values, weighted_gram,
-    weighted_xty, Background, Groups,
+    binom, broadcast_groups, coalition_values, explain_by_groups, Background, Groups,
 };
 use crate::attribution::{Attribution, Explanation, MethodOptions};
 use crate::Result;
-use rayon::prelude::*;
+use ndarray::Array2;
 use std::collections::HashMap;
 use xai_nn::Forward;
 use xai_tensor::{DType, Rng, Tensor};
@@ -175,8 +175,8 @@ fn for_each_subset(d: usize, k: usize, mut f: impl FnMut(&[bool])) {
 
 /// φ of every example from its coalition values (`v`: `[N·(C+2)]`, per example the C masks'
 /// values, then v(∅) and v(1)) by SHAP's constrained weighted least squares
-/// (eliminating the last player). The design is shared, so the Gram matrix is factored once;
-/// examples are solved in parallel. Returns φ `[N·d]` and the efficiency gaps.
+/// (eliminating the last player). The design is shared, so it is factored once and every
+/// example is one right-hand side. Returns φ `[N·d]` and the efficiency gaps.
 pub(crate) fn kernel_solve(
     masks: &[bool],
     weights: &[f64],
@@ -184,46 +184,33 @@ pub(crate) fn kernel_solve(
     d: usize,
 ) -> Result<(Vec<f64>, Vec<f64>)> {
     let c = weights.len();
+    let n = v.len() / (c + 2);
     let p = d.saturating_sub(1);
     let last: Vec<f64> = masks
         .chunks(d.max(1))
         .map(|m| f64::from(u8::from(m[d - 1])))
         .collect();
-    let mut xs = Vec::with_capacity(c * p);
-    for (m, l) in masks.chunks(d.max(1)).zip(&last) {
-        xs.extend(m[..p].iter().map(|&b| f64::from(u8::from(b)) - l));
-    }
-    let l = if p > 0 {
-        cholesky(&weighted_gram(&xs, weights, p, 0.0), p)?
+    let total: Vec<f64> = v.chunks(c + 2).map(|vi| vi[c + 1] - vi[c]).collect();
+    let beta = if p > 0 {
+        let xs = Array2::from_shape_fn((c, p), |(r, j)| {
+            f64::from(u8::from(masks[r * d + j])) - last[r]
+        });
+        let ys = Array2::from_shape_fn((c, n), |(r, i)| {
+            let vi = &v[i * (c + 2)..(i + 1) * (c + 2)];
+            vi[r] - vi[c] - last[r] * total[i]
+        });
+        Some(WeightedLeastSquares::new(xs.view(), weights, 0.0)?.solve(ys.view())?)
     } else {
-        Vec::new()
+        None
     };
-    let per: Vec<(Vec<f64>, f64)> = v
-        .par_chunks(c + 2)
-        .map(|vi| {
-            let (fnull, fx) = (vi[c], vi[c + 1]);
-            let total = fx - fnull;
-            let mut phi = if p > 0 {
-                let ys: Vec<f64> = vi[..c]
-                    .iter()
-                    .zip(&last)
-                    .map(|(vc, l)| vc - fnull - l * total)
-                    .collect();
-                cholesky_solve(&l, &weighted_xty(&xs, &ys, weights, p), p)
-            } else {
-                Vec::new()
-            };
-            let s: f64 = phi.iter().sum();
-            phi.push(total - s);
-            let gap = phi.iter().sum::<f64>() - total;
-            (phi, gap)
-        })
-        .collect();
-    let mut phi = Vec::with_capacity(v.len() / (c + 2) * d);
-    let mut gap = Vec::new();
-    for (p, g) in per {
-        phi.extend(p);
-        gap.push(g);
+    let mut phi = Vec::with_capacity(n * d);
+    let mut gap = Vec::with_capacity(n);
+    for (i, &t) in total.iter().enumerate() {
+        let mut pi: Vec<f64> = beta.as_ref().map_or(Vec::new(), |b| b.column(i).to_vec());
+        let s: f64 = pi.iter().sum();
+        pi.push(t - s);
+        gap.push(pi.iter().sum::<f64>() - t);
+        phi.extend(pi);
     }
     Ok((phi, gap))
 }
@@ -234,38 +221,41 @@ impl<M: Forward + ?Sized> Attribution<M> for KernelShap {
     }
 
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
-        let o = &self.opts;
-        let x = x.to_dtype(DType::F32)?;
-        let example = x.shape()[1..].to_vec();
-        let groups = Groups::resolve(o, &example)?;
-        let d = groups.count;
-        let bg = Background::resolve(o, &x, true)?;
-        let n = x.shape()[0];
-        let samples = o.samples.unwrap_or(2 * d + 2048);
-        let (mut masks, weights) = kernel_coalitions(d, samples, &mut Rng::new(o.seed));
-        let c = weights.len();
-        // Two more coalitions: ∅ (φ₀) and the full set (f(x)).
-        masks.extend(std::iter::repeat_n(false, d));
-        masks.extend(std::iter::repeat_n(true, d));
-        let xv = x.to_vec_f32()?;
-        let v = coalition_values(
-            model,
-            &xv,
-            &example,
-            targets,
-            o.batch_size,
-            &groups,
-            &bg,
-            c + 2,
-            |ci, g| masks[ci * d + g],
-        )?;
-        let (phi, gap) = kernel_solve(&masks[..c * d], &weights, &v, d)?;
-        let a = broadcast_groups(&phi, &groups, n);
-        Ok(Explanation {
-            attributions: Tensor::from_vec(a, x.shape())?.to_dtype(DType::F32)?,
-            targets: targets.to_vec(),
-            completeness_gap: Some(gap),
-        })
+        let run = |o: &MethodOptions, x: &Tensor, targets: &[usize], groups: &Groups| {
+            let example = x.shape()[1..].to_vec();
+            let d = groups.count;
+            let bg = Background::resolve(o, x, true)?;
+            let n = x.shape()[0];
+            let samples = o.samples.unwrap_or(2 * d + 2048);
+            let (mut masks, weights) = kernel_coalitions(d, samples, &mut Rng::new(o.seed));
+            let c = weights.len();
+            // Two more coalitions: ∅ (φ₀) and the full set (f(x)).
+            masks.extend(std::iter::repeat_n(false, d));
+            masks.extend(std::iter::repeat_n(true, d));
+            let xv = x.to_vec_f32()?;
+            let v = coalition_values(
+                model,
+                &xv,
+                &example,
+                targets,
+                o.batch_size,
+                groups,
+                &bg,
+                c + 2,
+                |ci, g| masks[ci * d + g],
+            )?;
+            let (phi, gap) = kernel_solve(&masks[..c * d], &weights, &v, d)?;
+            let a = broadcast_groups(&phi, groups, n);
+            Ok((
+                Explanation {
+                    attributions: Tensor::from_vec(a, x.shape())?.to_dtype(DType::F32)?,
+                    targets: targets.to_vec(),
+                    completeness_gap: Some(gap),
+                },
+                Vec::<()>::new(),
+            ))
+        };
+        Ok(explain_by_groups(&self.opts, x, targets, run)?.0)
     }
 }
 

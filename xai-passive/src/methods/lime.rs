@@ -1,6 +1,6 @@
 //! LIME (Ribeiro, Singh & Guestrin, *"Why Should I Trust You?": Explaining the Predictions of
 //! Any Classifier*, KDD 2016), with binary interpretable features: d features or groups
-//! (`--mask`, `--segments grid:N` superpixels) switched on or off against the baseline,
+//! (`--mask`, `--segments grid:N | slic:N` superpixels) switched on or off against the baseline,
 //! x'(z) = z·x + (1 − z)·b, z ∈ {0,1}^d. As lime's text and image explainers, the first sample
 //! is z = 1 and each other sample switches off k features chosen uniformly, k ~ U{1..d}.
 //! Samples are weighted by lime's exponential kernel on the distance D(z) = ‖1 − z‖₂,
@@ -9,13 +9,22 @@
 //! (scikit-learn's `Ridge()` as lime): β = (Z̃ᵀWZ̃ + I)⁻¹ Z̃ᵀW ỹ on weighted-centred data. The
 //! attribution of a feature is its group's β. The local fidelity (weighted R² of g, lime's
 //! `score`) is returned by [`Lime::explain_with_fidelity`]. Needs only `Forward`.
+//!
+//! Tabular LIME (`LimeTabularExplainer` without discretisation, [`LimeSampling::Training`]
+//! and [`LimeSampling::AroundInstance`]): samples are drawn from the training data's
+//! per-feature statistics, μ + ε ⊙ σ (lime's default) or x + ε ⊙ σ (`sample_around_instance`),
+//! ε ~ N(0, I), the first sample being x itself; the interpretable features are the
+//! standardized values z = (s − μ)/σ, the kernel is the same exponential kernel on the
+//! Euclidean distance ‖z − z_x‖ (width 0.75·√d), and the attribution of feature j is its
+//! ridge coefficient β_j (the change of the target logit per training standard deviation).
 
+use super::least_squares::WeightedLeastSquares;
 use super::perturbation::{
-    broadcast_groups, cholesky, cholesky_solve, coalition_values, weighted_gram, weighted_xty,
-    Background, Groups,
+    broadcast_groups, coalition_values, eval_rows, explain_by_groups, Background, Groups,
 };
 use crate::attribution::{Attribution, Explanation, MethodOptions};
 use crate::{PassiveError, Result};
+use ndarray::{ArrayView1, ArrayView2};
 use rayon::prelude::*;
 use xai_nn::Forward;
 use xai_tensor::{DType, Rng, Tensor};
@@ -41,8 +50,8 @@ pub struct LimeFit {
 
 /// Weighted ridge regression with intercept (scikit-learn `Ridge(alpha)` with
 /// `sample_weight`) of several targets on the same design: for each `rows`-long column of `ys`
-/// returns (β, β₀, weighted R²). `z` is `rows × p` row-major. The weighted-centred Gram
-/// matrix Z̃ᵀWZ̃ + αI is factored once (Cholesky); the targets are solved in parallel.
+/// returns (β, β₀, weighted R²). `z` is `rows × p` row-major. The weighted-centred design is
+/// factored once ([`WeightedLeastSquares`]); all targets are solved together.
 pub fn ridge_with_intercept(
     z: &[f64],
     ys: &[f64],
@@ -50,41 +59,42 @@ pub fn ridge_with_intercept(
     p: usize,
     alpha: f64,
 ) -> Result<Vec<(Vec<f64>, f64, f64)>> {
+    xai_tensor::cpu::single_threaded_blas();
     let rows = w.len();
+    let k = ys.len() / rows.max(1);
     let sw: f64 = w.iter().sum();
-    let mut zm = vec![0.0; p];
-    for (zr, &wr) in z.chunks(p.max(1)).zip(w) {
-        for (m, &v) in zm.iter_mut().zip(zr) {
-            *m += wr * v;
-        }
-    }
-    zm.iter_mut().for_each(|m| *m /= sw);
-    let zc: Vec<f64> = z
-        .chunks(p.max(1))
-        .flat_map(|r| r.iter().zip(&zm).map(|(v, m)| v - m).collect::<Vec<_>>())
-        .collect();
-    let l = cholesky(&weighted_gram(&zc, w, p, alpha), p)?;
-    Ok(ys
-        .par_chunks(rows.max(1))
-        .map(|y| {
-            let ym = y.iter().zip(w).map(|(y, w)| y * w).sum::<f64>() / sw;
-            // Σ w z̃ = 0, so Z̃ᵀW(y − ȳ) = Z̃ᵀWy.
-            let beta = cholesky_solve(&l, &weighted_xty(&zc, y, w, p), p);
-            let b0 = ym - beta.iter().zip(&zm).map(|(b, m)| b * m).sum::<f64>();
+    let z = ArrayView2::from_shape((rows, p), z).map_err(shape_error)?;
+    // Targets as columns: `ys` holds one `rows`-long run per target.
+    let y = ArrayView2::from_shape((k, rows), ys)
+        .map_err(shape_error)?
+        .reversed_axes();
+    let wv = ArrayView1::from(w);
+    let zm = z.t().dot(&wv) / sw;
+    let ym = y.t().dot(&wv) / sw;
+    let zc = &z - &zm;
+    // Σ w z̃ = 0, so Z̃ᵀW(y − ȳ) = Z̃ᵀWy.
+    let beta = WeightedLeastSquares::new(zc.view(), w, alpha)?.solve(y)?;
+    let b0 = &ym - &beta.t().dot(&zm);
+    let pred = z.dot(&beta) + &b0;
+    Ok((0..k)
+        .map(|t| {
             let (mut ss_res, mut ss_tot) = (0.0, 0.0);
-            for ((zr, &yr), &wr) in z.chunks(p.max(1)).zip(y).zip(w) {
-                let pred = b0 + beta.iter().zip(zr).map(|(b, v)| b * v).sum::<f64>();
-                ss_res += wr * (yr - pred).powi(2);
-                ss_tot += wr * (yr - ym).powi(2);
+            for r in 0..rows {
+                ss_res += w[r] * (y[[r, t]] - pred[[r, t]]).powi(2);
+                ss_tot += w[r] * (y[[r, t]] - ym[t]).powi(2);
             }
             let r2 = if ss_tot > 0.0 {
                 1.0 - ss_res / ss_tot
             } else {
                 1.0
             };
-            (beta, b0, r2)
+            (beta.column(t).to_vec(), b0[t], r2)
         })
         .collect())
+}
+
+fn shape_error(e: ndarray::ShapeError) -> PassiveError {
+    PassiveError::BadArgument(format!("least-squares design: {e}"))
 }
 
 impl Lime {
@@ -95,12 +105,107 @@ impl Lime {
         x: &Tensor,
         targets: &[usize],
     ) -> Result<(Explanation, Vec<LimeFit>)> {
+        if self.opts.lime_sampling != LimeSampling::OnOff {
+            return self.explain_tabular(model, x, targets);
+        }
+        let run = |o: &MethodOptions, x: &Tensor, targets: &[usize], groups: &Groups| {
+            let example = x.shape()[1..].to_vec();
+            let d = groups.count;
+            let n = x.shape()[0];
+            let s = o.samples.unwrap_or(5000);
+            if s < 2 {
+                return Err(PassiveError::BadArgument(format!(
+                    "lime needs at least 2 samples, got {s}"
+                )));
+            }
+            let width = o.kernel_width.unwrap_or(0.75 * (d as f64).sqrt());
+            if !(width > 0.0 && width.is_finite()) {
+                return Err(PassiveError::BadArgument(format!(
+                    "kernel-width must be a number > 0, got {width}"
+                )));
+            }
+            let mut rng = Rng::new(o.seed);
+            let mut z = vec![true; s * d];
+            let counts = rng.uniform(&[s], 0.0, 1.0, DType::F64)?.to_vec_f64()?;
+            for (k, u) in counts.iter().enumerate().skip(1) {
+                let off = ((u * d as f64) as usize).min(d - 1) + 1;
+                for &j in &rng.permutation(d)[..off] {
+                    z[k * d + j] = false;
+                }
+            }
+            let weights: Vec<f64> = z
+                .chunks(d.max(1))
+                .map(|r| {
+                    let d2 = r.iter().filter(|b| !**b).count() as f64;
+                    (-d2 / (width * width)).exp().sqrt()
+                })
+                .collect();
+            let bg = Background::resolve(o, x, false)?;
+            let v = coalition_values(
+                model,
+                &x.to_vec_f32()?,
+                &example,
+                targets,
+                o.batch_size,
+                groups,
+                &bg,
+                s,
+                |c, g| z[c * d + g],
+            )?;
+            let zf: Vec<f64> = z.iter().map(|&b| f64::from(u8::from(b))).collect();
+            let mut phi = Vec::with_capacity(n * d);
+            let mut fits = Vec::with_capacity(n);
+            for (beta, b0, r2) in ridge_with_intercept(&zf, &v, &weights, d, 1.0)? {
+                phi.extend(&beta);
+                fits.push(LimeFit {
+                    coefficients: beta,
+                    intercept: b0,
+                    r2,
+                });
+            }
+            let a = broadcast_groups(&phi, groups, n);
+            let e = Explanation {
+                attributions: Tensor::from_vec(a, x.shape())?.to_dtype(DType::F32)?,
+                targets: targets.to_vec(),
+                completeness_gap: None,
+            };
+            Ok((e, fits))
+        };
+        explain_by_groups(&self.opts, x, targets, run)
+    }
+
+    /// Tabular LIME from the training data's statistics (see [`LimeSampling`]).
+    fn explain_tabular<M: Forward + ?Sized>(
+        &self,
+        model: &M,
+        x: &Tensor,
+        targets: &[usize],
+    ) -> Result<(Explanation, Vec<LimeFit>)> {
         let o = &self.opts;
+        let mode = o.lime_sampling.name();
+        if o.mask.is_some() || o.segments.is_some() {
+            return Err(PassiveError::BadArgument(format!(
+                "lime --lime-sampling {mode} perturbs every feature; --mask and --segments need \
+                 --lime-sampling on-off"
+            )));
+        }
         let x = x.to_dtype(DType::F32)?;
         let example = x.shape()[1..].to_vec();
-        let groups = Groups::resolve(o, &example)?;
-        let d = groups.count;
-        let n = x.shape()[0];
+        let (n, d) = (x.shape()[0], example.iter().product::<usize>());
+        let data = o.baselines.as_ref().ok_or_else(|| {
+            PassiveError::BadArgument(format!(
+                "lime --lime-sampling {mode} needs training data: --data NAME or --baselines \
+                 FILE.npy"
+            ))
+        })?;
+        let rows_ok = data.rank() >= 2 && data.shape()[1..].iter().product::<usize>() == d;
+        let dv = data.to_vec_f64()?;
+        if !rows_ok || dv.is_empty() || dv.iter().any(|v| !v.is_finite()) {
+            return Err(PassiveError::BadArgument(format!(
+                "lime's training data has shape {:?} but needs finite rows of {d} features",
+                data.shape()
+            )));
+        }
         let s = o.samples.unwrap_or(5000);
         if s < 2 {
             return Err(PassiveError::BadArgument(format!(
@@ -113,52 +218,127 @@ impl Lime {
                 "kernel-width must be a number > 0, got {width}"
             )));
         }
-        let mut rng = Rng::new(o.seed);
-        let mut z = vec![true; s * d];
-        let counts = rng.uniform(&[s], 0.0, 1.0, DType::F64)?.to_vec_f64()?;
-        for (k, u) in counts.iter().enumerate().skip(1) {
-            let off = ((u * d as f64) as usize).min(d - 1) + 1;
-            for &j in &rng.permutation(d)[..off] {
-                z[k * d + j] = false;
-            }
-        }
-        let weights: Vec<f64> = z
-            .chunks(d.max(1))
-            .map(|r| {
-                let d2 = r.iter().filter(|b| !**b).count() as f64;
-                (-d2 / (width * width)).exp().sqrt()
+        // scikit-learn's StandardScaler: population σ, 1 for constant features.
+        let rows = dv.len() / d;
+        let mean: Vec<f64> = (0..d)
+            .map(|j| dv.iter().skip(j).step_by(d).sum::<f64>() / rows as f64)
+            .collect();
+        let scale: Vec<f64> = (0..d)
+            .map(|j| {
+                let var = dv
+                    .iter()
+                    .skip(j)
+                    .step_by(d)
+                    .map(|v| (v - mean[j]).powi(2))
+                    .sum::<f64>()
+                    / rows as f64;
+                if var > 0.0 {
+                    var.sqrt()
+                } else {
+                    1.0
+                }
             })
             .collect();
-        let bg = Background::resolve(o, &x, false)?;
-        let v = coalition_values(
+        let xv = x.to_vec_f64()?;
+        let eps = Rng::new(o.seed)
+            .normal(&[n * s * d], 0.0, 1.0, DType::F64)?
+            .to_vec_f64()?;
+        // Sample k of example i in the data space; sample 0 is the instance itself.
+        let raw = |i: usize, k: usize, j: usize| {
+            let xij = xv[i * d + j];
+            match (k, o.lime_sampling) {
+                (0, _) => xij,
+                (_, LimeSampling::AroundInstance) => xij + eps[(i * s + k) * d + j] * scale[j],
+                _ => mean[j] + eps[(i * s + k) * d + j] * scale[j],
+            }
+        };
+        let y = eval_rows(
             model,
-            &x.to_vec_f32()?,
             &example,
-            targets,
+            n * s,
             o.batch_size,
-            &groups,
-            &bg,
-            s,
-            |c, g| z[c * d + g],
+            |r, buf| {
+                for (j, b) in buf.iter_mut().enumerate() {
+                    *b = raw(r / s, r % s, j) as f32;
+                }
+            },
+            |r| targets[r / s],
         )?;
-        let zf: Vec<f64> = z.iter().map(|&b| f64::from(u8::from(b))).collect();
-        let mut phi = Vec::with_capacity(n * d);
-        let mut fits = Vec::with_capacity(n);
-        for (beta, b0, r2) in ridge_with_intercept(&zf, &v, &weights, d, 1.0)? {
-            phi.extend(&beta);
-            fits.push(LimeFit {
-                coefficients: beta,
-                intercept: b0,
-                r2,
-            });
-        }
-        let a = broadcast_groups(&phi, &groups, n);
+        let per: Vec<LimeFit> = (0..n)
+            .into_par_iter()
+            .map(|i| {
+                let z: Vec<f64> = (0..s * d)
+                    .map(|q| (raw(i, q / d, q % d) - mean[q % d]) / scale[q % d])
+                    .collect();
+                let w: Vec<f64> = z
+                    .chunks(d)
+                    .map(|r| {
+                        let d2: f64 = r.iter().zip(&z[..d]).map(|(a, b)| (a - b).powi(2)).sum();
+                        (-d2 / (width * width)).exp().sqrt()
+                    })
+                    .collect();
+                let (beta, b0, r2) = ridge_with_intercept(&z, &y[i * s..(i + 1) * s], &w, d, 1.0)?
+                    .pop()
+                    .expect("one target");
+                Ok(LimeFit {
+                    coefficients: beta,
+                    intercept: b0,
+                    r2,
+                })
+            })
+            .collect::<Result<_>>()?;
+        let a: Vec<f64> = per.iter().flat_map(|f| f.coefficients.clone()).collect();
         let e = Explanation {
             attributions: Tensor::from_vec(a, x.shape())?.to_dtype(DType::F32)?,
             targets: targets.to_vec(),
             completeness_gap: None,
         };
-        Ok((e, fits))
+        Ok((e, per))
+    }
+}
+
+/// How LIME perturbs (`--lime-sampling`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LimeSampling {
+    /// `on-off`: binary interpretable features (features, `--mask` groups or superpixels)
+    /// switched off to the baseline (lime's text and image explainers).
+    #[default]
+    OnOff,
+    /// `training`: lime's `LimeTabularExplainer` default (no discretisation): samples
+    /// μ + ε ⊙ σ, ε ~ N(0, I), from the training data's per-feature mean μ and standard
+    /// deviation σ.
+    Training,
+    /// `around-instance`: `sample_around_instance=True`: samples x + ε ⊙ σ.
+    AroundInstance,
+}
+
+impl LimeSampling {
+    /// The CLI spelling.
+    pub fn name(&self) -> &'static str {
+        match self {
+            LimeSampling::OnOff => "on-off",
+            LimeSampling::Training => "training",
+            LimeSampling::AroundInstance => "around-instance",
+        }
+    }
+}
+
+impl std::str::FromStr for LimeSampling {
+    type Err = PassiveError;
+    /// Parses `on-off`, `training` or `around-instance`.
+    fn from_str(s: &str) -> Result<Self> {
+        [
+            LimeSampling::OnOff,
+            LimeSampling::Training,
+            LimeSampling::AroundInstance,
+        ]
+        .into_iter()
+        .find(|m| m.name() == s)
+        .ok_or_else(|| {
+            PassiveError::BadArgument(format!(
+                "lime sampling must be on-off, training or around-instance, got '{s}'"
+            ))
+        })
     }
 }
 
@@ -246,6 +426,110 @@ mod tests {
         // Pixel (0, 0) and (1, 1) are in the same cell, in both channels.
         assert_eq!(a[0], a[6]);
         assert_eq!(a[0], a[25]);
+    }
+
+    #[test]
+    fn tabular_lime_recovers_coefficients_scaled_by_the_training_std() {
+        let w = Tensor::from_vec(
+            vec![
+                1.0f32, -2.0, 0.5, 3.0, 0.0, 1.5, 0.2, 0.1, -1.0, 2.0, 0.7, -0.3,
+            ],
+            &[2, 6],
+        )
+        .unwrap();
+        let b = Tensor::from_vec(vec![0.3f32, -0.1], &[2]).unwrap();
+        let m =
+            Sequential::new(vec![6], vec![layer("l", linear(w.clone(), Some(b)))], None).unwrap();
+        // Training rows with per-feature spreads 1..6 and offsets.
+        let mut r = Rng::new(21);
+        let raw = randn(&mut r, &[400, 6], 1.0).to_vec_f32().unwrap();
+        let train: Vec<f32> = raw
+            .iter()
+            .enumerate()
+            .map(|(q, v)| v * (1 + q % 6) as f32 + (q % 6) as f32 - 2.0)
+            .collect();
+        let tv: Vec<f64> = train.iter().map(|&v| v as f64).collect();
+        let sd: Vec<f64> = (0..6)
+            .map(|j| {
+                let c: Vec<f64> = tv.iter().skip(j).step_by(6).copied().collect();
+                let mu = c.iter().sum::<f64>() / 400.0;
+                (c.iter().map(|v| (v - mu).powi(2)).sum::<f64>() / 400.0).sqrt()
+            })
+            .collect();
+        let data = Tensor::from_vec(train, &[400, 6]).unwrap();
+        // Instances from the training distribution (far ones get small kernel weights, and
+        // lime's ridge penalty α = 1 then shrinks β visibly).
+        let x = data.narrow(0, 10, 3).unwrap();
+        let wv = w.to_vec_f64().unwrap();
+        let t = [0, 1, 1];
+        for sampling in [LimeSampling::Training, LimeSampling::AroundInstance] {
+            let run = |seed| {
+                Lime {
+                    opts: MethodOptions {
+                        lime_sampling: sampling,
+                        baselines: Some(data.clone()),
+                        samples: Some(5000),
+                        seed,
+                        ..Default::default()
+                    },
+                }
+                .explain_with_fidelity(&m, &x, &t)
+                .unwrap()
+            };
+            let (e, fits) = run(4);
+            let got = e.attributions.to_vec_f64().unwrap();
+            // f(s) = w·s + b = Σ_j w_j σ_j z_j + const on standardized z.
+            for (i, &c) in t.iter().enumerate() {
+                for j in 0..6 {
+                    let want = wv[c * 6 + j] * sd[j];
+                    let g = got[i * 6 + j];
+                    assert!(
+                        (g - want).abs() <= 0.01 * (1.0 + want.abs()),
+                        "{sampling:?}: {g} vs {want}"
+                    );
+                }
+                assert!(fits[i].r2 > 0.9999, "{}", fits[i].r2);
+            }
+            assert_eq!(got, run(4).0.attributions.to_vec_f64().unwrap());
+        }
+        // A non-linear model is fitted less well locally, and R² says so.
+        let (_, fits) = Lime {
+            opts: MethodOptions {
+                lime_sampling: LimeSampling::Training,
+                baselines: Some(data.clone()),
+                samples: Some(500),
+                ..Default::default()
+            },
+        }
+        .explain_with_fidelity(&mlp(3), &x, &[0, 1, 2])
+        .unwrap();
+        assert!(fits.iter().all(|f| f.r2 < 0.999 && f.r2.is_finite()));
+        // Refusals.
+        let refuse = |opts: MethodOptions, needle: &str| {
+            let e = Lime { opts }.attribute(&m, &x, &t).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e}");
+        };
+        let tab = MethodOptions {
+            lime_sampling: LimeSampling::Training,
+            ..Default::default()
+        };
+        refuse(tab.clone(), "needs training data");
+        refuse(
+            MethodOptions {
+                baselines: Some(Tensor::zeros(&[4, 5], DType::F32)),
+                ..tab.clone()
+            },
+            "needs finite rows of 6 features",
+        );
+        refuse(
+            MethodOptions {
+                baselines: Some(data.clone()),
+                segments: Some("grid:2".into()),
+                ..tab
+            },
+            "need --lime-sampling on-off",
+        );
+        assert!("sideways".parse::<LimeSampling>().is_err());
     }
 
     use xai_tensor::Rng;

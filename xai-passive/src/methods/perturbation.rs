@@ -1,12 +1,14 @@
 //! Pieces shared by the black-box (perturbation) methods, which need only
 //! [`Forward`](xai_nn::Forward): the engine that sends perturbed rows through the model in
 //! chunks of `batch_size` rows (parallel across chunks, results in row order), feature groups
-//! (per feature, a `--mask` of integer group ids, or `--segments grid:N` superpixels), the
-//! background of Shapley value functions, and a small dense solver for (weighted, ridge)
-//! least squares (Cholesky on the normal equations).
+//! (per feature, a `--mask` of integer group ids, or `--segments grid:N | slic:N`
+//! superpixels, [`super::segments`]), the
+//! background of Shapley value functions. The surrogates' least squares are in
+//! [`super::least_squares`].
 
-use super::common::{batch_shape, run_rows};
-use crate::attribution::MethodOptions;
+use super::common::{batch_shape, run_rows, Baseline};
+use super::segments::Segmentation;
+use crate::attribution::{Explanation, MethodOptions};
 use crate::{PassiveError, Result};
 use xai_nn::Forward;
 use xai_tensor::{DType, Tensor};
@@ -90,9 +92,10 @@ impl Groups {
         }
     }
 
-    /// The groups of `opts` for examples of shape `example`: `--mask` (integer group ids of the
-    /// example's shape), else `--segments grid:N` (an N×N grid over the last two axes, all
-    /// channels together), else one group per feature.
+    /// The groups of `opts` shared by every example of shape `example`: `--mask` (integer group
+    /// ids of the example's shape), else `--segments grid:N` (an N×N grid over the last two
+    /// axes, all channels together), else one group per feature. Image-dependent segments
+    /// (SLIC) are made per example by [`explain_by_groups`].
     pub fn resolve(opts: &MethodOptions, example: &[usize]) -> Result<Self> {
         let f: usize = example.iter().product();
         if let Some(mask) = &opts.mask {
@@ -113,38 +116,70 @@ impl Groups {
             return Ok(Self::from_labels(&labels));
         }
         if let Some(seg) = &opts.segments {
-            let n = parse_grid(seg)?;
-            if example.len() < 2 {
-                return Err(PassiveError::BadArgument(format!(
-                    "--segments grid:N needs image inputs [.., H, W], got example shape {example:?}"
-                )));
+            let seg: Segmentation = seg.parse()?;
+            if seg.depends_on_image() {
+                return Err(PassiveError::BadArgument(
+                    "image-dependent segments are made per example (explain_by_groups)".into(),
+                ));
             }
-            let (h, w) = (example[example.len() - 2], example[example.len() - 1]);
-            if n > h.min(w) {
-                return Err(PassiveError::BadArgument(format!(
-                    "--segments grid:{n} has more cells than the image's {h}×{w} pixels"
-                )));
-            }
-            let labels: Vec<i64> = (0..f)
-                .map(|j| {
-                    let (y, x) = ((j / w) % h, j % w);
-                    ((y * n / h) * n + x * n / w) as i64
-                })
-                .collect();
-            return Ok(Self::from_labels(&labels));
+            return Ok(Self::from_labels(&seg.labels(&[], example)?));
         }
         Ok(Self::singletons(f))
     }
 }
 
-/// Parses `grid:N` (N ≥ 1).
-fn parse_grid(s: &str) -> Result<usize> {
-    match s.strip_prefix("grid:").map(str::parse::<usize>) {
-        Some(Ok(n)) if n >= 1 => Ok(n),
-        _ => Err(PassiveError::BadArgument(format!(
-            "segments must be grid:N with N ≥ 1, got '{s}'"
-        ))),
+/// Runs `explain(opts, x, targets, groups)` on each set of examples that shares its feature
+/// groups, and joins the explanations (and the per-example extras `T`) in example order: the
+/// whole batch at once for `--mask`, `grid:N` or per-feature groups; each example alone, with
+/// its own superpixels and its own row of the resolved baseline, for image-dependent
+/// segmentations (SLIC). Every call still sends all of its perturbations through the model
+/// in large batches.
+pub(crate) fn explain_by_groups<T>(
+    opts: &MethodOptions,
+    x: &Tensor,
+    targets: &[usize],
+    explain: impl Fn(&MethodOptions, &Tensor, &[usize], &Groups) -> Result<(Explanation, Vec<T>)>,
+) -> Result<(Explanation, Vec<T>)> {
+    let x = x.to_dtype(DType::F32)?;
+    let example = &x.shape()[1..];
+    let seg = match (&opts.mask, &opts.segments) {
+        (None, Some(s)) => Some(s.parse::<Segmentation>()?),
+        _ => None,
+    };
+    let seg = match seg {
+        Some(s) if s.depends_on_image() => s,
+        _ => return explain(opts, &x, targets, &Groups::resolve(opts, example)?),
+    };
+    let n = x.shape()[0];
+    let f: usize = example.iter().product();
+    let xv = x.to_vec_f32()?;
+    let base = opts.baseline.resolve(&x)?;
+    let mut attributions = Vec::with_capacity(n);
+    let mut gaps: Option<Vec<f64>> = Some(Vec::with_capacity(n));
+    let mut extras = Vec::with_capacity(n);
+    for i in 0..n {
+        let groups = Groups::from_labels(&seg.labels(&xv[i * f..(i + 1) * f], example)?);
+        let oi = MethodOptions {
+            baseline: Baseline::Tensor(base.narrow(0, i, 1)?),
+            ..opts.clone()
+        };
+        let (e, t) = explain(&oi, &x.narrow(0, i, 1)?, &targets[i..i + 1], &groups)?;
+        attributions.push(e.attributions);
+        gaps = match (gaps, e.completeness_gap) {
+            (Some(mut g), Some(gi)) => {
+                g.extend(gi);
+                Some(g)
+            }
+            _ => None,
+        };
+        extras.extend(t);
     }
+    let e = Explanation {
+        attributions: Tensor::cat(&attributions, 0)?,
+        targets: targets.to_vec(),
+        completeness_gap: gaps,
+    };
+    Ok((e, extras))
 }
 
 /// The background of the value functions: `--baselines` (a distribution `[B, ...]` shared by
@@ -250,105 +285,6 @@ pub(crate) fn coalition_values<M: Forward + ?Sized>(
         .collect())
 }
 
-/// Solves A x = b for a symmetric positive definite `a` (`n×n`, row-major) by Cholesky; a
-/// relative jitter of 1e-12·max diag is added to the diagonal so that singular systems (too
-/// few samples) give a finite answer.
-pub fn solve_spd(a: &[f64], b: &[f64], n: usize) -> Result<Vec<f64>> {
-    Ok(cholesky_solve(&cholesky(a, n)?, b, n))
-}
-
-/// The Cholesky factor L (A + jitter·I = LLᵀ, row-major lower triangle) of a symmetric
-/// positive definite `a`, with the relative jitter of [`solve_spd`].
-pub fn cholesky(a: &[f64], n: usize) -> Result<Vec<f64>> {
-    let maxd = (0..n).map(|i| a[i * n + i].abs()).fold(0.0, f64::max);
-    let jitter = 1e-12 * maxd.max(1e-300);
-    let mut l = vec![0.0f64; n * n];
-    for i in 0..n {
-        for j in 0..=i {
-            let mut s = a[i * n + j];
-            if i == j {
-                s += jitter;
-            }
-            for k in 0..j {
-                s -= l[i * n + k] * l[j * n + k];
-            }
-            if i == j {
-                if s <= 0.0 || !s.is_finite() {
-                    return Err(PassiveError::BadArgument(
-                        "the least-squares system is singular (too few samples?)".into(),
-                    ));
-                }
-                l[i * n + i] = s.sqrt();
-            } else {
-                l[i * n + j] = s / l[j * n + j];
-            }
-        }
-    }
-    Ok(l)
-}
-
-/// Solves LLᵀ x = b given the factor of [`cholesky`].
-pub fn cholesky_solve(l: &[f64], b: &[f64], n: usize) -> Vec<f64> {
-    let mut y = b.to_vec();
-    for i in 0..n {
-        for k in 0..i {
-            y[i] -= l[i * n + k] * y[k];
-        }
-        y[i] /= l[i * n + i];
-    }
-    for i in (0..n).rev() {
-        for k in i + 1..n {
-            y[i] -= l[k * n + i] * y[k];
-        }
-        y[i] /= l[i * n + i];
-    }
-    y
-}
-
-/// The weighted Gram matrix XᵀWX + αI (`p×p`, full) of `x` (`rows × p` row-major).
-pub fn weighted_gram(x: &[f64], w: &[f64], p: usize, alpha: f64) -> Vec<f64> {
-    let mut a = vec![0.0f64; p * p];
-    for (xr, &wr) in x.chunks(p.max(1)).zip(w) {
-        if wr == 0.0 {
-            continue;
-        }
-        for i in 0..p {
-            let wi = wr * xr[i];
-            if wi == 0.0 {
-                continue;
-            }
-            for j in 0..=i {
-                a[i * p + j] += wi * xr[j];
-            }
-        }
-    }
-    for i in 0..p {
-        a[i * p + i] += alpha;
-        for j in 0..i {
-            a[j * p + i] = a[i * p + j];
-        }
-    }
-    a
-}
-
-/// XᵀWy (`p` values).
-pub fn weighted_xty(x: &[f64], y: &[f64], w: &[f64], p: usize) -> Vec<f64> {
-    let mut b = vec![0.0f64; p];
-    for ((xr, &yr), &wr) in x.chunks(p.max(1)).zip(y).zip(w) {
-        let wy = wr * yr;
-        for (bi, &xi) in b.iter_mut().zip(xr) {
-            *bi += xi * wy;
-        }
-    }
-    b
-}
-
-/// Weighted least squares min Σᵣ wᵣ (yᵣ − xᵣ·β)² + α‖β‖² (no intercept) through the normal
-/// equations (XᵀWX + αI) β = XᵀWy; `x` is `rows × p` row-major.
-pub fn weighted_ridge(x: &[f64], y: &[f64], w: &[f64], p: usize, alpha: f64) -> Result<Vec<f64>> {
-    solve_spd(&weighted_gram(x, w, p, alpha), &weighted_xty(x, y, w, p), p)
-}
-
 /// Binomial coefficient C(n, k) as f64.
 pub(crate) fn binom(n: usize, k: usize) -> f64 {
     let k = k.min(n - k.min(n));
@@ -386,16 +322,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cholesky_solves_and_ridge_fits() {
-        let a = [4.0, 2.0, 0.6, 2.0, 5.0, 1.0, 0.6, 1.0, 3.0];
-        let x = [1.0, -2.0, 0.5];
-        let b: Vec<f64> = (0..3)
-            .map(|i| (0..3).map(|j| a[i * 3 + j] * x[j]).sum())
-            .collect();
-        let s = solve_spd(&a, &b, 3).unwrap();
-        for (u, v) in s.iter().zip(x) {
-            assert!((u - v).abs() < 1e-10);
-        }
+    fn binomials_and_group_labels() {
         assert_eq!(binom(5, 2), 10.0);
         assert_eq!(binom(20, 10), 184756.0);
         let g = Groups::from_labels(&[7, 3, 7, -1]);

@@ -5,7 +5,9 @@
 //! interventional value) or the single `--baseline`. Efficiency holds exactly:
 //! Σφ = v(D) − v(∅) = f_c(x) − E_b f_c(b). Refused above d = 20. Needs only `Forward`.
 
-use super::perturbation::{broadcast_groups, coalition_values, Background, Groups};
+use super::perturbation::{
+    broadcast_groups, coalition_values, explain_by_groups, Background, Groups,
+};
 use crate::attribution::{Attribution, Explanation, MethodOptions};
 use crate::{PassiveError, Result};
 use xai_nn::Forward;
@@ -45,45 +47,48 @@ impl<M: Forward + ?Sized> Attribution<M> for ShapleyExact {
     }
 
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
-        let o = &self.opts;
-        let x = x.to_dtype(DType::F32)?;
-        let example = x.shape()[1..].to_vec();
-        let groups = Groups::resolve(o, &example)?;
-        let d = groups.count;
-        if d > MAX_EXACT_FEATURES {
-            return Err(PassiveError::BadArgument(format!(
+        let run = |o: &MethodOptions, x: &Tensor, targets: &[usize], groups: &Groups| {
+            let example = x.shape()[1..].to_vec();
+            let d = groups.count;
+            if d > MAX_EXACT_FEATURES {
+                return Err(PassiveError::BadArgument(format!(
                 "shapley-exact enumerates 2^d coalitions and allows at most {MAX_EXACT_FEATURES} \
                  features or groups, got {d} (group them with --mask or --segments, or use \
                  kernel-shap or shapley-sampling)"
             )));
-        }
-        let bg = Background::resolve(o, &x, true)?;
-        let n = x.shape()[0];
-        let c = 1usize << d;
-        let v = coalition_values(
-            model,
-            &x.to_vec_f32()?,
-            &example,
-            targets,
-            o.batch_size,
-            &groups,
-            &bg,
-            c,
-            |s, g| s & (1 << g) != 0,
-        )?;
-        let mut phi = Vec::with_capacity(n * d);
-        let mut gap = Vec::with_capacity(n);
-        for vi in v.chunks(c) {
-            let p = shapley_from_values(vi, d);
-            gap.push(p.iter().sum::<f64>() - (vi[c - 1] - vi[0]));
-            phi.extend(p);
-        }
-        let a = broadcast_groups(&phi, &groups, n);
-        Ok(Explanation {
-            attributions: Tensor::from_vec(a, x.shape())?.to_dtype(DType::F32)?,
-            targets: targets.to_vec(),
-            completeness_gap: Some(gap),
-        })
+            }
+            let bg = Background::resolve(o, x, true)?;
+            let n = x.shape()[0];
+            let c = 1usize << d;
+            let v = coalition_values(
+                model,
+                &x.to_vec_f32()?,
+                &example,
+                targets,
+                o.batch_size,
+                groups,
+                &bg,
+                c,
+                |s, g| s & (1 << g) != 0,
+            )?;
+            let mut phi = Vec::with_capacity(n * d);
+            let mut gap = Vec::with_capacity(n);
+            for vi in v.chunks(c) {
+                let p = shapley_from_values(vi, d);
+                gap.push(p.iter().sum::<f64>() - (vi[c - 1] - vi[0]));
+                phi.extend(p);
+            }
+            let a = broadcast_groups(&phi, groups, n);
+            Ok((
+                Explanation {
+                    attributions: Tensor::from_vec(a, x.shape())?.to_dtype(DType::F32)?,
+                    targets: targets.to_vec(),
+                    completeness_gap: Some(gap),
+                },
+                Vec::<()>::new(),
+            ))
+        };
+        Ok(explain_by_groups(&self.opts, x, targets, run)?.0)
     }
 }
 

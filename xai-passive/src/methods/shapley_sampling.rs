@@ -6,7 +6,9 @@
 //! Antithetic: permutations come in pairs π, reverse(π), which lowers the variance. Each
 //! permutation telescopes, so Σφ = v(D) − v(∅) exactly. Needs only `Forward`.
 
-use super::perturbation::{broadcast_groups, coalition_values, Background, Groups};
+use super::perturbation::{
+    broadcast_groups, coalition_values, explain_by_groups, Background, Groups,
+};
 use crate::attribution::{Attribution, Explanation, MethodOptions};
 use crate::{PassiveError, Result};
 use xai_nn::Forward;
@@ -25,71 +27,74 @@ impl<M: Forward + ?Sized> Attribution<M> for ShapleySampling {
     }
 
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
-        let o = &self.opts;
-        let x = x.to_dtype(DType::F32)?;
-        let example = x.shape()[1..].to_vec();
-        let groups = Groups::resolve(o, &example)?;
-        let d = groups.count;
-        let bg = Background::resolve(o, &x, true)?;
-        let n = x.shape()[0];
-        let p = o.samples.unwrap_or(100);
-        if p == 0 {
-            return Err(PassiveError::BadArgument(
-                "samples must be at least 1, got 0".into(),
-            ));
-        }
-        let mut rng = Rng::new(o.seed);
-        let mut perms: Vec<Vec<usize>> = Vec::with_capacity(p);
-        for k in 0..p {
-            if k % 2 == 1 {
-                let mut r = perms[k - 1].clone();
-                r.reverse();
-                perms.push(r);
-            } else {
-                perms.push(rng.permutation(d));
+        let run = |o: &MethodOptions, x: &Tensor, targets: &[usize], groups: &Groups| {
+            let example = x.shape()[1..].to_vec();
+            let d = groups.count;
+            let bg = Background::resolve(o, x, true)?;
+            let n = x.shape()[0];
+            let p = o.samples.unwrap_or(100);
+            if p == 0 {
+                return Err(PassiveError::BadArgument(
+                    "samples must be at least 1, got 0".into(),
+                ));
             }
-        }
-        // pos[k][g]: place of g in permutation k; coalition (k, s) = the first s players.
-        let pos: Vec<Vec<usize>> = perms
-            .iter()
-            .map(|pm| {
-                let mut q = vec![0; d];
-                for (i, &g) in pm.iter().enumerate() {
-                    q[g] = i;
-                }
-                q
-            })
-            .collect();
-        let c = p * (d + 1);
-        let v = coalition_values(
-            model,
-            &x.to_vec_f32()?,
-            &example,
-            targets,
-            o.batch_size,
-            &groups,
-            &bg,
-            c,
-            |ci, g| pos[ci / (d + 1)][g] < ci % (d + 1),
-        )?;
-        let mut phi = vec![0.0f64; n * d];
-        let mut gap = Vec::with_capacity(n);
-        for (i, vi) in v.chunks(c).enumerate() {
-            for (k, pm) in perms.iter().enumerate() {
-                let vk = &vi[k * (d + 1)..(k + 1) * (d + 1)];
-                for (s, &g) in pm.iter().enumerate() {
-                    phi[i * d + g] += (vk[s + 1] - vk[s]) / p as f64;
+            let mut rng = Rng::new(o.seed);
+            let mut perms: Vec<Vec<usize>> = Vec::with_capacity(p);
+            for k in 0..p {
+                if k % 2 == 1 {
+                    let mut r = perms[k - 1].clone();
+                    r.reverse();
+                    perms.push(r);
+                } else {
+                    perms.push(rng.permutation(d));
                 }
             }
-            let total = vi[d] - vi[0];
-            gap.push(phi[i * d..(i + 1) * d].iter().sum::<f64>() - total);
-        }
-        let a = broadcast_groups(&phi, &groups, n);
-        Ok(Explanation {
-            attributions: Tensor::from_vec(a, x.shape())?.to_dtype(DType::F32)?,
-            targets: targets.to_vec(),
-            completeness_gap: Some(gap),
-        })
+            // pos[k][g]: place of g in permutation k; coalition (k, s) = the first s players.
+            let pos: Vec<Vec<usize>> = perms
+                .iter()
+                .map(|pm| {
+                    let mut q = vec![0; d];
+                    for (i, &g) in pm.iter().enumerate() {
+                        q[g] = i;
+                    }
+                    q
+                })
+                .collect();
+            let c = p * (d + 1);
+            let v = coalition_values(
+                model,
+                &x.to_vec_f32()?,
+                &example,
+                targets,
+                o.batch_size,
+                groups,
+                &bg,
+                c,
+                |ci, g| pos[ci / (d + 1)][g] < ci % (d + 1),
+            )?;
+            let mut phi = vec![0.0f64; n * d];
+            let mut gap = Vec::with_capacity(n);
+            for (i, vi) in v.chunks(c).enumerate() {
+                for (k, pm) in perms.iter().enumerate() {
+                    let vk = &vi[k * (d + 1)..(k + 1) * (d + 1)];
+                    for (s, &g) in pm.iter().enumerate() {
+                        phi[i * d + g] += (vk[s + 1] - vk[s]) / p as f64;
+                    }
+                }
+                let total = vi[d] - vi[0];
+                gap.push(phi[i * d..(i + 1) * d].iter().sum::<f64>() - total);
+            }
+            let a = broadcast_groups(&phi, groups, n);
+            Ok((
+                Explanation {
+                    attributions: Tensor::from_vec(a, x.shape())?.to_dtype(DType::F32)?,
+                    targets: targets.to_vec(),
+                    completeness_gap: Some(gap),
+                },
+                Vec::<()>::new(),
+            ))
+        };
+        Ok(explain_by_groups(&self.opts, x, targets, run)?.0)
     }
 }
 

@@ -7,6 +7,13 @@ mod layout;
 mod matmul;
 mod reduce;
 
+/// Sets OpenBLAS to one thread per call (rayon owns the cores), as the products here do: call
+/// it before using BLAS or LAPACK directly (ndarray-linalg), so that concurrent calls stay
+/// single-threaded.
+pub fn single_threaded_blas() {
+    matmul::init_blas();
+}
+
 use crate::backend::{
     BackendStorage, BinaryOp, Conv2dParams, Pool2dParams, PoolBins, ReduceOp, UnaryOp,
 };
