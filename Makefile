@@ -27,11 +27,12 @@ nvrtc:
 test: deps nvrtc
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo clippy -p xai-tensor -p xai-cli --all-targets --features xai-tensor/cuda-emu,xai-cli/cuda -- -D warnings
+	cargo clippy -p xai-tensor -p xai-passive -p xai-cli --all-targets --features xai-tensor/cuda-emu,xai-passive/cuda-emu,xai-cli/cuda -- -D warnings
 	cargo test --workspace --release
 	cargo build --release --workspace --features cuda
 	cargo test --release -p xai-cli --features cuda --test device
 	$(NVRTC_ENV) cargo test --release -p xai-tensor --features cuda-emu
+	cargo test --release -p xai-passive --features cuda-emu --test emu_lenet
 
 demo: deps
 	cargo run --release -p xai-cli --bin xai -- demo --output-dir demo-output
