@@ -235,4 +235,40 @@ fn emu_gradchecks_of_lenet_and_ops_in_f64() {
             .normal(&[2, 3, 7], 0.0, 1.0, DType::F32)
             .unwrap(),
     );
+
+    // Layout, reduction and indexing rules: narrow, permute, cat, max, broadcast, leaky ReLU,
+    // gather (a host index), index_select, where, powf.
+    let index = Tensor::from_vec(
+        (0..3 * 2 * 4)
+            .map(|i| ((i * 5) % 8) as f64)
+            .collect::<Vec<_>>(),
+        &[3, 2, 4],
+    )
+    .unwrap();
+    let mask = Rng::new(8)
+        .on_device(emulator())
+        .bernoulli(&[3, 5, 4], 0.5, DType::F64)
+        .unwrap();
+    directional_gradcheck(
+        "layout and indexing",
+        &|v| {
+            let a = v.narrow(2, 1, 4).unwrap();
+            let b = v.permute(&[0, 2, 1]).unwrap().narrow(1, 0, 4).unwrap();
+            let c = Var::cat(&[a, b], 1).unwrap();
+            let d = c.max(2, true).unwrap().broadcast_to(&[3, 8, 4]).unwrap();
+            let e = c.mul(&d).unwrap().leaky_relu(0.1).unwrap();
+            let f = Var::cat(
+                &[
+                    e.gather(1, &index).unwrap(),
+                    e.index_select(1, &[0, 5, 5]).unwrap(),
+                ],
+                1,
+            )
+            .unwrap();
+            Var::where_cond(&mask, &f, &f.powf(2.0).unwrap()).unwrap()
+        },
+        &Rng::new(9)
+            .normal(&[3, 4, 6], 0.0, 1.0, DType::F32)
+            .unwrap(),
+    );
 }

@@ -80,6 +80,8 @@ emu_tests!(
     conv,
     pools,
     indexing,
+    random,
+    optimizer_kernels,
 );
 
 fn unary(dt: DType) {
@@ -334,4 +336,113 @@ fn indexing(dt: DType) {
         err.is_err(),
         "an out-of-range index is an error on the device too"
     );
+}
+
+fn random(dt: DType) {
+    for n in [1, 2, 257, 1001] {
+        let draws = |d: Device| -> Vec<Tensor> {
+            let mut r = Rng::new(42).on_device(d);
+            vec![
+                r.uniform(&[n], -1.0, 3.0, dt).unwrap(),
+                r.bernoulli(&[n], 0.3, dt).unwrap(),
+                r.normal(&[n], 0.5, 2.0, dt).unwrap(),
+            ]
+        };
+        let (cpu, emu) = (draws(Device::Cpu), draws(emulator()));
+        for (what, (a, b)) in ["uniform", "bernoulli"].iter().zip(cpu.iter().zip(&emu)) {
+            assert_eq!(b.device(), emulator());
+            assert_eq!(
+                a.to_vec_f64().unwrap(),
+                b.to_vec_f64().unwrap(),
+                "{what} bit for bit"
+            );
+        }
+        same("normal", dt, true, |d| Ok(draws(d).remove(2)));
+    }
+}
+
+/// The fused SGD (momentum, Nesterov) and Adam kernels against xai-nn's formulas on the host.
+fn optimizer_kernels(dt: DType) {
+    use super::gpu::Arg;
+    use crate::Storage;
+    let n = 301;
+    // Values as stored in `dt`, so the reference starts from the same numbers.
+    let host = |seed| input(seed, &[n], dt).to_vec_f64().unwrap();
+    let (p0, g, m0, v0) = (host(1), host(2), host(3), host(4));
+    let v0: Vec<f64> = v0.iter().map(|x| ((x * x) as f32) as f64).collect();
+    let put = |v: &[f64]| {
+        Tensor::from_vec(v.to_vec(), &[n])
+            .unwrap()
+            .to_dtype(dt)
+            .unwrap()
+            .to_device(emulator())
+            .unwrap()
+    };
+    let cuda = |t: &Tensor| match t.storage() {
+        Storage::Cuda(s) => s.clone(),
+        Storage::Cpu(_) => unreachable!("on the emulator"),
+    };
+    let s = |x: f64| match dt {
+        DType::F32 => Arg::F32(x as f32),
+        DType::F64 => Arg::F64(x),
+    };
+    // Outputs cancel (p − step·ratio): absolute error at the scale of the inputs.
+    let close = |what: &str, got: &Tensor, want: &[f64]| {
+        let scale = want.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        for (i, (a, b)) in got.to_vec_f64().unwrap().iter().zip(want).enumerate() {
+            let ok = (a - b).abs() <= tol(dt, true) * b.abs().max(0.1 * scale);
+            assert!(ok, "{what} {i}: {a} vs {b}");
+        }
+    };
+    let (lr, wd, mu) = (0.1, 0.01, 0.9);
+    let (p, gt, buf) = (put(&p0), put(&g), put(&m0));
+    let (ps, gs, bs) = (cuda(&p), cuda(&gt), cuda(&buf));
+    let args = [
+        ps.ptr_arg(),
+        gs.ptr_arg(),
+        bs.ptr_arg(),
+        Arg::U32(n as u32),
+        s(lr),
+        s(wd),
+        s(mu),
+        Arg::U32(1),
+        Arg::U32(0),
+    ];
+    ps.run_linear("sgd", n, &args).unwrap();
+    let want: Vec<f64> = (0..n)
+        .map(|i| {
+            let gi = g[i] + wd * p0[i];
+            let b = mu * m0[i] + gi;
+            p0[i] - lr * (gi + mu * b)
+        })
+        .collect();
+    close("sgd nesterov", &p, &want);
+    let (b1, b2, eps, t) = (0.9, 0.999, 1e-8, 3);
+    let (p, gt, m, v) = (put(&p0), put(&g), put(&m0), put(&v0));
+    let (ps, gs, ms, vs) = (cuda(&p), cuda(&gt), cuda(&m), cuda(&v));
+    let step = lr / (1.0 - f64::powi(b1, t));
+    let inv_bc2 = 1.0 / (1.0 - f64::powi(b2, t));
+    let args = [
+        ps.ptr_arg(),
+        gs.ptr_arg(),
+        ms.ptr_arg(),
+        vs.ptr_arg(),
+        Arg::U32(n as u32),
+        s(wd),
+        s(b1),
+        s(b2),
+        s(eps),
+        s(step),
+        s(inv_bc2),
+    ];
+    ps.run_linear("adam", n, &args).unwrap();
+    let want: Vec<f64> = (0..n)
+        .map(|i| {
+            let gi = g[i] + wd * p0[i];
+            let mi = b1 * m0[i] + (1.0 - b1) * gi;
+            let vi = b2 * v0[i] + (1.0 - b2) * gi * gi;
+            p0[i] - step * (mi / ((vi * inv_bc2).sqrt() + eps))
+        })
+        .collect();
+    close("adam", &p, &want);
 }

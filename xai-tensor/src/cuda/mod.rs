@@ -12,6 +12,8 @@
 #[cfg(not(feature = "cuda"))]
 mod stub;
 #[cfg(not(feature = "cuda"))]
+pub(crate) use stub::random;
+#[cfg(not(feature = "cuda"))]
 pub use stub::{upload, CudaStorage};
 
 #[cfg(feature = "cuda")]
@@ -25,6 +27,8 @@ pub mod kernels;
 #[cfg(feature = "cuda")]
 mod ops;
 
+#[cfg(feature = "cuda")]
+pub(crate) use ops::random;
 #[cfg(feature = "cuda")]
 pub use ops::{upload, CudaStorage};
 

@@ -6,6 +6,7 @@ use crate::backend::{
     BackendStorage, BinaryOp, Conv2dParams, Pool2dParams, PoolBins, ReduceOp, UnaryOp,
 };
 use crate::cpu::CpuStorage;
+use crate::random::Dist;
 use crate::shape::{broadcast_strides, numel, split_at_axis, strides};
 use crate::{bail, DType, Error, Result};
 use std::fmt;
@@ -193,6 +194,43 @@ pub fn upload(cpu: &CpuStorage, ordinal: usize) -> Result<CudaStorage> {
     Ok(out)
 }
 
+/// `shape` filled from Philox stream `stream` of `seed` on device `ordinal`, with the CPU's
+/// counter layout (see `random.rs` and `random.cu`).
+pub(crate) fn random(
+    ordinal: usize,
+    seed: u64,
+    stream: u64,
+    dist: Dist,
+    shape: &[usize],
+    dtype: DType,
+) -> Result<CudaStorage> {
+    let n = numel(shape);
+    let out = CudaStorage::alloc(&device(ordinal)?, dtype, n)?;
+    let (kind, p0, p1) = match dist {
+        Dist::Uniform(lo, hi) => (0, lo, hi),
+        Dist::Normal(mean, std) => (1, mean, std),
+        Dist::Bernoulli(p) => (2, p, 0.0),
+    };
+    if n > 0 {
+        out.run(
+            "random",
+            linear(n.div_ceil(2)),
+            &[
+                out.arg(),
+                Arg::U32(n as u32),
+                Arg::U32(seed as u32),
+                Arg::U32((seed >> 32) as u32),
+                Arg::U32(stream as u32),
+                Arg::U32((stream >> 32) as u32),
+                Arg::U32(kind),
+                Arg::F64(p0),
+                Arg::F64(p1),
+            ],
+        )?;
+    }
+    Ok(out)
+}
+
 impl CudaStorage {
     fn alloc(gpu: &Arc<dyn Gpu>, dtype: DType, len: usize) -> Result<Self> {
         u32_of(len)?;
@@ -222,6 +260,19 @@ impl CudaStorage {
 
     fn arg(&self) -> Arg {
         Arg::Ptr(self.ptr())
+    }
+
+    /// Runs kernel `name` over `n` items in place on the buffers in `args` (tests of the
+    /// kernels that no op calls yet: the fused optimizer updates).
+    #[cfg(test)]
+    pub(crate) fn run_linear(&self, name: &str, n: usize, args: &[Arg]) -> Result<()> {
+        self.run(name, linear(n), args)
+    }
+
+    /// Device address of this buffer, as a kernel argument.
+    #[cfg(test)]
+    pub(crate) fn ptr_arg(&self) -> Arg {
+        self.arg()
     }
 
     /// Runs `name_f32` or `name_f64` (this storage's dtype).

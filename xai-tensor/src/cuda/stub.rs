@@ -16,6 +16,18 @@ pub fn upload(_cpu: &crate::cpu::CpuStorage, _ordinal: usize) -> Result<CudaStor
     Err(Error::NotCompiledWithCuda)
 }
 
+/// Seeded random numbers on device `ordinal`.
+pub(crate) fn random(
+    _ordinal: usize,
+    _seed: u64,
+    _stream: u64,
+    _dist: crate::random::Dist,
+    _shape: &[usize],
+    _dtype: DType,
+) -> Result<CudaStorage> {
+    Err(Error::NotCompiledWithCuda)
+}
+
 impl CudaStorage {
     /// Copies back to the host.
     pub fn download(&self) -> Result<crate::cpu::CpuStorage> {
