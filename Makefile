@@ -24,15 +24,19 @@ nvrtc:
 	    [open(os.path.join(sys.argv[1],os.path.basename(n)),'wb').write(z.read(n)) for n in z.namelist() if '/lib/' in n and '.so' in n]" $(NVRTC_DIR) \
 	) || echo "warning: could not fetch libnvrtc into $(NVRTC_DIR); the nvrtc_* tests will skip"
 
+# The CUDA lines use one feature set, so their builds share artifacts: the backend (`cuda`, which
+# is what `cargo build --workspace --features cuda` builds) plus the host emulator of its kernels.
+CUDA_FEATURES := cuda,xai-tensor/cuda-emu,xai-passive/cuda-emu
+
 test: deps nvrtc
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo clippy -p xai-tensor -p xai-passive -p xai-cli --all-targets --features xai-tensor/cuda-emu,xai-passive/cuda-emu,xai-cli/cuda -- -D warnings
+	cargo clippy --workspace --all-targets --features $(CUDA_FEATURES) -- -D warnings
 	cargo test --workspace --release
-	cargo build --release --workspace --features cuda
-	cargo test --release -p xai-cli --features cuda --test device
+	cargo build --release --workspace --features $(CUDA_FEATURES)
 	$(NVRTC_ENV) cargo test --release -p xai-tensor --features cuda-emu
 	cargo test --release -p xai-passive --features cuda-emu --test emu_lenet
+	cargo test --release -p xai-cli --features $(CUDA_FEATURES) --test device
 
 demo: deps
 	cargo run --release -p xai-cli --bin xai -- demo --output-dir demo-output

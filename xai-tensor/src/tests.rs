@@ -25,9 +25,24 @@ fn with_device(device: Device, body: impl FnOnce()) {
     TEST_DEVICE.with(|d| d.set(Device::Cpu));
 }
 
-/// Instantiates each `fn name(dt: DType)` as the tests `name::on_f32` and `name::on_f64`, and
-/// with the `cuda-emu` feature on the emulated CUDA device as `name::on_f32_emu` and
-/// `name::on_f64_emu`.
+/// Runs a test body on CUDA device 0 if this machine has a usable one; otherwise says why it
+/// skips (the emulated runs prove the kernels there).
+#[cfg(feature = "cuda")]
+fn on_real_gpu(body: impl FnOnce()) {
+    match Tensor::zeros(&[1], DType::F32).to_device(Device::Cuda(0)) {
+        Ok(_) => {
+            TEST_DEVICE.with(|d| d.set(Device::Cuda(0)));
+            body();
+            TEST_DEVICE.with(|d| d.set(Device::Cpu));
+        }
+        Err(e) => eprintln!("SKIPPED on a real GPU: {e}"),
+    }
+}
+
+/// Instantiates each `fn name(dt: DType)` as the tests `name::on_f32` and `name::on_f64`; with
+/// the `cuda-emu` feature on the emulated CUDA device as `name::on_f32_emu` and
+/// `name::on_f64_emu`; with the `cuda` feature on a real GPU, where one is usable, as
+/// `name::on_f32_cuda` and `name::on_f64_cuda`.
 macro_rules! for_both_dtypes {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
@@ -48,6 +63,16 @@ macro_rules! for_both_dtypes {
             #[test]
             fn on_f64_emu() {
                 super::with_device(crate::cuda::emulator(), || super::$name(crate::DType::F64))
+            }
+            #[cfg(feature = "cuda")]
+            #[test]
+            fn on_f32_cuda() {
+                super::on_real_gpu(|| super::$name(crate::DType::F32))
+            }
+            #[cfg(feature = "cuda")]
+            #[test]
+            fn on_f64_cuda() {
+                super::on_real_gpu(|| super::$name(crate::DType::F64))
             }
         }
     )*};

@@ -164,3 +164,29 @@ impl Gpu for Driver {
         .map_err(driver_err(name))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{DType, Device, Tensor};
+
+    /// On a machine with a usable GPU the copy works; elsewhere it is one line naming what is
+    /// missing (driver, device or libnvrtc), never a panic.
+    #[test]
+    fn cuda_device_is_usable_or_one_line_naming_what_is_missing() {
+        for ordinal in [0, 7] {
+            match Tensor::ones(&[3], DType::F32).to_device(Device::Cuda(ordinal)) {
+                Ok(t) => assert_eq!(t.to_vec_f64().unwrap(), [1.0; 3]),
+                Err(e) => {
+                    let msg = e.to_string();
+                    assert!(!msg.contains('\n'), "one line: {msg}");
+                    assert!(
+                        ["libcuda", "CUDA device", "libnvrtc", "cuInit"]
+                            .iter()
+                            .any(|w| msg.contains(w)),
+                        "names what is missing: {msg}"
+                    );
+                }
+            }
+        }
+    }
+}
