@@ -30,8 +30,12 @@ pub enum Error {
         rhs: Device,
     },
     /// The CUDA device was asked for in a build without the `cuda` feature.
-    #[error("this build of xai has no CUDA support (rebuild with the `cuda` feature)")]
+    #[error("built without CUDA support (rebuild with the `cuda` feature)")]
     NotCompiledWithCuda,
+    /// The CUDA backend cannot run: a missing driver, device or libnvrtc (named in the
+    /// message), or a failed CUDA call.
+    #[error("CUDA: {0}")]
+    Cuda(String),
     /// A `.npy` file that cannot be read or written.
     #[error("{path}: {msg}")]
     Npy { path: String, msg: String },

@@ -3,7 +3,8 @@
 //! The tensor at the bottom of xai: an immutable n-dimensional array ([`Tensor`]) of f32 or
 //! f64 on a [`Device`], with hand-written kernels. Each op family is a method of
 //! [`backend::BackendStorage`], implemented once per device: [`cpu`] (contiguous buffers,
-//! rayon, BLAS gemm) and [`cuda`] (behind the `cuda` feature; a stub that reports
+//! rayon, BLAS gemm) and [`cuda`] (hand-written `.cu` kernels compiled by NVRTC, behind the
+//! `cuda` feature; with `cuda-emu` also a host emulator of them; a stub that reports
 //! [`Error::NotCompiledWithCuda`] otherwise).
 //!
 //! Ops: elementwise unary/binary with NumPy broadcasting; reductions (sum, mean, max, min,

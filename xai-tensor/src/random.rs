@@ -3,7 +3,7 @@
 //! on (seed, s, i): results never depend on thread count or launch shape, and a CUDA kernel can
 //! reproduce them bit for bit.
 
-use crate::{DType, Result, Tensor};
+use crate::{DType, Device, Result, Tensor};
 
 const M0: u32 = 0xD251_1F53;
 const M1: u32 = 0xCD9E_8D57;
@@ -33,12 +33,46 @@ pub fn philox4x32(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
 pub struct Rng {
     seed: u64,
     stream: u64,
+    device: Device,
+}
+
+/// A distribution of [`Rng`]'s draws, as the CUDA kernel takes it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Dist {
+    Uniform(f64, f64),
+    Normal(f64, f64),
+    Bernoulli(f64),
 }
 
 impl Rng {
     /// A generator for `seed`.
     pub fn new(seed: u64) -> Self {
-        Self { seed, stream: 0 }
+        Self {
+            seed,
+            stream: 0,
+            device: Device::Cpu,
+        }
+    }
+
+    /// The same generator drawing its tensors on `device` (a CUDA device draws with the same
+    /// Philox counters: uniform and Bernoulli values are bit-identical to the CPU's, normal
+    /// ones equal up to the device's `log`/`cos`/`sin` rounding).
+    pub fn on_device(mut self, device: Device) -> Self {
+        self.device = device;
+        self
+    }
+
+    /// A draw on a CUDA device: the next stream, filled by the `random` kernel.
+    fn device_draw(
+        &mut self,
+        ordinal: usize,
+        shape: &[usize],
+        dist: Dist,
+        dtype: DType,
+    ) -> Result<Tensor> {
+        let stream = self.next_stream();
+        let s = crate::cuda::random(ordinal, self.seed, stream, dist, shape, dtype)?;
+        Tensor::from_storage(crate::Storage::Cuda(s), shape)
     }
 
     fn next_stream(&mut self) -> u64 {
@@ -89,30 +123,41 @@ impl Rng {
         Tensor::from_vec(v, shape)?.to_dtype(dtype)
     }
 
+    /// A tensor of `shape` drawn from `dist`, on this generator's device.
+    fn draw(&mut self, shape: &[usize], dist: Dist, dtype: DType) -> Result<Tensor> {
+        if let Device::Cuda(i) = self.device {
+            return self.device_draw(i, shape, dist, dtype);
+        }
+        let n = crate::shape::numel(shape);
+        let v = match dist {
+            Dist::Uniform(lo, hi) => {
+                self.fill(n, |[a, b]| [lo + (hi - lo) * a, lo + (hi - lo) * b])
+            }
+            Dist::Normal(mean, std) => self.fill(n, |[a, b]| {
+                let r = (-2.0 * (1.0 - a).ln()).sqrt();
+                let t = 2.0 * std::f64::consts::PI * b;
+                [mean + std * r * t.cos(), mean + std * r * t.sin()]
+            }),
+            Dist::Bernoulli(p) => {
+                self.fill(n, |[a, b]| [(a < p) as u8 as f64, (b < p) as u8 as f64])
+            }
+        };
+        Self::tensor(v, shape, dtype)
+    }
+
     /// Uniform on [lo, hi).
     pub fn uniform(&mut self, shape: &[usize], lo: f64, hi: f64, dtype: DType) -> Result<Tensor> {
-        let v = self.fill(crate::shape::numel(shape), |[a, b]| {
-            [lo + (hi - lo) * a, lo + (hi - lo) * b]
-        });
-        Self::tensor(v, shape, dtype)
+        self.draw(shape, Dist::Uniform(lo, hi), dtype)
     }
 
     /// Normal with mean `mean` and standard deviation `std` (Box–Muller).
     pub fn normal(&mut self, shape: &[usize], mean: f64, std: f64, dtype: DType) -> Result<Tensor> {
-        let v = self.fill(crate::shape::numel(shape), |[a, b]| {
-            let r = (-2.0 * (1.0 - a).ln()).sqrt();
-            let t = 2.0 * std::f64::consts::PI * b;
-            [mean + std * r * t.cos(), mean + std * r * t.sin()]
-        });
-        Self::tensor(v, shape, dtype)
+        self.draw(shape, Dist::Normal(mean, std), dtype)
     }
 
     /// 1 with probability `p`, else 0.
     pub fn bernoulli(&mut self, shape: &[usize], p: f64, dtype: DType) -> Result<Tensor> {
-        let v = self.fill(crate::shape::numel(shape), |[a, b]| {
-            [(a < p) as u8 as f64, (b < p) as u8 as f64]
-        });
-        Self::tensor(v, shape, dtype)
+        self.draw(shape, Dist::Bernoulli(p), dtype)
     }
 
     /// A uniform integer in `0..n` (n > 0), for host-side sampling such as shuffles.

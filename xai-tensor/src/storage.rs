@@ -159,11 +159,23 @@ impl Storage {
     pub(crate) fn softmax(&self, d: [usize; 3], log: bool) -> Result<Self> {
         unary_dispatch!(self, |s| s.softmax(d, log))
     }
+    /// An index built on the host may select from data on a device (it is copied there).
+    fn index_on_device<'a>(&self, index: &'a Self) -> Result<std::borrow::Cow<'a, Self>> {
+        Ok(match (self, index) {
+            (Storage::Cuda(_), Storage::Cpu(_)) => {
+                std::borrow::Cow::Owned(index.to_device(self.device())?)
+            }
+            _ => std::borrow::Cow::Borrowed(index),
+        })
+    }
     pub(crate) fn gather(&self, d: [usize; 3], index: &Self, len: usize) -> Result<Self> {
-        binary_dispatch!("gather", self, index, |a, i| a.gather(d, i, len))
+        let index = self.index_on_device(index)?;
+        binary_dispatch!("gather", self, &*index, |a, i| a.gather(d, i, len))
     }
     pub(crate) fn scatter_add(&self, d: [usize; 3], index: &Self, size: usize) -> Result<Self> {
-        binary_dispatch!("scatter_add", self, index, |a, i| a.scatter_add(d, i, size))
+        let index = self.index_on_device(index)?;
+        binary_dispatch!("scatter_add", self, &*index, |a, i| a
+            .scatter_add(d, i, size))
     }
     pub(crate) fn index_select(&self, d: [usize; 3], index: &[usize]) -> Result<Self> {
         unary_dispatch!(self, |s| s.index_select(d, index))

@@ -4,9 +4,45 @@
 //! `name::on_f64`. Inputs come from the seeded [`Rng`]; shapes are small and ragged.
 #![allow(clippy::needless_range_loop)]
 
-use crate::{BinaryOp, Conv2dParams, DType, Pool2dParams, PoolBins, Rng, Tensor, UnaryOp};
+use crate::{BinaryOp, Conv2dParams, DType, Device, Pool2dParams, PoolBins, Rng, Tensor, UnaryOp};
+use std::cell::Cell;
 
-/// Instantiates each `fn name(dt: DType)` as the tests `name::on_f32` and `name::on_f64`.
+thread_local! {
+    /// The device the test bodies put their inputs on (the CPU unless a test says otherwise).
+    static TEST_DEVICE: Cell<Device> = const { Cell::new(Device::Cpu) };
+}
+
+/// `t` on the test device.
+fn on(t: Tensor) -> Tensor {
+    t.to_device(TEST_DEVICE.with(Cell::get)).unwrap()
+}
+
+/// Runs a test body with its inputs on `device`.
+#[cfg(feature = "cuda-emu")]
+fn with_device(device: Device, body: impl FnOnce()) {
+    TEST_DEVICE.with(|d| d.set(device));
+    body();
+    TEST_DEVICE.with(|d| d.set(Device::Cpu));
+}
+
+/// Runs a test body on CUDA device 0 if this machine has a usable one; otherwise says why it
+/// skips (the emulated runs prove the kernels there).
+#[cfg(feature = "cuda")]
+fn on_real_gpu(body: impl FnOnce()) {
+    match Tensor::zeros(&[1], DType::F32).to_device(Device::Cuda(0)) {
+        Ok(_) => {
+            TEST_DEVICE.with(|d| d.set(Device::Cuda(0)));
+            body();
+            TEST_DEVICE.with(|d| d.set(Device::Cpu));
+        }
+        Err(e) => eprintln!("SKIPPED on a real GPU: {e}"),
+    }
+}
+
+/// Instantiates each `fn name(dt: DType)` as the tests `name::on_f32` and `name::on_f64`; with
+/// the `cuda-emu` feature on the emulated CUDA device as `name::on_f32_emu` and
+/// `name::on_f64_emu`; with the `cuda` feature on a real GPU, where one is usable, as
+/// `name::on_f32_cuda` and `name::on_f64_cuda`.
 macro_rules! for_both_dtypes {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
@@ -17,6 +53,26 @@ macro_rules! for_both_dtypes {
             #[test]
             fn on_f64() {
                 super::$name(crate::DType::F64)
+            }
+            #[cfg(feature = "cuda-emu")]
+            #[test]
+            fn on_f32_emu() {
+                super::with_device(crate::cuda::emulator(), || super::$name(crate::DType::F32))
+            }
+            #[cfg(feature = "cuda-emu")]
+            #[test]
+            fn on_f64_emu() {
+                super::with_device(crate::cuda::emulator(), || super::$name(crate::DType::F64))
+            }
+            #[cfg(feature = "cuda")]
+            #[test]
+            fn on_f32_cuda() {
+                super::on_real_gpu(|| super::$name(crate::DType::F32))
+            }
+            #[cfg(feature = "cuda")]
+            #[test]
+            fn on_f64_cuda() {
+                super::on_real_gpu(|| super::$name(crate::DType::F64))
             }
         }
     )*};
@@ -63,13 +119,13 @@ fn vals(t: &Tensor) -> Vec<f64> {
 
 /// A tensor of `dt` from f64 values, with its values as actually stored (rounded for f32).
 fn make(v: Vec<f64>, shape: &[usize], dt: DType) -> (Tensor, Vec<f64>) {
-    let t = Tensor::from_vec(v, shape).unwrap().to_dtype(dt).unwrap();
+    let t = on(Tensor::from_vec(v, shape).unwrap().to_dtype(dt).unwrap());
     let v = vals(&t);
     (t, v)
 }
 
 fn normal(rng: &mut Rng, shape: &[usize], dt: DType) -> (Tensor, Vec<f64>) {
-    let t = rng.normal(shape, 0.0, 1.0, dt).unwrap();
+    let t = on(rng.normal(shape, 0.0, 1.0, dt).unwrap());
     let v = vals(&t);
     (t, v)
 }
@@ -273,9 +329,9 @@ fn unary_ops(dt: DType) {
         assert_close(&got, &shape, &want, atol, &format!("{op:?}"));
     }
     // Rank 0 and empty tensors.
-    let s = Tensor::scalar(-2.0, dt).unary(UnaryOp::Abs).unwrap();
+    let s = on(Tensor::scalar(-2.0, dt)).unary(UnaryOp::Abs).unwrap();
     assert_exact(&s, &[], &[2.0], "abs of a scalar");
-    let e = Tensor::zeros(&[0, 3], dt).exp().unwrap();
+    let e = on(Tensor::zeros(&[0, 3], dt)).exp().unwrap();
     assert_exact(&e, &[0, 3], &[], "exp of an empty tensor");
     // Large enough for the parallel map.
     let (big, bv) = normal(&mut rng, &[131, 127], dt);
@@ -458,7 +514,7 @@ fn binary_ops(dt: DType) {
 }
 
 fn binary_errors(dt: DType) {
-    let z = |s: &[usize]| Tensor::zeros(s, dt);
+    let z = |s: &[usize]| on(Tensor::zeros(s, dt));
     for (l, r) in [
         (&[2, 3][..], &[4][..]),
         (&[3, 2], &[2, 3]),
@@ -478,7 +534,7 @@ fn binary_errors(dt: DType) {
         DType::F32
     };
     assert!(
-        z(&[2]).add(&Tensor::zeros(&[2], other)).is_err(),
+        z(&[2]).add(&on(Tensor::zeros(&[2], other))).is_err(),
         "dtype mismatch"
     );
     assert!(
@@ -589,7 +645,7 @@ fn reductions(dt: DType) {
     let r = naive_reduce(&xv, &shape, &[0, 1, 2, 3]);
     assert!((all.to_scalar().unwrap() - r.sum[0]).abs() <= tol(dt) * r.abs_sum[0]);
     // Rank 0.
-    let s = Tensor::scalar(2.5, dt);
+    let s = on(Tensor::scalar(2.5, dt));
     assert_exact(&s.sum_all().unwrap(), &[], &[2.5], "sum_all of a scalar");
     assert_exact(
         &s.max(&[], true).unwrap(),
@@ -741,7 +797,7 @@ fn broadcast_to_and_sum_to(dt: DType) {
         );
     }
     // A scalar broadcast.
-    let s = Tensor::scalar(1.5, dt).broadcast_to(&[2, 3]).unwrap();
+    let s = on(Tensor::scalar(1.5, dt)).broadcast_to(&[2, 3]).unwrap();
     assert_exact(&s, &[2, 3], &[1.5; 6], "scalar broadcast");
     // Errors.
     assert!(x.broadcast_to(&[2, 4]).is_err());
@@ -832,7 +888,7 @@ fn matmul(dt: DType) {
         "A Bᵀ",
     );
     // Errors.
-    let z = |s: &[usize]| Tensor::zeros(s, dt);
+    let z = |s: &[usize]| on(Tensor::zeros(s, dt));
     let bad: [(&[usize], &[usize]); 6] = [
         (&[3, 4], &[5, 2]),
         (&[2, 3, 4], &[3, 4, 5]),
@@ -853,7 +909,9 @@ fn matmul(dt: DType) {
         DType::F32
     };
     assert!(
-        z(&[2, 3]).matmul(&Tensor::zeros(&[3, 2], other)).is_err(),
+        z(&[2, 3])
+            .matmul(&on(Tensor::zeros(&[3, 2], other)))
+            .is_err(),
         "dtype mismatch"
     );
 }
@@ -993,7 +1051,7 @@ fn conv2d_and_gradients(dt: DType) {
 }
 
 fn conv2d_errors(dt: DType) {
-    let z = |s: &[usize]| Tensor::zeros(s, dt);
+    let z = |s: &[usize]| on(Tensor::zeros(s, dt));
     let p0 = Conv2dParams::default();
     // Kernel bigger than the (padded) input.
     assert!(z(&[1, 2, 3, 3]).conv2d(&z(&[1, 2, 5, 5]), p0).is_err());
@@ -1019,7 +1077,7 @@ fn conv2d_errors(dt: DType) {
         DType::F32
     };
     assert!(z(&[1, 2, 6, 6])
-        .conv2d(&Tensor::zeros(&[1, 2, 2, 2], other), p0)
+        .conv2d(&on(Tensor::zeros(&[1, 2, 2, 2], other)), p0)
         .is_err());
     // Gradients with inconsistent shapes.
     let g = z(&[1, 4, 5, 5]);
@@ -1101,7 +1159,7 @@ fn max_pool2d(dt: DType) {
     assert_exact(&v, &[1, 1, 2, 2], &[5.0, 5.0, 5.0, 2.0], "tie values");
     assert_exact(&i, &[1, 1, 2, 2], &[1.0, 2.0, 4.0, 6.0], "tie indices");
     // Errors.
-    let z = Tensor::zeros(&[1, 2, 4, 5], dt);
+    let z = on(Tensor::zeros(&[1, 2, 4, 5], dt));
     for (kernel, stride) in [
         ([5, 1], [1, 1]),
         ([1, 6], [1, 1]),
@@ -1113,7 +1171,7 @@ fn max_pool2d(dt: DType) {
             "{kernel:?} {stride:?}"
         );
     }
-    assert!(Tensor::zeros(&[2, 4, 5], dt)
+    assert!(on(Tensor::zeros(&[2, 4, 5], dt))
         .max_pool2d(Pool2dParams {
             kernel: [2, 2],
             stride: [2, 2]
@@ -1304,7 +1362,7 @@ fn avg_pools(dt: DType) {
         })
         .is_err());
     assert!(x.adaptive_avg_pool2d([0, 3]).is_err());
-    assert!(Tensor::zeros(&[3, 7, 10], dt)
+    assert!(on(Tensor::zeros(&[3, 7, 10], dt))
         .adaptive_avg_pool2d([2, 2])
         .is_err());
     let too_big = PoolBins {
@@ -1319,7 +1377,7 @@ fn avg_pools(dt: DType) {
     assert!(x.avg_pool_bins(&empty).is_err());
     let bins = PoolBins::adaptive([7, 10], [2, 2]).unwrap();
     assert!(
-        Tensor::zeros(&[2, 3, 3, 2], dt)
+        on(Tensor::zeros(&[2, 3, 3, 2], dt))
             .avg_pool_bins_backward(&bins, [7, 10])
             .is_err(),
         "gradient shape"
@@ -1331,7 +1389,7 @@ fn avg_pools(dt: DType) {
 #[test]
 fn avg_pool_bins_backward_rejects_windows_outside_the_input() {
     let bins = PoolBins::adaptive([7, 10], [3, 4]).unwrap();
-    let g = Tensor::ones(&[1, 1, 3, 4], DType::F64);
+    let g = on(Tensor::ones(&[1, 1, 3, 4], DType::F64));
     let wraps = std::panic::catch_unwind(|| g.avg_pool_bins_backward(&bins, [7, 5]).is_err());
     assert!(
         matches!(wraps, Ok(true)),
@@ -1409,7 +1467,7 @@ fn softmax(dt: DType) {
         }
     }
     // All-equal large rows are uniform.
-    let x = Tensor::full(&[2, 3], 1000.0, dt);
+    let x = on(Tensor::full(&[2, 3], 1000.0, dt));
     assert_close(
         &x.softmax(1).unwrap(),
         &[2, 3],
@@ -1463,7 +1521,7 @@ fn reshape_permute_transpose(dt: DType) {
     let r = x.reshape(&[6, 20]).unwrap();
     assert_exact(&r, &[6, 20], &xv, "reshape");
     assert_exact(
-        &Tensor::scalar(3.0, dt).reshape(&[1, 1]).unwrap(),
+        &on(Tensor::scalar(3.0, dt)).reshape(&[1, 1]).unwrap(),
         &[1, 1],
         &[3.0],
         "scalar reshape",
@@ -1503,7 +1561,7 @@ fn reshape_permute_transpose(dt: DType) {
     assert!(x.permute(&[0, 1, 2]).is_err());
     assert!(x.permute(&[0, 1, 2, 4]).is_err());
     assert!(x.transpose(1, 4).is_err());
-    assert!(Tensor::zeros(&[3], dt).t().is_err());
+    assert!(on(Tensor::zeros(&[3], dt)).t().is_err());
 }
 
 fn narrow_pad_cat(dt: DType) {
@@ -1584,15 +1642,15 @@ fn narrow_pad_cat(dt: DType) {
         "cat of one",
     );
     assert!(Tensor::cat(&[], 0).is_err());
-    assert!(Tensor::cat(&[x.clone(), Tensor::zeros(&[3, 5], dt)], 0).is_err());
-    assert!(Tensor::cat(&[x.clone(), Tensor::zeros(&[3, 2, 3], dt)], 1).is_err());
+    assert!(Tensor::cat(&[x.clone(), on(Tensor::zeros(&[3, 5], dt))], 0).is_err());
+    assert!(Tensor::cat(&[x.clone(), on(Tensor::zeros(&[3, 2, 3], dt))], 1).is_err());
     assert!(Tensor::cat(&[x.clone(), x.clone()], 3).is_err());
     let other = if dt == DType::F32 {
         DType::F64
     } else {
         DType::F32
     };
-    assert!(Tensor::cat(&[x.clone(), Tensor::zeros(&xs, other)], 0).is_err());
+    assert!(Tensor::cat(&[x.clone(), on(Tensor::zeros(&xs, other))], 0).is_err());
 }
 
 fn index_select_and_add(dt: DType) {
@@ -1759,7 +1817,7 @@ fn where_cond(dt: DType) {
     // Mask of the other dtype, all three operands broadcast: [3,1] × [1,4] × [] → [3,4].
     let (mask, mv) = make(vec![0.0, 2.0, -0.5], &[3, 1], other);
     let (t, tv) = normal(&mut rng, &[1, 4], dt);
-    let f = Tensor::scalar(-7.0, dt);
+    let f = on(Tensor::scalar(-7.0, dt));
     let want: Vec<f64> = (0..12)
         .map(|q| if mv[q / 4] != 0.0 { tv[q % 4] } else { -7.0 })
         .collect();
@@ -1790,15 +1848,16 @@ fn where_cond(dt: DType) {
     );
     // Errors.
     assert!(
-        m.where_cond(&a, &Tensor::zeros(&[4, 1], dt)).is_err(),
+        m.where_cond(&a, &on(Tensor::zeros(&[4, 1], dt))).is_err(),
         "broadcast"
     );
     assert!(
-        m.where_cond(&Tensor::zeros(&[2], dt), &b).is_err(),
+        m.where_cond(&on(Tensor::zeros(&[2], dt)), &b).is_err(),
         "broadcast"
     );
     assert!(
-        m.where_cond(&a, &Tensor::zeros(&[3, 1], other)).is_err(),
+        m.where_cond(&a, &on(Tensor::zeros(&[3, 1], other)))
+            .is_err(),
         "dtype mismatch"
     );
 }
@@ -1808,7 +1867,7 @@ fn where_cond(dt: DType) {
 #[test]
 fn to_dtype_round_trips() {
     let mut rng = Rng::new(28);
-    let x32 = rng.normal(&[7, 13], 0.0, 10.0, DType::F32).unwrap();
+    let x32 = on(rng.normal(&[7, 13], 0.0, 10.0, DType::F32).unwrap());
     let v32 = x32.to_vec_f32().unwrap();
     let x64 = x32.to_dtype(DType::F64).unwrap();
     assert_eq!(x64.dtype(), DType::F64);
@@ -1823,7 +1882,7 @@ fn to_dtype_round_trips() {
         v32.iter().map(|&x| x as f64).collect::<Vec<_>>()
     );
     // f64 → f32 rounds to nearest, like `as f32`.
-    let y64 = rng.normal(&[5, 11], 0.0, 1e3, DType::F64).unwrap();
+    let y64 = on(rng.normal(&[5, 11], 0.0, 1e3, DType::F64).unwrap());
     let yv = vals(&y64);
     let y32 = y64.to_dtype(DType::F32).unwrap();
     assert_eq!(
@@ -1835,14 +1894,17 @@ fn to_dtype_round_trips() {
     assert!(y64.to_dtype(DType::F64).unwrap().same_data(&y64));
     // Constructors.
     assert_exact(
-        &Tensor::full(&[2, 2], 0.1, DType::F32),
+        &on(Tensor::full(&[2, 2], 0.1, DType::F32)),
         &[2, 2],
         &[0.1f32 as f64; 4],
         "full f32",
     );
-    assert_exact(&Tensor::ones(&[3], DType::F64), &[3], &[1.0; 3], "ones");
-    assert_eq!(Tensor::scalar(4.0, DType::F32).to_scalar().unwrap(), 4.0);
-    assert!(Tensor::zeros(&[2], DType::F64).to_scalar().is_err());
+    assert_exact(&on(Tensor::ones(&[3], DType::F64)), &[3], &[1.0; 3], "ones");
+    assert_eq!(
+        on(Tensor::scalar(4.0, DType::F32)).to_scalar().unwrap(),
+        4.0
+    );
+    assert!(on(Tensor::zeros(&[2], DType::F64)).to_scalar().is_err());
 }
 
 #[test]
@@ -1870,19 +1932,22 @@ fn same_seed_gives_bit_identical_draws() {
 /// The heavy parallel kernels give bit-identical results on 1, 5 and the default number of
 /// rayon threads.
 fn deterministic_across_thread_counts(dt: DType) {
+    // The pools' worker threads do not see this thread's test device: pass it along.
+    let device = TEST_DEVICE.with(Cell::get);
+    let on = |t: Tensor| t.to_device(device).unwrap();
     let run = || {
         let mut rng = Rng::new(29);
         let p = params([1, 2], [1, 1], [1, 1]);
-        let x = rng.normal(&[17, 3, 12, 11], 0.0, 1.0, dt).unwrap();
-        let w = rng.normal(&[5, 3, 3, 3], 0.0, 1.0, dt).unwrap();
+        let x = on(rng.normal(&[17, 3, 12, 11], 0.0, 1.0, dt).unwrap());
+        let w = on(rng.normal(&[5, 3, 3, 3], 0.0, 1.0, dt).unwrap());
         let y = x.conv2d(&w, p).unwrap();
-        let g = rng.normal(y.shape(), 0.0, 1.0, dt).unwrap();
+        let g = on(rng.normal(y.shape(), 0.0, 1.0, dt).unwrap());
         let wg = x.conv2d_weight_grad(&g, p, [3, 3]).unwrap();
         let xg = g.conv2d_input_grad(&w, p, [12, 11]).unwrap();
-        let a = rng.normal(&[300, 70], 0.0, 1.0, dt).unwrap();
-        let b = rng.normal(&[70, 50], 0.0, 1.0, dt).unwrap();
+        let a = on(rng.normal(&[300, 70], 0.0, 1.0, dt).unwrap());
+        let b = on(rng.normal(&[70, 50], 0.0, 1.0, dt).unwrap());
         let m = a.matmul(&b).unwrap();
-        let big = rng.normal(&[130, 140], 0.0, 1.0, dt).unwrap();
+        let big = on(rng.normal(&[130, 140], 0.0, 1.0, dt).unwrap());
         let s = big.sum(&[0], false).unwrap();
         let sm = big.softmax(0).unwrap();
         [wg, y, xg, m, s, sm].map(|t| bits(&vals(&t)))

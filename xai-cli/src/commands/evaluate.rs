@@ -41,6 +41,8 @@ pub const METRICS: &[(&str, &str)] = &[
 /// Arguments of `xai evaluate`.
 #[derive(clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    pub device: super::DeviceArgs,
     /// Model JSON with weights.
     #[arg(long)]
     pub model: PathBuf,
@@ -182,6 +184,7 @@ fn print_result(metric: &str, per: &[f64]) {
 /// data-randomization adds fields after these, roar and kar print `{"metric", "method",
 /// "fractions", "accuracy", "reference_accuracy"}` instead.
 pub fn run(a: &Args) -> CliResult {
+    a.device.resolve()?;
     if !METRICS.iter().any(|(m, _)| *m == a.metric) {
         let known: Vec<&str> = METRICS.iter().map(|m| m.0).collect();
         return Err(format!(

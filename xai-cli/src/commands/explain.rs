@@ -12,6 +12,8 @@ use xai_tensor::Tensor;
 /// Arguments of `xai explain`.
 #[derive(clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    pub device: super::DeviceArgs,
     /// Model JSON (with its safetensors weights beside it).
     #[arg(long)]
     pub model: PathBuf,
@@ -222,6 +224,7 @@ fn opt_number(flag: &str, v: &Option<String>) -> CliResult<Option<f64>> {
 
 /// Runs `xai explain`.
 pub fn run(a: &Args) -> CliResult {
+    a.device.resolve()?;
     let baseline = match a.baseline.parse::<Baseline>() {
         Ok(b) => b,
         Err(_) if a.baseline.ends_with(".npy") || Path::new(&a.baseline).exists() => {

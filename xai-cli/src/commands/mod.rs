@@ -10,7 +10,7 @@ pub mod train;
 
 use std::path::Path;
 use xai_nn::{file, Sequential};
-use xai_tensor::Tensor;
+use xai_tensor::{DType, Device, Tensor};
 
 /// Errors of the CLI: any library error, shown as one line.
 pub type CliResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -36,4 +36,29 @@ pub fn read_input(
         .check_input(&raw, allow_non_finite)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok((batch, raw.shape().to_vec()))
+}
+
+/// `--device cpu|cuda[:N]`, shared by predict, explain, train and evaluate.
+#[derive(clap::Args, Clone, Debug)]
+pub struct DeviceArgs {
+    /// Where to compute: cpu, cuda (device 0) or cuda:N.
+    #[arg(long, default_value = "cpu", value_parser = |s: &str| s.parse::<Device>())]
+    pub device: Device,
+}
+
+impl DeviceArgs {
+    /// The chosen device, checked usable: a CUDA device that cannot run (a build without the
+    /// `cuda` feature, or no driver, device or libnvrtc) is a one-line error naming what is
+    /// missing.
+    pub fn resolve(&self) -> CliResult<Device> {
+        if self.device != Device::Cpu {
+            Tensor::zeros(&[1], DType::F32).to_device(self.device)?;
+            return Err(format!(
+                "{}: running models there is not wired into the commands yet; use --device cpu",
+                self.device
+            )
+            .into());
+        }
+        Ok(self.device)
+    }
 }

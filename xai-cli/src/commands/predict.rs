@@ -7,6 +7,8 @@ use xai_nn::Forward;
 /// Arguments of `xai predict`.
 #[derive(clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    pub device: super::DeviceArgs,
     /// Model JSON (with its safetensors weights beside it).
     #[arg(long)]
     pub model: PathBuf,
@@ -23,6 +25,7 @@ pub struct Args {
 
 /// Runs `xai predict`.
 pub fn run(a: &Args) -> CliResult {
+    a.device.resolve()?;
     let model = load_model(&a.model)?;
     let (x, _) = read_input(&model, &a.input, a.allow_nan)?;
     model.predict(&x)?.write_npy(&a.output)?;

@@ -10,6 +10,8 @@ use xai_nn::{file, Dataset, Sequential};
 /// Arguments of `xai train`.
 #[derive(clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    pub device: super::DeviceArgs,
     /// Architecture (or model to fine-tune): model.json; initialised (seeded) when its weights file is absent.
     #[arg(long)]
     pub model: PathBuf,
@@ -89,6 +91,7 @@ fn schedule(s: &str, epochs: usize) -> CliResult<Schedule> {
 
 /// Runs `xai train`; the last stdout line is a JSON summary.
 pub fn run(a: &Args) -> CliResult {
+    a.device.resolve()?;
     let start = Instant::now();
     if !(0.0..1.0).contains(&a.test_fraction) {
         return Err(format!("test fraction must be in [0, 1), got {}", a.test_fraction).into());

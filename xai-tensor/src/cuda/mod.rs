@@ -1,124 +1,39 @@
-//! The CUDA backend's place. This build has no CUDA kernels yet: [`CudaStorage`] has no values,
-//! so every `Storage::Cuda` arm is unreachable and asking for the device is
-//! [`Error::NotCompiledWithCuda`]. The CUDA issue fills this module behind the `cuda` feature.
+//! The CUDA backend: hand-written kernels (`kernels/*.cu`, brought in with `include_str!`),
+//! compiled by NVRTC at first use for the device's architecture and cached per device; data in
+//! plain device allocations with explicit host↔device copies.
+//!
+//! The launch code ([`CudaStorage`]'s ops: grid and block sizes, argument packing, strides,
+//! broadcasting) runs against a [`gpu::Gpu`]: the real device through cudarc (driver and NVRTC
+//! loaded at run time, so building needs neither), or, with the `cuda-emu` feature, the host
+//! emulator, which compiles the same kernel sources with the system C++ compiler and runs them
+//! on host memory ([`emulator`]). Without the `cuda` feature this module is a stub whose every
+//! use is [`crate::Error::NotCompiledWithCuda`].
 
-use crate::backend::{
-    BackendStorage, BinaryOp, Conv2dParams, Pool2dParams, PoolBins, ReduceOp, UnaryOp,
-};
-use crate::{DType, Error, Result};
+#[cfg(not(feature = "cuda"))]
+mod stub;
+#[cfg(not(feature = "cuda"))]
+pub(crate) use stub::random;
+#[cfg(not(feature = "cuda"))]
+pub use stub::{upload, CudaStorage};
 
-/// Device memory of one tensor (uninhabited in builds without CUDA kernels).
-#[derive(Clone, Debug)]
-pub enum CudaStorage {}
+#[cfg(feature = "cuda")]
+mod driver;
+#[cfg(feature = "cuda-emu")]
+mod emu;
+#[cfg(feature = "cuda")]
+pub(crate) mod gpu;
+#[cfg(feature = "cuda")]
+pub mod kernels;
+#[cfg(feature = "cuda")]
+mod ops;
 
-/// Copies host data to CUDA device `ordinal`.
-pub fn upload(_cpu: &crate::cpu::CpuStorage, _ordinal: usize) -> Result<CudaStorage> {
-    Err(Error::NotCompiledWithCuda)
-}
+#[cfg(feature = "cuda")]
+pub(crate) use ops::random;
+#[cfg(feature = "cuda")]
+pub use ops::{upload, CudaStorage};
 
-impl CudaStorage {
-    /// Copies back to the host.
-    pub fn download(&self) -> Result<crate::cpu::CpuStorage> {
-        match *self {}
-    }
-    /// The device ordinal.
-    pub fn ordinal(&self) -> usize {
-        match *self {}
-    }
-}
+#[cfg(feature = "cuda-emu")]
+pub use emu::{emulator, EMULATOR_ORDINAL};
 
-impl BackendStorage for CudaStorage {
-    fn dtype(&self) -> DType {
-        match *self {}
-    }
-    fn to_dtype(&self, _: DType) -> Result<Self> {
-        match *self {}
-    }
-    fn unary(&self, _: UnaryOp) -> Result<Self> {
-        match *self {}
-    }
-    fn binary(&self, _: BinaryOp, _: &[usize], _: &Self, _: &[usize], _: &[usize]) -> Result<Self> {
-        match *self {}
-    }
-    fn where_cond(&self, _: &Self, _: &Self) -> Result<Self> {
-        match *self {}
-    }
-    fn reduce(&self, _: ReduceOp, _: &[usize], _: &[usize]) -> Result<Self> {
-        match *self {}
-    }
-    fn argmax(&self, _: &[usize], _: usize) -> Result<Self> {
-        match *self {}
-    }
-    fn broadcast_to(&self, _: &[usize], _: &[usize]) -> Result<Self> {
-        match *self {}
-    }
-    fn matmul(&self, _: [usize; 3], _: &Self, _: [usize; 3]) -> Result<Self> {
-        match *self {}
-    }
-    fn permute(&self, _: &[usize], _: &[usize]) -> Result<Self> {
-        match *self {}
-    }
-    fn narrow(&self, _: [usize; 3], _: usize, _: usize) -> Result<Self> {
-        match *self {}
-    }
-    fn cat(_: &[(&Self, usize)], _: usize, _: usize) -> Result<Self> {
-        Err(Error::NotCompiledWithCuda)
-    }
-    fn softmax(&self, _: [usize; 3], _: bool) -> Result<Self> {
-        match *self {}
-    }
-    fn gather(&self, _: [usize; 3], _: &Self, _: usize) -> Result<Self> {
-        match *self {}
-    }
-    fn scatter_add(&self, _: [usize; 3], _: &Self, _: usize) -> Result<Self> {
-        match *self {}
-    }
-    fn index_select(&self, _: [usize; 3], _: &[usize]) -> Result<Self> {
-        match *self {}
-    }
-    fn index_add(&self, _: [usize; 3], _: &[usize], _: usize) -> Result<Self> {
-        match *self {}
-    }
-    fn conv2d(
-        &self,
-        _: [usize; 4],
-        _: &Self,
-        _: [usize; 4],
-        _: Conv2dParams,
-        _: [usize; 2],
-    ) -> Result<Self> {
-        match *self {}
-    }
-    fn conv2d_input_grad(
-        &self,
-        _: [usize; 4],
-        _: &Self,
-        _: [usize; 4],
-        _: Conv2dParams,
-        _: [usize; 2],
-    ) -> Result<Self> {
-        match *self {}
-    }
-    fn conv2d_weight_grad(
-        &self,
-        _: [usize; 4],
-        _: &Self,
-        _: [usize; 4],
-        _: Conv2dParams,
-        _: [usize; 2],
-    ) -> Result<Self> {
-        match *self {}
-    }
-    fn max_pool2d(&self, _: [usize; 4], _: Pool2dParams, _: [usize; 2]) -> Result<(Self, Self)> {
-        match *self {}
-    }
-    fn avg_pool2d(&self, _: [usize; 4], _: &PoolBins) -> Result<Self> {
-        match *self {}
-    }
-    fn avg_pool2d_backward(&self, _: [usize; 4], _: &PoolBins, _: [usize; 2]) -> Result<Self> {
-        match *self {}
-    }
-    fn to_f64_vec(&self) -> Result<Vec<f64>> {
-        match *self {}
-    }
-}
+#[cfg(all(test, feature = "cuda-emu"))]
+mod emu_tests;
