@@ -32,9 +32,10 @@ pub struct Args {
     /// Examples per model call (chunks run in parallel).
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_size: u64,
-    /// Where to write the attributions (f32 .npy, the input's shape).
+    /// Where to write the attributions (f32 .npy, the input's shape; required), or pdp/ice's
+    /// JSON (default: stdout).
     #[arg(long)]
-    pub output: PathBuf,
+    pub output: Option<PathBuf>,
     /// Accept NaN or infinite inputs (refused by default).
     #[arg(long)]
     pub allow_nan: bool,
@@ -144,6 +145,12 @@ pub struct PerturbArgs {
     /// px), blur:SIGMA, or baseline (--baseline).
     #[arg(long, default_value = "blur")]
     pub reference: String,
+    /// pdp / ice: the feature I (flat index into one example) or the pair I,J.
+    #[arg(long)]
+    pub feature: Option<String>,
+    /// pdp / ice: grid points per feature, from the quantiles of --input (default 20).
+    #[arg(long, allow_negative_numbers = true)]
+    pub grid: Option<i64>,
 }
 
 /// Flags of the modified-gradient methods (LRP, deep Taylor, DeepLIFT). Parsed in [`run`], so
@@ -206,6 +213,12 @@ fn opt_number(flag: &str, v: &Option<String>) -> CliResult<Option<f64>> {
 
 /// Runs `xai explain`.
 pub fn run(a: &Args) -> CliResult {
+    if matches!(a.method.as_str(), "pdp" | "ice") {
+        return super::dependence::run(a);
+    }
+    let Some(output) = &a.output else {
+        return Err("--output is required: the .npy file for the attributions".into());
+    };
     let baseline = match a.baseline.parse::<Baseline>() {
         Ok(b) => b,
         Err(_) if a.baseline.ends_with(".npy") || Path::new(&a.baseline).exists() => {
@@ -301,7 +314,7 @@ pub fn run(a: &Args) -> CliResult {
     } else {
         out.clone()
     };
-    out.write_npy(&a.output)?;
+    out.write_npy(output)?;
     if let Some(dir) = &a.png {
         crate::render::write_heatmaps(
             dir,
