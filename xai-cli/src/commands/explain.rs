@@ -65,7 +65,8 @@ pub struct Args {
     #[arg(long, allow_negative_numbers = true)]
     pub samples: Option<i64>,
     /// Noise standard deviation relative to each example's range max x − min x
-    /// (default 0.15 for the smoothgrad family, 0 for gradient-shap).
+    /// (default 0.15 for the smoothgrad family, 0 for gradient-shap and
+    /// meaningful-perturbation, where it is added to the perturbed input at every step).
     #[arg(long, allow_negative_numbers = true)]
     pub noise_std: Option<f64>,
     /// Seed of the random methods (same seed, same result).
