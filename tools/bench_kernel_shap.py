@@ -6,9 +6,11 @@ model (the 30-feature MLP fixture `xai-cli/tests/fixtures/mlp`, rebuilt in torch
 - `xai explain --method kernel-shap --samples 2048 --baseline zeros` (whole process: start,
   model load, explain, write) vs `shap.KernelExplainer(f, zeros((1, 30))).shap_values(x,
   nsamples=2048)` in-process (f: the torch model, all logits);
-- `xai explain --method lime --samples 5000` vs `lime.lime_tabular.LimeTabularExplainer`
-  (`mode="regression"`, training data: the 50 inputs, `explain_instance(x_i, f_i,
-  num_features=30, num_samples=5000)` per input, f_i the logit of its predicted class).
+- `xai explain --method lime --samples 5000 --lime-sampling training --baselines x.npy` vs
+  `lime.lime_tabular.LimeTabularExplainer` (`mode="regression"`,
+  `discretize_continuous=False`, training data: the 50 inputs, `explain_instance(x_i, f_i,
+  num_features=30, num_samples=5000)` per input, f_i the logit of its predicted class): the
+  same sampling, kernel and ridge surrogate.
 
     cargo build --release -p xai-cli
     /work/pyenv/bin/python tools/bench_kernel_shap.py [--xai target/release/xai]
@@ -58,10 +60,10 @@ def main():
     tmp = Path(tempfile.mkdtemp())
     np.save(tmp / "x.npy", x)
 
-    def xai(method, samples):
+    def xai(method, samples, *extra):
         cmd = [args.xai, "explain", "--model", str(MODEL), "--input", str(tmp / "x.npy"),
                "--method", method, "--samples", str(samples), "--baseline", "zeros",
-               "--output", str(tmp / "a.npy")]
+               "--output", str(tmp / "a.npy"), *extra]
         return lambda: subprocess.run(cmd, check=True)
 
     import shap
@@ -73,8 +75,10 @@ def main():
 
     from lime.lime_tabular import LimeTabularExplainer
 
-    t_xai_lime = best_of(3, xai("lime", 5000))
-    le = LimeTabularExplainer(x, mode="regression", random_state=0)
+    t_xai_lime = best_of(3, xai("lime", 5000, "--lime-sampling", "training",
+                                "--baselines", str(tmp / "x.npy")))
+    le = LimeTabularExplainer(x, mode="regression", discretize_continuous=False,
+                              random_state=0)
 
     def run_lime():
         for i in range(args.n):

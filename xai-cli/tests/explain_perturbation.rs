@@ -220,6 +220,89 @@ fn meaningful_perturbation_gives_a_seeded_deletion_map() {
     assert!(rel_l2(&run("2"), &a) > 1e-6);
 }
 
+/// Runs `xai explain` on fixture `model` with `extra` flags and no --output; returns stdout.
+fn explain_stdout(model: &str, extra: &[&str]) -> String {
+    let f = fixture(model);
+    let (m, i) = (f.join("model.json"), f.join("input.npy"));
+    let mut args = vec![
+        "explain",
+        "--model",
+        m.to_str().unwrap(),
+        "--input",
+        i.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    let o = common::xai(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+#[test]
+fn pdp_and_ice_write_curves_as_json_and_png() {
+    let v: serde_json::Value = serde_json::from_str(&explain_stdout(
+        "mlp",
+        &[
+            "--method",
+            "pdp",
+            "--feature",
+            "3",
+            "--grid",
+            "5",
+            "--target",
+            "1",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(v["method"], "pdp");
+    assert_eq!(v["target"], 1);
+    assert_eq!(v["features"], serde_json::json!([3]));
+    let grid: Vec<f64> = serde_json::from_value(v["grid"][0].clone()).unwrap();
+    let pd: Vec<f64> = serde_json::from_value(v["pd"].clone()).unwrap();
+    let ice: Vec<Vec<f64>> = serde_json::from_value(v["ice"].clone()).unwrap();
+    // 4 input rows: at most 4 distinct values, so the grid is those values, sorted.
+    assert!(grid.len() >= 2 && grid.len() <= 4);
+    assert!(grid.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(pd.len(), grid.len());
+    assert_eq!(ice.len(), 4);
+    for (k, p) in pd.iter().enumerate() {
+        let mean = ice.iter().map(|c| c[k]).sum::<f64>() / 4.0;
+        assert!((p - mean).abs() < 1e-9 * (1.0 + mean.abs()));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("ice.json");
+    let png = dir.path().join("png");
+    for (method, feature, file) in [
+        ("ice", "3", "ice_feature_3.png"),
+        ("pdp", "0,2", "pdp_feature_0_2.png"),
+    ] {
+        let out = explain_stdout(
+            "mlp",
+            &[
+                "--method",
+                method,
+                "--feature",
+                feature,
+                "--output",
+                json.to_str().unwrap(),
+                "--png",
+                png.to_str().unwrap(),
+            ],
+        );
+        assert!(out.is_empty());
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(v["method"], method);
+        let bytes = std::fs::read(png.join(file)).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG");
+    }
+    // The pair's PD is a surface: one row per value of the first feature.
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let surface: Vec<Vec<f64>> = serde_json::from_value(v["pd"].clone()).unwrap();
+    assert_eq!(surface.len(), v["grid"][0].as_array().unwrap().len());
+    assert_eq!(surface[0].len(), v["grid"][1].as_array().unwrap().len());
+}
+
 #[test]
 fn slic_superpixels_group_the_perturbation_methods() {
     for method in ["lime", "kernel-shap", "feature-ablation"] {
@@ -359,6 +442,48 @@ fn bad_perturbation_options_are_refused() {
         &["--method", "meaningful-perturbation"],
         "meaningful-perturbation needs image inputs",
     );
+    for (extra, needle) in [
+        (vec!["--method", "pdp"], "pdp needs --feature I or I,J"),
+        (
+            vec!["--method", "ice", "--feature", "1,x"],
+            "--feature must be I or I,J (feature indices), got '1,x'",
+        ),
+        (
+            vec!["--method", "pdp", "--feature", "1,2,3"],
+            "--feature must be I or I,J",
+        ),
+        (
+            vec!["--method", "pdp", "--feature", "30"],
+            "feature 30 is out of range for inputs of 30 features",
+        ),
+        (
+            vec!["--method", "pdp", "--feature", "2,2"],
+            "the pair needs two different features",
+        ),
+        (
+            vec!["--method", "pdp", "--feature", "2", "--grid", "1"],
+            "--grid must be at least 2, got 1",
+        ),
+        (
+            vec!["--method", "pdp", "--feature", "2", "--target", "7"],
+            "target class 7 is out of range",
+        ),
+    ] {
+        assert_fixture_refused("mlp", &extra, needle);
+    }
+    let d = common::copy_fixture("mlp");
+    let (m, i) = (d.path().join("model.json"), d.path().join("input.npy"));
+    let o = common::xai(&[
+        "explain",
+        "--model",
+        m.to_str().unwrap(),
+        "--input",
+        i.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("--output is required"), "{err}");
     for w in ["0", "-1", "abc"] {
         assert_fixture_refused(
             "mlp",

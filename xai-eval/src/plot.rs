@@ -105,8 +105,8 @@ impl Series {
     }
 }
 
-/// A line chart: title, axis labels, series in [`COLOURS`] order with a legend to the right
-/// of the plot (when any series has a name).
+/// A line chart: title, axis labels, series in [`COLOURS`] order with a legend of the named
+/// series to the right of the plot (unnamed series, e.g. ICE curves, are drawn unlisted).
 #[derive(Clone, Debug, PartialEq)]
 pub struct LineChart {
     /// Caption above the plot.
@@ -267,16 +267,22 @@ pub fn line_chart(c: &LineChart) -> std::io::Result<Image> {
             chart
                 .draw_series(LineSeries::new(pts.clone(), col.stroke_width(2)))
                 .map_err(draw_err)?;
-            if pts.len() <= 40 {
+            // Point markers on short named series (unnamed ones are background curves).
+            if pts.len() <= 40 && !s.name.is_empty() {
                 chart
                     .draw_series(pts.iter().map(|&p| Circle::new(p, 3, col.filled())))
                     .map_err(draw_err)?;
             }
         }
-        // The legend: a swatch and the name per series, top down, beside the plot.
-        for (k, s) in c.series.iter().enumerate().filter(|_| named) {
+        // The legend: a swatch and the name per named series, top down, beside the plot.
+        let listed = c
+            .series
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.name.is_empty());
+        for (row, (k, s)) in listed.enumerate() {
             let col = colour(k, s);
-            let y = 44 + 20 * k as i32;
+            let y = 44 + 20 * row as i32;
             legend
                 .draw(&PathElement::new(
                     vec![(4, y), (26, y)],

@@ -62,9 +62,19 @@ MethodInfo { name: "omission", description: "leave-one-out f(x) − f(x without 
 MethodInfo { name: "shapley-exact", description: "exact Shapley values over all 2^d coalitions of features or groups, v(S) = mean over background of f(x_S, b) (Shapley 1953; Lundberg & Lee 2017); d ≤ 20; --mask, --segments, --baselines/--baseline", family: "attribution / local / passive", needs: "forward", build: |o| Ok(Box::new(ShapleyExact { opts: o.clone() })) },
 MethodInfo { name: "kernel-shap", description: "Shapley values by Shapley-kernel weighted least squares over coalitions (Lundberg & Lee 2017, SHAP KernelExplainer); --samples, --seed, --mask, --segments, --baselines/--baseline", family: "attribution / local / passive", needs: "forward", build: |o| Ok(Box::new(KernelShap { opts: o.clone() })) },
 MethodInfo { name: "shapley-sampling", description: "Shapley values by antithetic permutation sampling (Štrumbelj & Kononenko 2014); --samples (permutations), --seed, --mask, --segments, --baselines/--baseline", family: "attribution / local / passive", needs: "forward", build: |o| Ok(Box::new(ShapleySampling { opts: o.clone() })) },
-MethodInfo { name: "lime", description: "coefficients of a kernel-weighted ridge surrogate over on/off perturbations against the baseline (Ribeiro et al. 2016); --samples, --kernel-width, --seed, --mask, --segments grid:N|slic:N, --baseline", family: "attribution / local / passive", needs: "forward", build: |o| Ok(Box::new(Lime { opts: o.clone() })) },
+MethodInfo { name: "lime", description: "coefficients of a kernel-weighted ridge surrogate over on/off perturbations against the baseline, or tabular samples from the training statistics (Ribeiro et al. 2016); --samples, --kernel-width, --seed, --mask, --segments grid:N|slic:N, --baseline, --lime-sampling on-off|training|around-instance, --data/--baselines", family: "attribution / local / passive", needs: "forward", build: |o| Ok(Box::new(Lime { opts: o.clone() })) },
 MethodInfo { name: "meaningful-perturbation", description: "deletion mask minimising λ₁‖1−m‖₁ + λ₂TV(m) + p_c(x⊙m + x̃⊙(1−m)) by Adam, attribution 1 − m (Fong & Vedaldi 2017); --iterations, --lambda-l1, --lambda-tv, --mask-size, --reference blur|baseline, --noise-std, --seed", family: "attribution / local / passive", needs: "gradients", build: |o| Ok(Box::new(MeaningfulPerturbation { opts: o.clone() })) },
+MethodInfo { name: "pdp", description: "partial dependence of the target logit on a feature or pair over the data's quantile grid, PD(v) = mean_i f_c(x_i with x_S = v) (Friedman 2001); --feature I[,J], --grid; JSON and PNG", family: "dependence / global / passive", needs: "forward", build: |_| Err(global_only("pdp")) },
+MethodInfo { name: "ice", description: "individual conditional expectation curves f_c(x_i with x_S = v), one per row, with their mean the PD (Goldstein et al. 2015); --feature I[,J], --grid; JSON and PNG", family: "dependence / global / passive", needs: "forward", build: |_| Err(global_only("ice")) },
 ];
+
+/// The refusal of building a global method (PDP, ICE) as a per-example attribution.
+fn global_only(name: &str) -> PassiveError {
+    PassiveError::BadArgument(format!(
+        "{name} gives curves, not attributions: use xai_passive::methods::partial_dependence (xai explain --method \
+         {name} --feature I[,J])"
+    ))
+}
 
 /// Builds the method called `name`.
 pub fn build(name: &str, opts: &MethodOptions) -> Result<BoxedMethod> {

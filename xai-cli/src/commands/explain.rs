@@ -36,10 +36,11 @@ pub struct Args {
     /// Examples per model call (chunks run in parallel).
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_size: u64,
-    /// Where to write the attributions (f32 .npy, the input's shape), or with --format json
-    /// the JSON report (`-`: standard output).
+    /// Where to write the attributions (f32 .npy, the input's shape; required), or with
+    /// --format json the JSON report (`-`: standard output); pdp/ice write their JSON here
+    /// (default: standard output).
     #[arg(long)]
-    pub output: PathBuf,
+    pub output: Option<PathBuf>,
     /// Output format: `npy` (the attributions alone) or `json` (attributions with method,
     /// parameters, targets, input shape, model SHA-256, timings, completeness gap, version).
     #[arg(long, value_enum, default_value_t = Format::Npy)]
@@ -73,7 +74,8 @@ pub struct Args {
     #[arg(long, allow_negative_numbers = true)]
     pub samples: Option<i64>,
     /// Noise standard deviation relative to each example's range max x − min x
-    /// (default 0.15 for the smoothgrad family, 0 for gradient-shap).
+    /// (default 0.15 for the smoothgrad family, 0 for gradient-shap and
+    /// meaningful-perturbation, where it is added to the perturbed input at every step).
     #[arg(long, allow_negative_numbers = true)]
     pub noise_std: Option<f64>,
     /// Seed of the random methods (same seed, same result).
@@ -162,6 +164,12 @@ pub struct PerturbArgs {
     /// px), blur:SIGMA, or baseline (--baseline).
     #[arg(long, default_value = "blur")]
     pub reference: String,
+    /// pdp / ice: the feature I (flat index into one example) or the pair I,J.
+    #[arg(long)]
+    pub feature: Option<String>,
+    /// pdp / ice: grid points per feature, from the quantiles of --input (default 20).
+    #[arg(long, allow_negative_numbers = true)]
+    pub grid: Option<i64>,
 }
 
 /// Flags of the modified-gradient methods (LRP, deep Taylor, DeepLIFT). Parsed in [`run`], so
@@ -225,6 +233,12 @@ fn opt_number(flag: &str, v: &Option<String>) -> CliResult<Option<f64>> {
 /// Runs `xai explain`.
 pub fn run(a: &Args) -> CliResult {
     a.device.resolve()?;
+    if matches!(a.method.as_str(), "pdp" | "ice") {
+        return super::dependence::run(a);
+    }
+    let Some(output) = &a.output else {
+        return Err("--output is required: the .npy file for the attributions".into());
+    };
     let baseline = match a.baseline.parse::<Baseline>() {
         Ok(b) => b,
         Err(_) if a.baseline.ends_with(".npy") || Path::new(&a.baseline).exists() => {
@@ -291,7 +305,7 @@ pub fn run(a: &Args) -> CliResult {
         reference: a.perturb.reference.parse()?,
     };
     let method = registry::build(&a.method, &opts)?;
-    if a.format == Format::Npy && a.output == Path::new("-") {
+    if a.format == Format::Npy && output == Path::new("-") {
         return Err("--output - (standard output) needs --format json".into());
     }
     let start = Instant::now();
@@ -330,7 +344,7 @@ pub fn run(a: &Args) -> CliResult {
         out.clone()
     };
     match a.format {
-        Format::Npy => out.write_npy(&a.output)?,
+        Format::Npy => out.write_npy(output)?,
         Format::Json => {
             let timings = Timings {
                 load_seconds,
@@ -340,7 +354,7 @@ pub fn run(a: &Args) -> CliResult {
             let digest = crate::report::model_digest(&a.model)?;
             let report =
                 ExplanationReport::new(&a.method, &opts, &e, &out, &shape, digest, timings)?;
-            crate::report::write_json(&a.output, &report, start)?;
+            crate::report::write_json(output, &report, start)?;
         }
     }
     if let Some(dir) = &a.png {

@@ -1,6 +1,7 @@
 //! Subcommands, and the input/output steps they share.
 
 pub mod demo;
+pub mod dependence;
 pub mod evaluate;
 pub mod explain;
 pub mod league;

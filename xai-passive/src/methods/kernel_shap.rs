@@ -338,4 +338,23 @@ mod tests {
         let e = ShapleyExact::default().attribute(&m, &x, &t).unwrap();
         assert!(crate::methods::common::rel_l2(&a.attributions, &e.attributions) < 0.2);
     }
+
+    #[test]
+    fn slic_superpixels_per_example_keep_efficiency() {
+        let m = cnn(13);
+        let x = randn(&mut Rng::new(14), &[3, 2, 5, 5], 1.0);
+        let e = KernelShap {
+            opts: MethodOptions {
+                segments: Some("slic:4".into()),
+                samples: Some(64),
+                ..Default::default()
+            },
+        }
+        .attribute(&m, &x, &[0, 1, 2])
+        .unwrap();
+        assert_eq!(e.attributions.shape(), &[3, 2, 5, 5]);
+        let gap = e.completeness_gap.unwrap();
+        assert_eq!(gap.len(), 3);
+        assert!(gap.iter().all(|g| g.abs() < 1e-4), "{gap:?}");
+    }
 }

@@ -27,6 +27,7 @@ use crate::{PassiveError, Result};
 use ndarray::{ArrayView1, ArrayView2};
 use rayon::prelude::*;
 use xai_nn::Forward;
+use xai_tensor::random::philox4x32;
 use xai_tensor::{DType, Rng, Tensor};
 
 /// LIME with `opts.samples` perturbations (default 5000, lime's), `opts.kernel_width`,
@@ -240,16 +241,23 @@ impl Lime {
             })
             .collect();
         let xv = x.to_vec_f64()?;
-        let eps = Rng::new(o.seed)
-            .normal(&[n * s * d], 0.0, 1.0, DType::F64)?
-            .to_vec_f64()?;
-        // Sample k of example i in the data space; sample 0 is the instance itself.
-        let raw = |i: usize, k: usize, j: usize| {
-            let xij = xv[i * d + j];
-            match (k, o.lime_sampling) {
-                (0, _) => xij,
-                (_, LimeSampling::AroundInstance) => xij + eps[(i * s + k) * d + j] * scale[j],
-                _ => mean[j] + eps[(i * s + k) * d + j] * scale[j],
+        // Sample k of example i in the data space (sample 0 is the instance itself), written
+        // into `out` (d values); its noise comes from a counter-based stream, so nothing of
+        // size N·S·d is stored and rows can be made in any order.
+        let key = [o.seed as u32, (o.seed >> 32) as u32];
+        let sample = |i: usize, k: usize, out: &mut [f64]| {
+            let xi = &xv[i * d..(i + 1) * d];
+            if k == 0 {
+                out.copy_from_slice(xi);
+                return;
+            }
+            standard_normals(key, i, k, out);
+            for j in 0..d {
+                let centre = match o.lime_sampling {
+                    LimeSampling::AroundInstance => xi[j],
+                    _ => mean[j],
+                };
+                out[j] = centre + out[j] * scale[j];
             }
         };
         let y = eval_rows(
@@ -258,8 +266,10 @@ impl Lime {
             n * s,
             o.batch_size,
             |r, buf| {
-                for (j, b) in buf.iter_mut().enumerate() {
-                    *b = raw(r / s, r % s, j) as f32;
+                let mut row = vec![0.0f64; d];
+                sample(r / s, r % s, &mut row);
+                for (b, v) in buf.iter_mut().zip(&row) {
+                    *b = *v as f32;
                 }
             },
             |r| targets[r / s],
@@ -267,9 +277,13 @@ impl Lime {
         let per: Vec<LimeFit> = (0..n)
             .into_par_iter()
             .map(|i| {
-                let z: Vec<f64> = (0..s * d)
-                    .map(|q| (raw(i, q / d, q % d) - mean[q % d]) / scale[q % d])
-                    .collect();
+                let mut z = vec![0.0f64; s * d];
+                for (k, row) in z.chunks_mut(d).enumerate() {
+                    sample(i, k, row);
+                    for (j, v) in row.iter_mut().enumerate() {
+                        *v = (*v - mean[j]) / scale[j];
+                    }
+                }
                 let w: Vec<f64> = z
                     .chunks(d)
                     .map(|r| {
@@ -294,6 +308,23 @@ impl Lime {
             completeness_gap: None,
         };
         Ok((e, per))
+    }
+}
+
+/// Standard normal values for sample `k` of example `i` into `out`: Box–Muller on the
+/// Philox4x32 block at counter (pair, k, i) under `key`, two values per block.
+fn standard_normals(key: [u32; 2], i: usize, k: usize, out: &mut [f64]) {
+    for (p, pair) in out.chunks_mut(2).enumerate() {
+        let w = philox4x32([p as u32, k as u32, i as u32, 0x4c49_4d45], key);
+        let unit =
+            |a: u32, b: u32| ((((a as u64) << 21) ^ (b as u64 >> 11)) as f64 + 0.5) / 2f64.powi(53);
+        let (u1, u2) = (unit(w[0], w[1]), unit(w[2], w[3]));
+        let r = (-2.0 * u1.ln()).sqrt();
+        let (sin, cos) = (std::f64::consts::TAU * u2).sin_cos();
+        pair[0] = r * cos;
+        if let Some(v) = pair.get_mut(1) {
+            *v = r * sin;
+        }
     }
 }
 
@@ -530,6 +561,28 @@ mod tests {
             "need --lime-sampling on-off",
         );
         assert!("sideways".parse::<LimeSampling>().is_err());
+    }
+
+    #[test]
+    fn counter_based_normals_are_standard() {
+        let mut v = Vec::new();
+        for k in 0..4000 {
+            let mut row = [0.0; 5];
+            standard_normals([7, 0], 3, k, &mut row);
+            v.extend(row);
+        }
+        let n = v.len() as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+        let kurt = v.iter().map(|x| (x - mean).powi(4)).sum::<f64>() / n / (var * var);
+        assert!(
+            mean.abs() < 0.03 && (var - 1.0).abs() < 0.03,
+            "{mean} {var}"
+        );
+        assert!((kurt - 3.0).abs() < 0.15, "{kurt}");
+        let mut other = [0.0; 5];
+        standard_normals([7, 0], 4, 0, &mut other);
+        assert_ne!(other[..], v[..5]);
     }
 
     use xai_tensor::Rng;

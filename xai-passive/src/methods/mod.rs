@@ -3,6 +3,7 @@
 mod common;
 mod deep_taylor;
 mod deeplift;
+mod dependence;
 mod feature_ablation;
 mod grad_cam;
 mod gradient_shap;
@@ -28,6 +29,7 @@ mod shapley_sampling;
 pub use common::{gauss_legendre, Baseline, Integration};
 pub use deep_taylor::DeepTaylor;
 pub use deeplift::{DeepLift, DeepLiftGradRule, DeepLiftRule};
+pub use dependence::{partial_dependence, quantile_grid, Dependence};
 pub use feature_ablation::{FeatureAblation, Omission};
 pub use grad_cam::{bilinear_resize, Cam, GradCam, GuidedGradCam};
 pub use gradient_shap::GradientShap;

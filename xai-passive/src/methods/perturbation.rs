@@ -202,8 +202,10 @@ impl Background {
         let example = &x.shape()[1..];
         let f: usize = example.iter().product();
         if let (true, Some(d)) = (use_distribution, &opts.baselines) {
+            // One baseline, or rows of one example's features (in its shape or flat, as a
+            // data set's [B, F] rows for image models).
             let ok = d.shape() == example
-                || (d.rank() == example.len() + 1 && &d.shape()[1..] == example);
+                || (d.rank() >= 2 && d.shape()[1..].iter().product::<usize>() == f);
             if !ok {
                 return Err(PassiveError::BadArgument(format!(
                     "baselines have shape {:?} but the input needs [B, {}]",

@@ -1,0 +1,153 @@
+//! `xai explain --method pdp|ice`: partial dependence and ICE curves of the target logit on
+//! `--feature I` or a pair `I,J` over the rows of `--input` (grid from their quantiles,
+//! `--grid N` points per feature), as JSON on stdout or in `--output FILE.json` (written
+//! atomically), and with `--png DIR` a plot: the PD line (pdp) or the ICE curves with the PD
+//! drawn last (ice) for one feature, a heat map of the PD surface for a pair.
+
+use super::explain::Args;
+use super::{load_model, read_input, CliResult};
+use image::{Rgb, RgbImage};
+use std::path::Path;
+use xai_eval::plot::{line_chart, LineChart, Series};
+use xai_nn::Layered;
+use xai_passive::methods::{partial_dependence, Dependence};
+use xai_passive::{resolve_targets, Target};
+use xai_tensor::write_atomic;
+
+/// Grid points per feature when `--grid` is not given.
+const DEFAULT_GRID: usize = 20;
+/// ICE curves drawn at most in the PNG (all are in the JSON).
+const MAX_PLOTTED_CURVES: usize = 50;
+/// Side of one grid cell of a pair's heat map, in pixels.
+const CELL: u32 = 16;
+
+/// Parses `I` or `I,J`.
+fn parse_features(s: &str) -> CliResult<Vec<usize>> {
+    let parts: Option<Vec<usize>> = s.split(',').map(|p| p.trim().parse().ok()).collect();
+    match parts {
+        Some(v) if (1..=2).contains(&v.len()) => Ok(v),
+        _ => Err(format!("--feature must be I or I,J (feature indices), got '{s}'").into()),
+    }
+}
+
+/// The JSON document of `d` for `method`.
+fn to_json(method: &str, d: &Dependence) -> serde_json::Value {
+    let pd = if d.grid.len() == 2 {
+        let cols = d.grid[1].len();
+        serde_json::json!(d.pd.chunks(cols).collect::<Vec<_>>())
+    } else {
+        serde_json::json!(d.pd)
+    };
+    serde_json::json!({
+        "method": method,
+        "response": "logit",
+        "target": d.target,
+        "features": d.features,
+        "grid": d.grid,
+        "pd": pd,
+        "ice": d.ice,
+    })
+}
+
+/// The plot of `d` as PNG bytes.
+fn plot(method: &str, d: &Dependence) -> CliResult<Vec<u8>> {
+    if d.grid.len() == 1 {
+        // ICE curves (pale) first, the partial dependence (black) drawn last, on top.
+        let mut series: Vec<Vec<f64>> = if method == "ice" {
+            d.ice.iter().take(MAX_PLOTTED_CURVES).cloned().collect()
+        } else {
+            Vec::new()
+        };
+        series.push(d.pd.clone());
+        let (lo, hi) = series
+            .iter()
+            .flatten()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
+                (l.min(v), h.max(v))
+            });
+        let pad = if hi > lo { 0.05 * (hi - lo) } else { 1.0 };
+        let lines: Vec<Series> = series
+            .iter()
+            .enumerate()
+            .map(|(k, ys)| {
+                let pts = d.grid[0].iter().copied().zip(ys.iter().copied()).collect();
+                if k + 1 == series.len() {
+                    Series::new("partial dependence", pts).with_colour([0, 0, 0])
+                } else {
+                    Series::new("", pts).with_colour([150, 170, 210])
+                }
+            })
+            .collect();
+        let chart = LineChart {
+            title: format!("{method} of feature {}, class {}", d.features[0], d.target),
+            x_label: format!("feature {}", d.features[0]),
+            y_label: "logit".into(),
+            series: lines,
+            y_range: Some((lo - pad, hi + pad)),
+            size: (640, 400),
+            ..LineChart::default()
+        };
+        return Ok(line_chart(&chart)?.to_png()?);
+    }
+    let (rows, cols) = (d.grid[0].len(), d.grid[1].len());
+    let (lo, hi) =
+        d.pd.iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
+                (l.min(v), h.max(v))
+            });
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let img = RgbImage::from_fn(cols as u32 * CELL, rows as u32 * CELL, |x, y| {
+        let v = d.pd[(y / CELL) as usize * cols + (x / CELL) as usize];
+        let Rgb(c) = crate::render::sequential(((v - lo) / span) as f32);
+        Rgb(c)
+    });
+    let mut bytes = Vec::new();
+    img.write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Png,
+    )?;
+    Ok(bytes)
+}
+
+/// Runs `xai explain --method pdp|ice`.
+pub fn run(a: &Args) -> CliResult {
+    let method = a.method.as_str();
+    let features = match &a.perturb.feature {
+        Some(s) => parse_features(s)?,
+        None => return Err(format!("{method} needs --feature I or I,J").into()),
+    };
+    let grid = match a.perturb.grid {
+        None => DEFAULT_GRID,
+        Some(g) if g >= 2 => g as usize,
+        Some(g) => return Err(format!("--grid must be at least 2, got {g}").into()),
+    };
+    let model = load_model(&a.model)?;
+    let (x, _) = read_input(&model, &a.input, a.allow_nan)?;
+    let m: &dyn Layered = &model;
+    // One class for every row: the given one, or the class predicted most often.
+    let classes = resolve_targets(m, &x, &a.target)?;
+    let target = match a.target {
+        Target::Class(c) => c,
+        _ => {
+            let k = classes.iter().max().map_or(0, |c| c + 1);
+            let mut counts = vec![0usize; k];
+            classes.iter().for_each(|&c| counts[c] += 1);
+            (0..k)
+                .max_by_key(|&c| (counts[c], std::cmp::Reverse(c)))
+                .unwrap_or(0)
+        }
+    };
+    let d = partial_dependence(m, &x, &features, target, grid, a.batch_size as usize)?;
+    let json = serde_json::to_string(&to_json(method, &d))?;
+    match &a.output {
+        Some(path) => write_atomic(path, format!("{json}\n").as_bytes())?,
+        None => println!("{json}"),
+    }
+    if let Some(dir) = &a.png {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let ids: Vec<String> = features.iter().map(usize::to_string).collect();
+        let name = format!("{method}_feature_{}.png", ids.join("_"));
+        write_atomic(&Path::new(dir).join(name), &plot(method, &d)?)?;
+    }
+    Ok(())
+}
