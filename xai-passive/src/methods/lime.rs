@@ -241,66 +241,69 @@ impl Lime {
             })
             .collect();
         let xv = x.to_vec_f64()?;
-        // Sample k of example i in the data space (sample 0 is the instance itself), written
-        // into `out` (d values); its noise comes from a counter-based stream, so nothing of
-        // size N·S·d is stored and rows can be made in any order.
+        // Samples in the standardized space: z = ε for `training` (μ + εσ standardized) and
+        // (x − μ)/σ + ε around the instance; sample 0 is the instance itself. A data-space row
+        // is μ + zσ. The noise comes from a counter-based stream (example, sample), so each
+        // sample is drawn once, in any order; examples go in groups whose samples fit in
+        // about 32 MiB.
         let key = [o.seed as u32, (o.seed >> 32) as u32];
-        let sample = |i: usize, k: usize, out: &mut [f64]| {
-            let xi = &xv[i * d..(i + 1) * d];
-            if k == 0 {
-                out.copy_from_slice(xi);
-                return;
-            }
-            standard_normals(key, i, k, out);
-            for j in 0..d {
-                let centre = match o.lime_sampling {
-                    LimeSampling::AroundInstance => xi[j],
-                    _ => mean[j],
-                };
-                out[j] = centre + out[j] * scale[j];
-            }
-        };
-        let y = eval_rows(
-            model,
-            &example,
-            n * s,
-            o.batch_size,
-            |r, buf| {
-                let mut row = vec![0.0f64; d];
-                sample(r / s, r % s, &mut row);
-                for (b, v) in buf.iter_mut().zip(&row) {
-                    *b = *v as f32;
-                }
-            },
-            |r| targets[r / s],
-        )?;
-        let per: Vec<LimeFit> = (0..n)
-            .into_par_iter()
-            .map(|i| {
-                let mut z = vec![0.0f64; s * d];
-                for (k, row) in z.chunks_mut(d).enumerate() {
-                    sample(i, k, row);
-                    for (j, v) in row.iter_mut().enumerate() {
-                        *v = (*v - mean[j]) / scale[j];
+        let group = (MAX_TABULAR_VALUES / (s * d).max(1)).clamp(1, n.max(1));
+        let mut per = Vec::with_capacity(n);
+        for first in (0..n).step_by(group) {
+            let examples = first..(first + group).min(n);
+            let mut z = vec![0.0f64; examples.len() * s * d];
+            z.par_chunks_mut(s * d)
+                .zip(examples.clone())
+                .for_each(|(zi, i)| {
+                    let xi = &xv[i * d..(i + 1) * d];
+                    for (k, row) in zi.chunks_mut(d).enumerate() {
+                        if k > 0 {
+                            standard_normals(key, i, k, row);
+                        }
+                        if k == 0 || o.lime_sampling == LimeSampling::AroundInstance {
+                            for j in 0..d {
+                                row[j] += (xi[j] - mean[j]) / scale[j];
+                            }
+                        }
                     }
-                }
-                let w: Vec<f64> = z
-                    .chunks(d)
-                    .map(|r| {
-                        let d2: f64 = r.iter().zip(&z[..d]).map(|(a, b)| (a - b).powi(2)).sum();
-                        (-d2 / (width * width)).exp().sqrt()
+                });
+            let y = eval_rows(
+                model,
+                &example,
+                examples.len() * s,
+                o.batch_size,
+                |r, buf| {
+                    let row = &z[r * d..(r + 1) * d];
+                    for (j, b) in buf.iter_mut().enumerate() {
+                        *b = (mean[j] + row[j] * scale[j]) as f32;
+                    }
+                },
+                |r| targets[first + r / s],
+            )?;
+            let fits: Vec<LimeFit> = z
+                .par_chunks(s * d)
+                .zip(y.par_chunks(s))
+                .map(|(zi, yi)| {
+                    let w: Vec<f64> = zi
+                        .chunks(d)
+                        .map(|r| {
+                            let d2: f64 =
+                                r.iter().zip(&zi[..d]).map(|(a, b)| (a - b).powi(2)).sum();
+                            (-d2 / (width * width)).exp().sqrt()
+                        })
+                        .collect();
+                    let (beta, b0, r2) = ridge_with_intercept(zi, yi, &w, d, 1.0)?
+                        .pop()
+                        .ok_or_else(|| PassiveError::BadArgument("lime: no fit".into()))?;
+                    Ok(LimeFit {
+                        coefficients: beta,
+                        intercept: b0,
+                        r2,
                     })
-                    .collect();
-                let (beta, b0, r2) = ridge_with_intercept(&z, &y[i * s..(i + 1) * s], &w, d, 1.0)?
-                    .pop()
-                    .expect("one target");
-                Ok(LimeFit {
-                    coefficients: beta,
-                    intercept: b0,
-                    r2,
                 })
-            })
-            .collect::<Result<_>>()?;
+                .collect::<Result<_>>()?;
+            per.extend(fits);
+        }
         let a: Vec<f64> = per.iter().flat_map(|f| f.coefficients.clone()).collect();
         let e = Explanation {
             attributions: Tensor::from_vec(a, x.shape())?.to_dtype(DType::F32)?,
@@ -310,6 +313,9 @@ impl Lime {
         Ok((e, per))
     }
 }
+
+/// Values of the standardized samples held at once by tabular LIME (f64, 32 MiB).
+const MAX_TABULAR_VALUES: usize = 1 << 22;
 
 /// Standard normal values for sample `k` of example `i` into `out`: Box–Muller on the
 /// Philox4x32 block at counter (pair, k, i) under `key`, two values per block.
