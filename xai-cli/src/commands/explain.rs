@@ -179,7 +179,6 @@ fn opt_number(flag: &str, v: &Option<String>) -> CliResult<Option<f64>> {
 
 /// Runs `xai explain`.
 pub fn run(a: &Args) -> CliResult {
-    a.device.resolve()?;
     let baseline = match a.baseline.parse::<Baseline>() {
         Ok(b) => b,
         Err(_) if a.baseline.ends_with(".npy") || Path::new(&a.baseline).exists() => {
@@ -231,8 +230,9 @@ pub fn run(a: &Args) -> CliResult {
         },
     };
     let method = registry::build(&a.method, &opts)?;
-    let model = load_model(&a.model)?;
+    let model = a.device.place_model(load_model(&a.model)?)?;
     let (x, shape) = read_input(&model, &a.input, a.allow_nan)?;
+    let x = a.device.place(&x)?;
     let m: &dyn Layered = &model;
     if a.png.is_some() && x.rank() != 4 {
         return Err(format!("--png needs image inputs [N, C, H, W], got {:?}", x.shape()).into());

@@ -327,6 +327,16 @@ impl CudaStorage {
         self.gpu().ordinal()
     }
 
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the buffer is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// `len` elements equal to `value`.
     fn filled(&self, len: usize, value: f64) -> Result<Self> {
         let out = self.like(len)?;
