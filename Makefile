@@ -26,7 +26,7 @@ nvrtc:
 
 # The CUDA lines use one feature set, so their builds share artifacts: the backend (`cuda`, which
 # is what `cargo build --workspace --features cuda` builds) plus the host emulator of its kernels.
-CUDA_FEATURES := cuda,xai-tensor/cuda-emu,xai-passive/cuda-emu
+CUDA_FEATURES := cuda,xai-tensor/cuda-emu,xai-passive/cuda-emu,xai-cli/cuda-emu
 
 test: deps nvrtc
 	cargo fmt --all --check

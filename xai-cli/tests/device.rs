@@ -26,7 +26,7 @@ fn explain_on_cuda_without_a_usable_gpu_is_one_line_naming_what_is_missing() {
         assert!(!out.status.success(), "--device {device} must fail here");
         assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
         let named = if cfg!(feature = "cuda") {
-            ["libcuda", "CUDA device", "libnvrtc", "not wired"]
+            ["libcuda", "CUDA device", "libnvrtc", "cuInit"]
                 .iter()
                 .any(|w| err.contains(w))
         } else {
@@ -40,4 +40,54 @@ fn explain_on_cuda_without_a_usable_gpu_is_one_line_naming_what_is_missing() {
     ]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown device 'tpu'"));
+}
+
+/// With the emulated CUDA device (`cuda:1000`, feature `cuda-emu`): predict and the gradient
+/// and rule-based explanations run with the model and input on the device and equal the CPU
+/// run. (Path and perturbation methods build their batches on the host and refuse the device
+/// with a one-line device-mismatch error for now.)
+#[cfg(feature = "cuda-emu")]
+#[test]
+fn emu_predict_and_saliency_on_the_emulated_device_equal_cpu() {
+    use xai_tensor::Tensor;
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture("lenet");
+    let (model, input) = (f.join("model.json"), f.join("input.npy"));
+    let run = |cmd: &[&str], device: &str| -> Tensor {
+        let out = dir
+            .path()
+            .join(format!("{}_{}.npy", cmd.join("_"), device.replace(':', "")));
+        let mut args = cmd.to_vec();
+        args.extend([
+            "--model",
+            model.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--device",
+            device,
+        ]);
+        let o = xai(&args);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        Tensor::read_npy(&out).unwrap()
+    };
+    for cmd in [
+        &["predict"][..],
+        &["explain", "--method", "saliency"],
+        &["explain", "--method", "input-x-gradient"],
+        &["explain", "--method", "guided-backprop"],
+        &["explain", "--method", "grad-cam", "--layer", "3"],
+        &["explain", "--method", "neuron-gradient", "--neuron", "3:5"],
+        &["explain", "--method", "lrp-epsilon"],
+        &["explain", "--method", "deep-taylor"],
+    ] {
+        let (cpu, emu) = (run(cmd, "cpu"), run(cmd, "cuda:1000"));
+        let e = common::rel_l2(&emu, &cpu);
+        assert!(e < 1e-5, "{cmd:?}: relative L2 {e:e}");
+    }
 }

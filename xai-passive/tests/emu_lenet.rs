@@ -271,4 +271,45 @@ fn emu_gradchecks_of_lenet_and_ops_in_f64() {
             .normal(&[3, 4, 6], 0.0, 1.0, DType::F32)
             .unwrap(),
     );
+
+    // Elementwise rules and a strided, dilated, padded convolution with adaptive pooling.
+    let k = Rng::new(10)
+        .on_device(emulator())
+        .normal(&[4, 3, 3, 2], 0.0, 1.0, DType::F64)
+        .unwrap();
+    let kv = Var::constant(k);
+    let conv = xai_tensor::Conv2dParams {
+        stride: [2, 1],
+        padding: [1, 2],
+        dilation: [1, 2],
+    };
+    directional_gradcheck(
+        "conv (stride, padding, dilation), adaptive pool, elementwise",
+        &|v| {
+            let c = v
+                .conv2d(&kv, None, conv)
+                .unwrap()
+                .adaptive_avg_pool2d([3, 2])
+                .unwrap();
+            let pos = c.square().unwrap().add_scalar(0.5).unwrap();
+            let a = pos.sqrt().unwrap().log().unwrap().div(&pos).unwrap();
+            let b = c.neg().unwrap().exp().unwrap().recip().unwrap();
+            let m = a
+                .sub(&b)
+                .unwrap()
+                .maximum(&c)
+                .unwrap()
+                .minimum(&pos)
+                .unwrap();
+            m.abs()
+                .unwrap()
+                .relu()
+                .unwrap()
+                .add(&c.mean(&[1], true).unwrap())
+                .unwrap()
+        },
+        &Rng::new(11)
+            .normal(&[2, 3, 9, 8], 0.0, 1.0, DType::F32)
+            .unwrap(),
+    );
 }

@@ -39,7 +39,7 @@ impl Tensor {
     pub fn from_storage(storage: Storage, shape: &[usize]) -> Result<Self> {
         let n = match &storage {
             Storage::Cpu(c) => c.len(),
-            Storage::Cuda(_) => numel(shape),
+            Storage::Cuda(c) => c.len(),
         };
         if n != numel(shape) {
             bail!("from_storage", "{n} elements cannot have shape {shape:?}");

@@ -310,8 +310,9 @@ pub fn run(a: &Args) -> CliResult {
     }
     let start = Instant::now();
     let spinner = crate::progress::spinner(format!("explaining with {}", a.method));
-    let model = load_model(&a.model)?;
+    let model = a.device.place_model(load_model(&a.model)?)?;
     let (x, shape) = read_input(&model, &a.input, a.allow_nan)?;
+    let x = a.device.place(&x)?;
     let load_seconds = start.elapsed().as_secs_f64();
     let m: &dyn Layered = &model;
     if a.png.is_some() && x.rank() != 4 {

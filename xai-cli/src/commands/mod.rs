@@ -51,15 +51,40 @@ impl DeviceArgs {
     /// The chosen device, checked usable: a CUDA device that cannot run (a build without the
     /// `cuda` feature, or no driver, device or libnvrtc) is a one-line error naming what is
     /// missing.
-    pub fn resolve(&self) -> CliResult<Device> {
+    pub fn usable(&self) -> CliResult<Device> {
         if self.device != Device::Cpu {
             Tensor::zeros(&[1], DType::F32).to_device(self.device)?;
+        }
+        Ok(self.device)
+    }
+
+    /// For commands that do not run on CUDA yet (train, evaluate): the CPU, or a one-line
+    /// error (what is missing, or that the command does not run there yet).
+    pub fn resolve(&self) -> CliResult<Device> {
+        if self.usable()? != Device::Cpu {
             return Err(format!(
-                "{}: running models there is not wired into the commands yet; use --device cpu",
+                "{}: this command does not run on CUDA yet; use --device cpu",
                 self.device
             )
             .into());
         }
-        Ok(self.device)
+        Ok(Device::Cpu)
+    }
+
+    /// `model` with its parameters on the device (checked usable first).
+    pub fn place_model(&self, mut model: Sequential) -> CliResult<Sequential> {
+        if self.usable()? != Device::Cpu {
+            for l in model.layers_mut() {
+                for (_, p) in l.layer.params_mut() {
+                    *p = xai_autodiff::Var::leaf(p.value().to_device(self.device)?);
+                }
+            }
+        }
+        Ok(model)
+    }
+
+    /// `x` on the device.
+    pub fn place(&self, x: &Tensor) -> CliResult<Tensor> {
+        Ok(x.to_device(self.device)?)
     }
 }

@@ -25,9 +25,8 @@ pub struct Args {
 
 /// Runs `xai predict`.
 pub fn run(a: &Args) -> CliResult {
-    a.device.resolve()?;
-    let model = load_model(&a.model)?;
+    let model = a.device.place_model(load_model(&a.model)?)?;
     let (x, _) = read_input(&model, &a.input, a.allow_nan)?;
-    model.predict(&x)?.write_npy(&a.output)?;
+    model.predict(&a.device.place(&x)?)?.write_npy(&a.output)?;
     Ok(())
 }

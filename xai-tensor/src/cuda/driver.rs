@@ -3,7 +3,7 @@
 //! first thing missing as one line; the kernels are compiled by NVRTC for the device's compute
 //! capability once per device (per process).
 
-use super::gpu::{Arg, Gpu, LaunchDims, Packed};
+use super::gpu::{Arg, BufferPool, Gpu, LaunchDims, Packed};
 use crate::{Error, Result};
 use cudarc::driver::{result, sys};
 use std::collections::HashMap;
@@ -15,6 +15,7 @@ pub(crate) struct Driver {
     ctx: sys::CUcontext,
     module: sys::CUmodule,
     functions: Mutex<HashMap<String, FunctionHandle>>,
+    pool: BufferPool,
 }
 
 #[derive(Clone, Copy)]
@@ -92,6 +93,7 @@ impl Driver {
             ctx,
             module,
             functions: Mutex::new(HashMap::new()),
+            pool: BufferPool::default(),
         })
     }
 
@@ -122,15 +124,27 @@ impl Gpu for Driver {
         self.ordinal
     }
     fn alloc(&self, bytes: usize) -> Result<u64> {
+        let class = BufferPool::class(bytes);
+        if let Some(p) = self.pool.take(class) {
+            return Ok(p);
+        }
         self.current()?;
         // SAFETY: a plain device allocation in the current context.
-        unsafe { result::malloc_sync(bytes) }.map_err(driver_err("cuMemAlloc"))
-    }
-    fn free(&self, ptr: u64, _bytes: usize) {
-        if self.current().is_ok() {
-            // SAFETY: allocated by `alloc`, freed once; a failure here can only leak.
-            let _ = unsafe { result::free_sync(ptr) };
+        match unsafe { result::malloc_sync(class) } {
+            Ok(p) => Ok(p),
+            Err(_) => {
+                // Out of memory with buffers cached: free them for real and try once more.
+                for (p, _) in self.pool.drain() {
+                    // SAFETY: cached allocations are unused; each is freed once.
+                    let _ = unsafe { result::free_sync(p) };
+                }
+                // SAFETY: as above.
+                unsafe { result::malloc_sync(class) }.map_err(driver_err("cuMemAlloc"))
+            }
         }
+    }
+    fn free(&self, ptr: u64, bytes: usize) {
+        self.pool.put(ptr, BufferPool::class(bytes));
     }
     fn upload(&self, dst: u64, src: &[u8]) -> Result<()> {
         self.current()?;

@@ -2,7 +2,7 @@
 //! system C++ compiler (see `emu/cuda_emu.h`). Launches go through the same launch code as a
 //! real device; only allocation, copies and the final kernel call differ.
 
-use super::gpu::{Arg, Gpu, LaunchDims, Packed};
+use super::gpu::{Arg, BufferPool, Gpu, LaunchDims, Packed};
 use crate::{Device, Error, Result};
 use std::alloc::Layout;
 use std::ffi::{c_char, c_int, c_void, CString};
@@ -24,7 +24,11 @@ extern "C" {
     ) -> c_int;
 }
 
-pub(crate) struct Emulator;
+/// The emulated device; allocations go through the same size-class cache as a real device's.
+#[derive(Default)]
+pub(crate) struct Emulator {
+    pool: BufferPool,
+}
 
 fn layout(bytes: usize) -> Result<Layout> {
     Layout::from_size_align(bytes, 16).map_err(|e| Error::Cuda(e.to_string()))
@@ -35,8 +39,12 @@ impl Gpu for Emulator {
         EMULATOR_ORDINAL
     }
     fn alloc(&self, bytes: usize) -> Result<u64> {
+        let class = BufferPool::class(bytes);
+        if let Some(p) = self.pool.take(class) {
+            return Ok(p);
+        }
         // SAFETY: a non-zero size (the caller never allocates 0 bytes) and a valid layout.
-        let p = unsafe { std::alloc::alloc(layout(bytes)?) };
+        let p = unsafe { std::alloc::alloc(layout(class)?) };
         if p.is_null() {
             return Err(Error::Cuda(format!(
                 "emulator: out of memory ({bytes} bytes)"
@@ -45,10 +53,7 @@ impl Gpu for Emulator {
         Ok(p as u64)
     }
     fn free(&self, ptr: u64, bytes: usize) {
-        if let Ok(l) = layout(bytes) {
-            // SAFETY: allocated by `alloc` above with this same layout, freed once.
-            unsafe { std::alloc::dealloc(ptr as *mut u8, l) }
-        }
+        self.pool.put(ptr, BufferPool::class(bytes));
     }
     fn upload(&self, dst: u64, src: &[u8]) -> Result<()> {
         // SAFETY: `dst` is an allocation of at least `src.len()` bytes (the caller's contract).

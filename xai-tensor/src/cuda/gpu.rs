@@ -81,6 +81,46 @@ pub(crate) trait Gpu:
     fn launch(&self, name: &str, dims: LaunchDims, args: &[Arg]) -> Result<()>;
 }
 
+/// Freed device allocations kept for reuse, by size class. Every op allocates its output and
+/// the same shapes come back batch after batch; freeing device memory synchronises the whole
+/// device, so this cache is what makes per-op allocation cheap. Reuse is safe because all work
+/// runs in order on one stream.
+#[derive(Default)]
+pub(crate) struct BufferPool {
+    free: Mutex<HashMap<usize, Vec<u64>>>,
+}
+
+impl BufferPool {
+    /// The size class of a request: whole 512-byte blocks.
+    pub fn class(bytes: usize) -> usize {
+        bytes.div_ceil(512) * 512
+    }
+
+    /// A cached allocation of size class `class`, if any.
+    pub fn take(&self, class: usize) -> Option<u64> {
+        self.free.lock().ok()?.get_mut(&class)?.pop()
+    }
+
+    /// Keeps `ptr` (of size class `class`) for reuse.
+    pub fn put(&self, ptr: u64, class: usize) {
+        if let Ok(mut m) = self.free.lock() {
+            m.entry(class).or_default().push(ptr);
+        }
+    }
+
+    /// Empties the cache (to free it for real when an allocation fails).
+    pub fn drain(&self) -> Vec<(u64, usize)> {
+        self.free
+            .lock()
+            .map(|mut m| {
+                m.drain()
+                    .flat_map(|(c, ptrs)| ptrs.into_iter().map(move |p| (p, c)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
 /// The opened devices, by ordinal (opened once, on first use).
 fn opened() -> &'static Mutex<HashMap<usize, Arc<dyn Gpu>>> {
     static DEVICES: std::sync::OnceLock<Mutex<HashMap<usize, Arc<dyn Gpu>>>> =
@@ -99,7 +139,7 @@ pub(crate) fn device(ordinal: usize) -> Result<Arc<dyn Gpu>> {
     }
     #[cfg(feature = "cuda-emu")]
     let d: Arc<dyn Gpu> = if ordinal == super::EMULATOR_ORDINAL {
-        Arc::new(super::emu::Emulator)
+        Arc::new(super::emu::Emulator::default())
     } else {
         Arc::new(super::driver::Driver::open(ordinal)?)
     };

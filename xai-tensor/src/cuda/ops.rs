@@ -264,13 +264,13 @@ impl CudaStorage {
 
     /// Runs kernel `name` over `n` items in place on the buffers in `args` (tests of the
     /// kernels that no op calls yet: the fused optimizer updates).
-    #[cfg(test)]
+    #[cfg(all(test, feature = "cuda-emu"))]
     pub(crate) fn run_linear(&self, name: &str, n: usize, args: &[Arg]) -> Result<()> {
         self.run(name, linear(n), args)
     }
 
     /// Device address of this buffer, as a kernel argument.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "cuda-emu"))]
     pub(crate) fn ptr_arg(&self) -> Arg {
         self.arg()
     }
@@ -325,6 +325,16 @@ impl CudaStorage {
     /// The device ordinal.
     pub fn ordinal(&self) -> usize {
         self.gpu().ordinal()
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the buffer is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// `len` elements equal to `value`.

@@ -37,6 +37,14 @@ impl CudaStorage {
     pub fn ordinal(&self) -> usize {
         match *self {}
     }
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        match *self {}
+    }
+    /// Whether the buffer is empty.
+    pub fn is_empty(&self) -> bool {
+        match *self {}
+    }
 }
 
 impl BackendStorage for CudaStorage {
