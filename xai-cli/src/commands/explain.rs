@@ -232,8 +232,8 @@ fn opt_number(flag: &str, v: &Option<String>) -> CliResult<Option<f64>> {
 
 /// Runs `xai explain`.
 pub fn run(a: &Args) -> CliResult {
-    a.device.resolve()?;
     if matches!(a.method.as_str(), "pdp" | "ice") {
+        a.device.resolve()?;
         return super::dependence::run(a);
     }
     let Some(output) = &a.output else {
