@@ -20,7 +20,7 @@
 
 use super::least_squares::WeightedLeastSquares;
 use super::perturbation::{
-    broadcast_groups, coalition_values, eval_rows, explain_by_groups, Background, Groups,
+    coalition_values, eval_rows, explain_by_groups, group_explanation, Background, Groups,
 };
 use crate::attribution::{Attribution, Explanation, MethodOptions};
 use crate::{PassiveError, Result};
@@ -164,13 +164,7 @@ impl Lime {
                     r2,
                 });
             }
-            let a = broadcast_groups(&phi, groups, n);
-            let e = Explanation {
-                attributions: Tensor::from_vec(a, x.shape())?.to_dtype(DType::F32)?,
-                targets: targets.to_vec(),
-                completeness_gap: None,
-            };
-            Ok((e, fits))
+            Ok((group_explanation(&phi, groups, x, targets, None)?, fits))
         };
         explain_by_groups(&self.opts, x, targets, run)
     }
