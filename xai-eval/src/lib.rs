@@ -86,3 +86,25 @@ mod tests {
         assert_eq!(order_desc(&[1.0, 3.0, 1.0, 2.0]), vec![1, 3, 0, 2]);
     }
 }
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use xai_nn::{file, Sequential};
+
+    /// A `[d] → hidden → act → classes` MLP with the weights `file::load_or_init` draws for
+    /// `seed`.
+    pub fn mlp(d: usize, hidden: usize, act: &str, classes: usize, seed: u64) -> Sequential {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.json");
+        let arch = format!(
+            r#"{{"format": "xai-model", "version": 1, "input_shape": [{d}],
+            "weights": "w.safetensors",
+            "layers": [{{"name": "0", "op": "linear", "in_features": {d}, "out_features": {hidden}}},
+                       {{"name": "1", "op": "{act}"}},
+                       {{"name": "2", "op": "linear", "in_features": {hidden},
+                         "out_features": {classes}}}]}}"#
+        );
+        std::fs::write(&p, arch).unwrap();
+        file::load_or_init(&p, seed).unwrap()
+    }
+}
