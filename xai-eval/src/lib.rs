@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # xai-eval
 //!
 //! Evaluation of explanations (survey §V): faithfulness (deletion/insertion, pixel flipping

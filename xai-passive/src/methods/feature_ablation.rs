@@ -15,6 +15,7 @@ use xai_tensor::Tensor;
 /// `opts.batch_size` rows.
 #[derive(Clone, Debug, Default)]
 pub struct FeatureAblation {
+    /// Options the method reads (see [`MethodOptions`]).
     pub opts: MethodOptions,
 }
 
@@ -23,6 +24,7 @@ pub struct FeatureAblation {
 /// registry alias under the name the surveys use.
 #[derive(Clone, Debug, Default)]
 pub struct Omission {
+    /// Options the method reads (see [`MethodOptions`]).
     pub opts: MethodOptions,
 }
 

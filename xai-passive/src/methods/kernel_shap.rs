@@ -27,6 +27,7 @@ use xai_tensor::{DType, Rng, Tensor};
 /// `opts.baselines` (or `opts.baseline`), seeded by `opts.seed`.
 #[derive(Clone, Debug, Default)]
 pub struct KernelShap {
+    /// Options the method reads (see [`MethodOptions`]).
     pub opts: MethodOptions,
 }
 

@@ -19,6 +19,7 @@ pub const MAX_EXACT_FEATURES: usize = 20;
 /// Exact Shapley values over the features or `opts.mask` / `opts.segments` groups.
 #[derive(Clone, Debug, Default)]
 pub struct ShapleyExact {
+    /// Options the method reads (see [`MethodOptions`]).
     pub opts: MethodOptions,
 }
 

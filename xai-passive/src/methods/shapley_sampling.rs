@@ -18,6 +18,7 @@ use xai_tensor::{Rng, Tensor};
 /// permutations for every example), seeded by `opts.seed`.
 #[derive(Clone, Debug, Default)]
 pub struct ShapleySampling {
+    /// Options the method reads (see [`MethodOptions`]).
     pub opts: MethodOptions,
 }
 
