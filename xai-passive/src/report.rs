@@ -4,7 +4,7 @@
 //! model files, timings, the completeness gap Σa − (f(x) − f(baseline)) where the method
 //! defines one, and the xai version.
 
-use crate::methods::{Baseline, CompositeKind, DeepLiftRule, Integration};
+use crate::methods::{Baseline, CompositeKind, DeepLiftRule, Integration, MaskReference};
 use crate::{Explanation, MethodOptions};
 use serde::Serialize;
 use xai_tensor::Tensor;
@@ -175,6 +175,27 @@ pub struct MethodParameters {
     pub segments: Option<String>,
     /// See [`MethodOptions::kernel_width`] (`null`: 0.75·√d).
     pub kernel_width: Option<f64>,
+    /// See [`MethodOptions::lime_sampling`], as its flag spells it (`on-off`, …).
+    pub lime_sampling: String,
+    /// See [`MethodOptions::iterations`] (`null`: the method's default).
+    pub iterations: Option<usize>,
+    /// See [`MethodOptions::lambda_l1`].
+    pub lambda_l1: f64,
+    /// See [`MethodOptions::lambda_tv`].
+    pub lambda_tv: f64,
+    /// See [`MethodOptions::mask_size`] (`null`: the method's default).
+    pub mask_size: Option<usize>,
+    /// See [`MethodOptions::reference`], as its flag spells it (`blur`, `blur:S`, `baseline`).
+    pub reference: String,
+}
+
+/// `blur`, `blur:S` or `baseline`: the spelling [`MaskReference`]'s parser reads back.
+fn reference_name(r: &MaskReference) -> String {
+    match r {
+        MaskReference::Blur(None) => "blur".into(),
+        MaskReference::Blur(Some(s)) => format!("blur:{s}"),
+        MaskReference::Baseline => "baseline".into(),
+    }
 }
 
 impl From<&MethodOptions> for MethodParameters {
@@ -208,6 +229,12 @@ impl From<&MethodOptions> for MethodParameters {
             mask_shape: shape(&o.mask),
             segments: o.segments.clone(),
             kernel_width: o.kernel_width,
+            lime_sampling: o.lime_sampling.name().into(),
+            iterations: o.iterations,
+            lambda_l1: o.lambda_l1,
+            lambda_tv: o.lambda_tv,
+            mask_size: o.mask_size,
+            reference: reference_name(&o.reference),
         }
     }
 }
@@ -253,6 +280,8 @@ mod tests {
             ..MethodOptions::default()
         };
         let p = MethodParameters::from(&opts);
+        assert_eq!(p.lime_sampling, "on-off");
+        assert_eq!(p.reference, "blur");
         assert_eq!(p.baseline, BaselineRecord::Constant { value: 0.5 });
         assert_eq!(p.mask_shape, Some(vec![1, 4, 4]));
         assert_eq!(p.steps, 50);
@@ -272,6 +301,32 @@ mod tests {
             Ok(p.deeplift_rule)
         );
         assert_eq!(v["baseline"]["kind"], "constant");
+        // Meaningful perturbation's and tabular LIME's options are recorded too.
+        let mp = MethodOptions {
+            lime_sampling: crate::methods::LimeSampling::AroundInstance,
+            iterations: Some(40),
+            lambda_l1: 0.3,
+            lambda_tv: 0.02,
+            mask_size: Some(7),
+            reference: MaskReference::Blur(Some(1.5)),
+            ..MethodOptions::default()
+        };
+        let w = serde_json::to_value(MethodParameters::from(&mp)).unwrap();
+        assert_eq!(w["lime_sampling"], "around-instance");
+        let lime: crate::methods::LimeSampling =
+            w["lime_sampling"].as_str().unwrap().parse().unwrap();
+        assert_eq!(lime, mp.lime_sampling);
+        assert_eq!(
+            (w["iterations"].clone(), w["mask_size"].clone()),
+            (40.into(), 7.into())
+        );
+        assert_eq!(
+            (w["lambda_l1"].clone(), w["lambda_tv"].clone()),
+            (0.3.into(), 0.02.into())
+        );
+        assert_eq!(w["reference"], "blur:1.5");
+        let reference: MaskReference = w["reference"].as_str().unwrap().parse().unwrap();
+        assert_eq!(reference, mp.reference);
         assert_eq!(v["baseline"]["value"], 0.5);
         let e = Explanation {
             attributions: Tensor::from_vec(vec![1.0f32, -2.0], &[1, 2]).unwrap(),
