@@ -70,6 +70,17 @@ pub(crate) fn check_like(x: &Tensor, a: &Tensor, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// The batch size N of `x: [N, ...]`, checked against one target per example.
+pub(crate) fn check_targets(x: &Tensor, targets: &[usize]) -> Result<usize> {
+    let Some(&n) = x.shape().first() else {
+        return bad("inputs need a batch axis [N, ...], got a scalar");
+    };
+    if targets.len() != n {
+        return bad(format!("{} targets for {n} examples", targets.len()));
+    }
+    Ok(n)
+}
+
 /// Feature indices sorted by `a` descending; ties keep index order (stable sort).
 pub(crate) fn order_desc(a: &[f64]) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..a.len()).collect();
