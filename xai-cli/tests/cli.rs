@@ -6,23 +6,14 @@ use std::path::Path;
 use xai_tensor::Tensor;
 
 mod common;
-use common::{assert_explain_refused, copy_fixture, fixture, rel_l2, xai};
-
-fn run_ok(args: &[&str]) {
-    let out = xai(args);
-    assert!(
-        out.status.success(),
-        "xai {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use common::{assert_explain_refused, copy_fixture, fixture, rel_l2, run_demo, xai, xai_ok};
 
 fn check_against_pytorch(name: &str) {
     let dir = tempfile::tempdir().unwrap();
     let f = fixture(name);
     let (model, input) = (f.join("model.json"), f.join("input.npy"));
     let logits = dir.path().join("logits.npy");
-    run_ok(&[
+    xai_ok(&[
         "predict",
         "--model",
         model.to_str().unwrap(),
@@ -38,7 +29,7 @@ fn check_against_pytorch(name: &str) {
     assert!(e < 1e-5, "{name}: logits relative L2 error {e:e}");
     for (target, reference) in [("argmax", "saliency.npy"), ("1", "saliency_target1.npy")] {
         let out = dir.path().join(format!("sal_{target}.npy"));
-        run_ok(&[
+        xai_ok(&[
             "explain",
             "--model",
             model.to_str().unwrap(),
@@ -93,7 +84,7 @@ fn abs_saliency_is_the_absolute_gradient_and_single_examples_keep_their_shape() 
         .write_npy(&one)
         .unwrap();
     let out = dir.path().join("a.npy");
-    run_ok(&[
+    xai_ok(&[
         "explain",
         "--model",
         f.join("model.json").to_str().unwrap(),
@@ -255,7 +246,7 @@ fn png_heatmaps_are_written_per_example() {
     let f = fixture("lenet");
     let out = dir.path().join("a.npy");
     let png = dir.path().join("png");
-    run_ok(&[
+    xai_ok(&[
         "explain",
         "--model",
         f.join("model.json").to_str().unwrap(),
@@ -304,18 +295,7 @@ fn png_heatmaps_are_written_per_example() {
 #[test]
 fn demo_writes_a_report_with_an_overlay_per_method() {
     let dir = tempfile::tempdir().unwrap();
-    let out = xai(&[
-        "demo",
-        "--output-dir",
-        dir.path().to_str().unwrap(),
-        "--epochs",
-        "2",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_demo(dir.path());
     let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
     let images: Vec<&str> = html
         .split("src=\"")

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 mod common;
-use common::xai;
+use common::run_demo;
 
 /// The `src="…"` targets of a page.
 fn image_sources(html: &str) -> Vec<String> {
@@ -22,18 +22,7 @@ fn decodes(path: &Path) -> bool {
 #[test]
 fn demo_evaluates_the_digit_maps_and_explains_the_tabular_model() {
     let dir = tempfile::tempdir().unwrap();
-    let out = xai(&[
-        "demo",
-        "--output-dir",
-        dir.path().to_str().unwrap(),
-        "--epochs",
-        "2",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_demo(dir.path());
     assert!(
         out.stderr.is_empty(),
         "{}",

@@ -8,7 +8,7 @@ use xai_nn::{file, NamedLayer, Sequential};
 use xai_tensor::{DType, Tensor};
 
 mod common;
-use common::xai;
+use common::{evaluate_fails, xai};
 
 fn t(v: &[f64], s: &[usize]) -> Tensor {
     Tensor::from_slice(v, s)
@@ -70,19 +70,6 @@ fn evaluate(args: &[&str]) -> (Vec<f64>, f64) {
         .unwrap();
     assert!(line.contains("\"std\": "));
     (per, mean)
-}
-
-fn fails(args: &[&str], expect: &str) {
-    let mut all = vec!["evaluate"];
-    all.extend(args);
-    let o = xai(&all);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success(), "{args:?} succeeded");
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    assert!(
-        err.starts_with("error: ") && err.contains(expect),
-        "{args:?}: {err}"
-    );
 }
 
 #[test]
@@ -381,22 +368,22 @@ fn bad_values_are_one_line_errors() {
     ];
     for (extra, expect) in cases {
         let args = with(extra);
-        fails(&args.iter().map(String::as_str).collect::<Vec<_>>(), expect);
+        evaluate_fails(&args.iter().map(String::as_str).collect::<Vec<_>>(), expect);
     }
-    fails(
+    evaluate_fails(
         &["--model", &m, "--input", &x, "--metric", "max-sensitivity"],
         "needs --method",
     );
-    fails(
+    evaluate_fails(
         &["--model", &m, "--input", &x, "--metric", "entropy"],
         "needs --attributions or --method",
     );
-    fails(
+    evaluate_fails(
         &["--model", &m, "--metric", "entropy", "--method", "saliency"],
         "needs --input",
     );
-    fails(&["--model", &m, "--metric", "accuracy"], "needs --data");
-    fails(
+    evaluate_fails(&["--model", &m, "--metric", "accuracy"], "needs --data");
+    evaluate_fails(
         &[
             "--model", &m, "--input", &x, "--metric", "entropy", "--method", "nope",
         ],
@@ -404,7 +391,7 @@ fn bad_values_are_one_line_errors() {
     );
     let bad = dir.path().join("bad.npy");
     t(&[1.0, 2.0], &[1, 2]).write_npy(&bad).unwrap();
-    fails(
+    evaluate_fails(
         &[
             "--model",
             &m,

@@ -2,26 +2,7 @@
 //! ROAR and KAR. Each trains the 8×8-digits CNN for a few epochs (well under a second).
 
 mod common;
-use common::{example, xai};
-
-/// Trains the digits CNN for `epochs` into `dir`; returns the model path.
-fn trained_digits(dir: &std::path::Path, epochs: &str) -> String {
-    let model = dir.join("m.json");
-    let o = xai(&[
-        "train",
-        "--model",
-        example("digits_cnn.json").to_str().unwrap(),
-        "--data",
-        "digits",
-        "--epochs",
-        epochs,
-        "--quiet",
-        "--output",
-        model.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    model.to_str().unwrap().into()
-}
+use common::{evaluate_fails, train_digits, xai};
 
 /// Runs `xai evaluate` and returns its last stdout line.
 fn last_line(args: &[&str]) -> String {
@@ -53,23 +34,10 @@ fn number(line: &str, key: &str) -> f64 {
     line[at..end].parse().unwrap()
 }
 
-fn fails(args: &[&str], expect: &str) {
-    let mut all = vec!["evaluate"];
-    all.extend(args);
-    let o = xai(&all);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success(), "{args:?} succeeded");
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    assert!(
-        err.starts_with("error: ") && err.contains(expect),
-        "{args:?}: {err}"
-    );
-}
-
 #[test]
 fn data_randomization_makes_the_gradient_forget_the_original_map() {
     let dir = tempfile::tempdir().unwrap();
-    let m = trained_digits(dir.path(), "5");
+    let m = train_digits(dir.path(), "5");
     let line = last_line(&[
         "--model",
         &m,
@@ -95,7 +63,7 @@ fn data_randomization_makes_the_gradient_forget_the_original_map() {
     assert!(number(&line, "mean_spearman_abs") < 0.6, "{line}");
     let acc = number(&line, "random_label_train_accuracy");
     assert!((0.0..=1.0).contains(&acc));
-    fails(
+    evaluate_fails(
         &[
             "--model",
             &m,
@@ -106,7 +74,7 @@ fn data_randomization_makes_the_gradient_forget_the_original_map() {
         ],
         "needs --data",
     );
-    fails(
+    evaluate_fails(
         &[
             "--model",
             &m,
@@ -117,7 +85,7 @@ fn data_randomization_makes_the_gradient_forget_the_original_map() {
         ],
         "needs --method",
     );
-    fails(
+    evaluate_fails(
         &[
             "--model",
             &m,
@@ -137,7 +105,7 @@ fn data_randomization_makes_the_gradient_forget_the_original_map() {
 #[test]
 fn roar_and_kar_print_accuracy_per_fraction() {
     let dir = tempfile::tempdir().unwrap();
-    let m = trained_digits(dir.path(), "5");
+    let m = train_digits(dir.path(), "5");
     let run = |metric: &str| {
         let line = last_line(&[
             "--model",
@@ -176,7 +144,7 @@ fn roar_and_kar_print_accuracy_per_fraction() {
         roar[1] < reference - 0.2 && roar[1] < kar[1] - 0.2,
         "{roar:?} {kar:?}"
     );
-    fails(
+    evaluate_fails(
         &[
             "--model",
             &m,
@@ -191,7 +159,7 @@ fn roar_and_kar_print_accuracy_per_fraction() {
         ],
         "--fractions must be in [0, 1], got 1.5",
     );
-    fails(
+    evaluate_fails(
         &["--model", &m, "--metric", "kar", "--method", "saliency"],
         "needs --data",
     );

@@ -8,27 +8,7 @@ use std::path::Path;
 use xai_tensor::Tensor;
 
 mod common;
-use common::{copy_fixture, fixture, xai};
-
-fn explain(model: &Path, input: &Path, output: &str, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "explain",
-        "--model",
-        model.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        output,
-    ];
-    args.extend(extra);
-    let out = xai(&args);
-    assert!(
-        out.status.success(),
-        "xai {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use common::{copy_fixture, fixture, run_explain as explain, xai};
 
 fn sha256_hex(path: &Path) -> String {
     Sha256::digest(std::fs::read(path).unwrap())

@@ -149,23 +149,9 @@ fn tabular_lime_uses_training_statistics_and_reports_fidelity() {
         fixture("mlp").join("input.npy"),
     );
     let run = |extra: &[&str]| {
-        let mut args = vec![
-            "explain",
-            "--model",
-            model.to_str().unwrap(),
-            "--input",
-            input.to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-            "--method",
-            "lime",
-            "--samples",
-            "400",
-        ];
-        args.extend(extra);
-        let o = common::xai(&args);
+        let flags = [&["--method", "lime", "--samples", "400"], extra].concat();
+        let o = common::run_explain(&model, &input, out.to_str().unwrap(), &flags);
         let err = String::from_utf8_lossy(&o.stderr).to_string();
-        assert!(o.status.success(), "{err}");
         (Tensor::read_npy(&out).unwrap(), err)
     };
     let (a, err) = run(&["--lime-sampling", "training", "--data", "breast_cancer"]);

@@ -2,32 +2,19 @@
 //! prints the table; methods that cannot run are noted, bad values refused in one line.
 
 mod common;
-use common::{example, xai};
+use common::{assert_one_line_error, train_digits, xai};
 use xai_nn::Dataset;
 
 /// Trains the digits CNN briefly and writes 4 digits as input; returns (model, input).
 fn setup(dir: &std::path::Path) -> (String, String) {
-    let model = dir.join("m.json");
-    let o = xai(&[
-        "train",
-        "--model",
-        example("digits_cnn.json").to_str().unwrap(),
-        "--data",
-        "digits",
-        "--epochs",
-        "2",
-        "--quiet",
-        "--output",
-        model.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let model = train_digits(dir, "2");
     let data = Dataset::bundled("digits")
         .unwrap()
         .with_input_shape(&[1, 8, 8])
         .unwrap();
     let x = dir.join("x.npy");
     data.x.narrow(0, 0, 4).unwrap().write_npy(&x).unwrap();
-    (model.to_str().unwrap().into(), x.to_str().unwrap().into())
+    (model, x.to_str().unwrap().into())
 }
 
 #[test]
@@ -98,14 +85,7 @@ fn bad_league_values_are_one_line_errors_and_write_nothing() {
     ] {
         let mut args = vec!["league", "--model", &m, "--input", &x, "--output-dir", o_s];
         args.extend(extra);
-        let o = xai(&args);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(!o.status.success(), "{args:?}");
-        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-        assert!(
-            err.starts_with("error: ") && err.contains(expect),
-            "{expect}: {err}"
-        );
+        assert_one_line_error(&args, expect);
         assert!(!out.exists());
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 mod common;
-use common::xai;
+use common::run_demo;
 
 #[test]
 fn chromium_renders_every_image_of_the_demo_report() {
@@ -16,18 +16,7 @@ fn chromium_renders_every_image_of_the_demo_report() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let out = xai(&[
-        "demo",
-        "--output-dir",
-        dir.path().to_str().unwrap(),
-        "--epochs",
-        "2",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_demo(dir.path());
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/check_report.sh");
     let shot = dir.path().join("shot.png");
     let check = Command::new("bash")

@@ -7,7 +7,7 @@
 //!   2019): [`infidelity`], and scale-invariant [`infidelity_scaled`].
 //! - The completeness gap of IG/DeepLIFT/LRP-style attributions: [`completeness_gap`].
 
-use crate::{bad, check_like, order_desc, rows, Result};
+use crate::{bad, check_like, check_targets, order_desc, rows, Result};
 use xai_nn::Forward;
 use xai_passive::map_batches;
 use xai_passive::methods::Baseline;
@@ -85,10 +85,7 @@ pub fn perturbation_curves<M: Forward + ?Sized>(
     if steps == 0 {
         return bad("steps must be at least 1");
     }
-    let n = x.shape()[0];
-    if targets.len() != n {
-        return bad(format!("{} targets for {n} examples", targets.len()));
-    }
+    let n = check_targets(x, targets)?;
     let b = rows(&baseline.resolve(x)?)?;
     let (xs, ats) = (rows(x)?, rows(a)?);
     let d = xs.first().map_or(0, Vec::len);
@@ -147,10 +144,7 @@ pub fn completeness_gap<M: Forward + ?Sized>(
     batch_size: usize,
 ) -> Result<Vec<f64>> {
     check_like(x, a, "attributions")?;
-    let n = x.shape()[0];
-    if targets.len() != n {
-        return bad(format!("{} targets for {n} examples", targets.len()));
-    }
+    let n = check_targets(x, targets)?;
     let both = Tensor::cat(
         &[
             x.to_dtype(DType::F32)?,
@@ -266,10 +260,7 @@ fn infidelity_terms<M: Forward + ?Sized>(
     if !(noise_std.is_finite() && noise_std >= 0.0) {
         return bad(format!("noise std must be a number ≥ 0, got {noise_std}"));
     }
-    let n = x.shape()[0];
-    if targets.len() != n {
-        return bad(format!("{} targets for {n} examples", targets.len()));
-    }
+    let n = check_targets(x, targets)?;
     let (xs, ats) = (rows(x)?, rows(a)?);
     let d = xs.first().map_or(0, Vec::len);
     let noise = Rng::new(seed)

@@ -367,8 +367,8 @@ pub fn rank(metrics: &[LeagueMetric], rows: &mut [LeagueRow]) {
 }
 
 impl League {
-    /// The table as markdown: place, method, each metric's mean (its rank in parentheses),
-    /// mean rank and seconds; notes below.
+    /// The table as markdown: place (methods of equal mean rank share one), method, each
+    /// metric's mean (its rank in parentheses), mean rank and seconds; notes below.
     pub fn markdown(&self) -> String {
         let arrow = |m: &LeagueMetric| if m.higher_is_better { "↑" } else { "↓" };
         let mut s = format!(
@@ -382,11 +382,17 @@ impl League {
         s += " mean rank | seconds |\n| --- | --- |";
         s += &" --- |".repeat(self.metrics.len() + 2);
         s += "\n";
-        for (place, r) in self.rows.iter().enumerate() {
-            let place = if r.mean_rank.is_some() {
-                (place + 1).to_string()
-            } else {
-                "–".into()
+        for r in &self.rows {
+            // Standard competition ranking: equal mean ranks share a place (1, 1, 3).
+            let place = match r.mean_rank {
+                Some(m) => {
+                    let ahead = self
+                        .rows
+                        .iter()
+                        .filter(|o| o.mean_rank.is_some_and(|o| o < m));
+                    (ahead.count() + 1).to_string()
+                }
+                None => "–".into(),
             };
             s += &format!("| {place} | {} |", r.method);
             for (v, k) in r.values.iter().zip(&r.ranks) {
@@ -440,7 +446,7 @@ impl League {
     }
 }
 
-/// 4 significant digits, scientific outside [1e-3, 1e4).
+/// 4 decimals in [1e-3, 1e4) (and for 0), else scientific with 3 (4 significant digits).
 fn fmt_value(v: f64) -> String {
     if v == 0.0 || (1e-3..1e4).contains(&v.abs()) {
         format!("{v:.4}")
@@ -511,6 +517,30 @@ mod tests {
                 ("d", vec![None, None], None),
             ]
         );
+    }
+
+    #[test]
+    fn equal_mean_ranks_share_a_place() {
+        // a and b tie on the one metric (rank 1.5 each), c is third.
+        let mut rows = vec![
+            row("a", &[Some(0.1)]),
+            row("b", &[Some(0.1)]),
+            row("c", &[Some(0.5)]),
+        ];
+        rank(&METRICS[..1], &mut rows);
+        let l = League {
+            metrics: METRICS[..1].to_vec(),
+            examples: 1,
+            rows,
+        };
+        let md = l.markdown();
+        for line in [
+            "| 1 | a | 0.1000 (1.5) |",
+            "| 1 | b | 0.1000 (1.5) |",
+            "| 3 | c |",
+        ] {
+            assert!(md.contains(line), "{line}: {md}");
+        }
     }
 
     #[test]

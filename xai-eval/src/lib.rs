@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # xai-eval
 //!
 //! Evaluation of explanations (survey §V): faithfulness (deletion/insertion, pixel flipping
@@ -69,6 +70,17 @@ pub(crate) fn check_like(x: &Tensor, a: &Tensor, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// The batch size N of `x: [N, ...]`, checked against one target per example.
+pub(crate) fn check_targets(x: &Tensor, targets: &[usize]) -> Result<usize> {
+    let Some(&n) = x.shape().first() else {
+        return bad("inputs need a batch axis [N, ...], got a scalar");
+    };
+    if targets.len() != n {
+        return bad(format!("{} targets for {n} examples", targets.len()));
+    }
+    Ok(n)
+}
+
 /// Feature indices sorted by `a` descending; ties keep index order (stable sort).
 pub(crate) fn order_desc(a: &[f64]) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..a.len()).collect();
@@ -84,5 +96,27 @@ mod tests {
     fn mean_std_and_order() {
         assert_eq!(mean_std(&[1.0, 3.0]), (2.0, 1.0));
         assert_eq!(order_desc(&[1.0, 3.0, 1.0, 2.0]), vec![1, 3, 0, 2]);
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use xai_nn::{file, Sequential};
+
+    /// A `[d] → hidden → act → classes` MLP with the weights `file::load_or_init` draws for
+    /// `seed`.
+    pub fn mlp(d: usize, hidden: usize, act: &str, classes: usize, seed: u64) -> Sequential {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.json");
+        let arch = format!(
+            r#"{{"format": "xai-model", "version": 1, "input_shape": [{d}],
+            "weights": "w.safetensors",
+            "layers": [{{"name": "0", "op": "linear", "in_features": {d}, "out_features": {hidden}}},
+                       {{"name": "1", "op": "{act}"}},
+                       {{"name": "2", "op": "linear", "in_features": {hidden},
+                         "out_features": {classes}}}]}}"#
+        );
+        std::fs::write(&p, arch).unwrap();
+        file::load_or_init(&p, seed).unwrap()
     }
 }

@@ -144,7 +144,6 @@ pub fn remove_and_retrain(
 mod tests {
     use super::*;
     use xai_nn::data::synthetic::relevant_features;
-    use xai_nn::file;
     use xai_tensor::{DType, Rng};
 
     #[test]
@@ -175,17 +174,7 @@ mod tests {
 
     #[test]
     fn ground_truth_relevance_beats_a_random_ranking() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("m.json");
-        std::fs::write(
-            &p,
-            r#"{"format": "xai-model", "version": 1, "input_shape": [8], "weights": "w.safetensors",
-            "layers": [{"name": "0", "op": "linear", "in_features": 8, "out_features": 16},
-                       {"name": "1", "op": "relu"},
-                       {"name": "2", "op": "linear", "in_features": 16, "out_features": 2}]}"#,
-        )
-        .unwrap();
-        let model = file::load_or_init(&p, 0).unwrap();
+        let model = crate::testing::mlp(8, 16, "relu", 2, 0);
         let (data, relevant) = relevant_features(500, 8, 2, 21).unwrap();
         let (train, test) = data.stratified_split(0.3, 1).unwrap();
         let cfg = TrainConfig {

@@ -2,7 +2,7 @@
 //! the local Lipschitz estimate (Alvarez-Melis & Jaakkola 2018). Both re-run the method on
 //! perturbed copies of every input, all in one batch.
 
-use crate::{bad, check_like, rows, Result};
+use crate::{bad, check_like, check_targets, rows, Result};
 use xai_nn::Forward;
 use xai_passive::Attribution;
 use xai_tensor::{DType, Rng, Tensor};
@@ -37,10 +37,7 @@ fn perturb_and_explain<M: Forward + ?Sized>(
     if !(radius.is_finite() && radius >= 0.0) {
         return bad(format!("radius must be a number ≥ 0, got {radius}"));
     }
-    let n = x.shape()[0];
-    if targets.len() != n {
-        return bad(format!("{} targets for {n} examples", targets.len()));
-    }
+    let n = check_targets(x, targets)?;
     let a = match a {
         Some(a) => a.clone(),
         None => method.attribute(model, x, targets)?.attributions,
@@ -223,6 +220,12 @@ mod tests {
         let s = max_sensitivity(&m, &sal, &x, None, &[0], 200, 0.1, 3).unwrap();
         assert!((s[0] - 1.0 / 5.25f64.sqrt()).abs() < 1e-6, "{s:?}");
         assert!(max_sensitivity(&m, &sal, &x, None, &[0], 0, 0.1, 3).is_err());
+        // A scalar has no batch axis: an error, not a panic (here and in the faithfulness
+        // metrics, which share the check).
+        let scalar = Tensor::from_slice(&[1.0], &[]).unwrap();
+        assert!(local_lipschitz(&m, &sal, &scalar, Some(&scalar), &[], 1, 0.1, 3).is_err());
+        let infd = crate::faithfulness::infidelity(&m, &scalar, &scalar, &[], 1, 0.1, 0, 8);
+        assert!(infd.is_err());
         assert!(max_sensitivity(&m, &sal, &x, None, &[0], 5, f64::NAN, 3).is_err());
     }
 

@@ -453,14 +453,16 @@ impl SanityReport {
         })
     }
 
-    /// Writes `sanity.md`, `sanity.json` and `sanity.png` into `dir` (created if missing).
+    /// Writes `sanity.md`, `sanity.json` and `sanity.png` into `dir` (created if missing), each
+    /// atomically (temporary file, then rename).
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
-        std::fs::write(dir.join("sanity.md"), self.markdown())?;
-        std::fs::write(
-            dir.join("sanity.json"),
-            serde_json::to_string_pretty(&self.json()).map_err(std::io::Error::other)? + "\n",
-        )?;
+        let json =
+            serde_json::to_string_pretty(&self.json()).map_err(std::io::Error::other)? + "\n";
+        for (name, text) in [("sanity.md", self.markdown()), ("sanity.json", json)] {
+            xai_tensor::write_atomic(&dir.join(name), text.as_bytes())
+                .map_err(std::io::Error::other)?;
+        }
         self.plot()?.save(&dir.join("sanity.png"))
     }
 }
@@ -563,7 +565,7 @@ mod randomize_tests {
 mod data_and_independent_randomization_tests {
     use super::*;
     use xai_nn::data::synthetic::relevant_features;
-    use xai_nn::{file, Forward};
+    use xai_nn::Forward;
     use xai_passive::methods::Saliency;
 
     #[test]
@@ -582,24 +584,14 @@ mod data_and_independent_randomization_tests {
 
     #[test]
     fn a_model_trained_on_shuffled_labels_explains_differently() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("m.json");
-        std::fs::write(
-            &p,
-            r#"{"format": "xai-model", "version": 1, "input_shape": [6], "weights": "w.safetensors",
-            "layers": [{"name": "0", "op": "linear", "in_features": 6, "out_features": 16},
-                       {"name": "1", "op": "tanh"},
-                       {"name": "2", "op": "linear", "in_features": 16, "out_features": 2}]}"#,
-        )
-        .unwrap();
         let (data, _) = relevant_features(300, 6, 2, 11).unwrap();
         let cfg = TrainConfig {
             epochs: 15,
             lr: 0.01,
             ..TrainConfig::default()
         };
-        let model =
-            crate::retrain::retrain(&file::load_or_init(&p, 0).unwrap(), &data, &cfg).unwrap();
+        let model = crate::retrain::retrain(&crate::testing::mlp(6, 16, "tanh", 2, 0), &data, &cfg)
+            .unwrap();
         assert!(xai_nn::train::evaluate(&model, &data).unwrap().0 > 0.9);
         let x = data.x.narrow(0, 0, 24).unwrap();
         let targets = model.predict(&x).unwrap().argmax(1).unwrap();
@@ -616,20 +608,10 @@ mod data_and_independent_randomization_tests {
 
     #[test]
     fn independent_randomization_restores_the_model_and_starts_like_cascading() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("m.json");
-        std::fs::write(
-            &p,
-            r#"{"format": "xai-model", "version": 1, "input_shape": [6], "weights": "w.safetensors",
-            "layers": [{"name": "0", "op": "linear", "in_features": 6, "out_features": 16},
-                       {"name": "1", "op": "tanh"},
-                       {"name": "2", "op": "linear", "in_features": 16, "out_features": 2}]}"#,
-        )
-        .unwrap();
         let (data, _) = relevant_features(40, 6, 2, 1).unwrap();
         let x = data.x.narrow(0, 0, 5).unwrap();
         let sal = Saliency::default();
-        let mut model = file::load_or_init(&p, 0).unwrap();
+        let mut model = crate::testing::mlp(6, 16, "tanh", 2, 0);
         let before: Vec<Vec<f32>> = model
             .named_params()
             .iter()

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # xai-passive
 //!
 //! Methods that explain a trained network without changing it (Zhang et al., *A Survey on

@@ -4,7 +4,7 @@
 //! model files, timings, the completeness gap Σa − (f(x) − f(baseline)) where the method
 //! defines one, and the xai version.
 
-use crate::methods::{Baseline, CompositeKind, DeepLiftRule, Integration};
+use crate::methods::{Baseline, CompositeKind, DeepLiftRule, Integration, MaskReference};
 use crate::{Explanation, MethodOptions};
 use serde::Serialize;
 use xai_tensor::Tensor;
@@ -175,39 +175,102 @@ pub struct MethodParameters {
     pub segments: Option<String>,
     /// See [`MethodOptions::kernel_width`] (`null`: 0.75·√d).
     pub kernel_width: Option<f64>,
+    /// See [`MethodOptions::lime_sampling`], as its flag spells it (`on-off`, …).
+    pub lime_sampling: String,
+    /// See [`MethodOptions::iterations`] (`null`: the method's default).
+    pub iterations: Option<usize>,
+    /// See [`MethodOptions::lambda_l1`].
+    pub lambda_l1: f64,
+    /// See [`MethodOptions::lambda_tv`].
+    pub lambda_tv: f64,
+    /// See [`MethodOptions::mask_size`] (`null`: the method's default).
+    pub mask_size: Option<usize>,
+    /// See [`MethodOptions::reference`], as its flag spells it (`blur`, `blur:S`, `baseline`).
+    pub reference: String,
+}
+
+/// `blur`, `blur:S` or `baseline`: the spelling [`MaskReference`]'s parser reads back.
+fn reference_name(r: &MaskReference) -> String {
+    match r {
+        MaskReference::Blur(None) => "blur".into(),
+        MaskReference::Blur(Some(s)) => format!("blur:{s}"),
+        MaskReference::Baseline => "baseline".into(),
+    }
 }
 
 impl From<&MethodOptions> for MethodParameters {
     fn from(o: &MethodOptions) -> Self {
+        // Exhaustive on purpose: a new option does not compile until it is recorded here.
+        let MethodOptions {
+            abs,
+            channel_max,
+            batch_size,
+            baseline,
+            integration,
+            steps,
+            samples,
+            noise_std,
+            seed,
+            layer,
+            neuron,
+            upsample,
+            baselines,
+            inner,
+            epsilon,
+            gamma,
+            alpha,
+            beta,
+            composite,
+            low,
+            high,
+            deeplift_rule,
+            window,
+            stride,
+            mask,
+            segments,
+            kernel_width,
+            lime_sampling,
+            iterations,
+            lambda_l1,
+            lambda_tv,
+            mask_size,
+            reference,
+        } = o;
         let shape = |t: &Option<Tensor>| t.as_ref().map(|t| t.shape().to_vec());
         Self {
-            abs: o.abs,
-            channel_max: o.channel_max,
-            batch_size: o.batch_size,
-            baseline: (&o.baseline).into(),
-            integration: o.integration,
-            steps: o.steps,
-            samples: o.samples,
-            noise_std: o.noise_std,
-            seed: o.seed,
-            layer: o.layer.clone(),
-            neuron: o.neuron.clone(),
-            upsample: o.upsample,
-            baselines_shape: shape(&o.baselines),
-            inner: o.inner.clone(),
-            epsilon: o.epsilon,
-            gamma: o.gamma,
-            alpha: o.alpha,
-            beta: o.beta,
-            composite: o.composite,
-            low: o.low,
-            high: o.high,
-            deeplift_rule: o.deeplift_rule,
-            window: o.window.clone(),
-            stride: o.stride.clone(),
-            mask_shape: shape(&o.mask),
-            segments: o.segments.clone(),
-            kernel_width: o.kernel_width,
+            abs: *abs,
+            channel_max: *channel_max,
+            batch_size: *batch_size,
+            baseline: baseline.into(),
+            integration: *integration,
+            steps: *steps,
+            samples: *samples,
+            noise_std: *noise_std,
+            seed: *seed,
+            layer: layer.clone(),
+            neuron: neuron.clone(),
+            upsample: *upsample,
+            baselines_shape: shape(baselines),
+            inner: inner.clone(),
+            epsilon: *epsilon,
+            gamma: *gamma,
+            alpha: *alpha,
+            beta: *beta,
+            composite: *composite,
+            low: *low,
+            high: *high,
+            deeplift_rule: *deeplift_rule,
+            window: window.clone(),
+            stride: stride.clone(),
+            mask_shape: shape(mask),
+            segments: segments.clone(),
+            kernel_width: *kernel_width,
+            lime_sampling: lime_sampling.name().into(),
+            iterations: *iterations,
+            lambda_l1: *lambda_l1,
+            lambda_tv: *lambda_tv,
+            mask_size: *mask_size,
+            reference: reference_name(reference),
         }
     }
 }
@@ -253,6 +316,8 @@ mod tests {
             ..MethodOptions::default()
         };
         let p = MethodParameters::from(&opts);
+        assert_eq!(p.lime_sampling, "on-off");
+        assert_eq!(p.reference, "blur");
         assert_eq!(p.baseline, BaselineRecord::Constant { value: 0.5 });
         assert_eq!(p.mask_shape, Some(vec![1, 4, 4]));
         assert_eq!(p.steps, 50);
@@ -272,6 +337,32 @@ mod tests {
             Ok(p.deeplift_rule)
         );
         assert_eq!(v["baseline"]["kind"], "constant");
+        // Meaningful perturbation's and tabular LIME's options are recorded too.
+        let mp = MethodOptions {
+            lime_sampling: crate::methods::LimeSampling::AroundInstance,
+            iterations: Some(40),
+            lambda_l1: 0.3,
+            lambda_tv: 0.02,
+            mask_size: Some(7),
+            reference: MaskReference::Blur(Some(1.5)),
+            ..MethodOptions::default()
+        };
+        let w = serde_json::to_value(MethodParameters::from(&mp)).unwrap();
+        assert_eq!(w["lime_sampling"], "around-instance");
+        let lime: crate::methods::LimeSampling =
+            w["lime_sampling"].as_str().unwrap().parse().unwrap();
+        assert_eq!(lime, mp.lime_sampling);
+        assert_eq!(
+            (w["iterations"].clone(), w["mask_size"].clone()),
+            (40.into(), 7.into())
+        );
+        assert_eq!(
+            (w["lambda_l1"].clone(), w["lambda_tv"].clone()),
+            (0.3.into(), 0.02.into())
+        );
+        assert_eq!(w["reference"], "blur:1.5");
+        let reference: MaskReference = w["reference"].as_str().unwrap().parse().unwrap();
+        assert_eq!(reference, mp.reference);
         assert_eq!(v["baseline"]["value"], 0.5);
         let e = Explanation {
             attributions: Tensor::from_vec(vec![1.0f32, -2.0], &[1, 2]).unwrap(),

@@ -29,6 +29,82 @@ pub fn xai(args: &[&str]) -> Output {
         .expect("run xai")
 }
 
+/// Runs the `xai` binary with `args` and asserts it succeeded (its stderr in the message).
+pub fn xai_ok(args: &[&str]) -> Output {
+    let o = xai(args);
+    assert!(
+        o.status.success(),
+        "xai {args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+/// Runs the `xai` binary with `args` and asserts a refusal: non-zero exit and one
+/// `error: …` line containing `needle`.
+pub fn assert_one_line_error(args: &[&str], needle: &str) {
+    let o = xai(args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{args:?} succeeded");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: ") && err.contains(needle),
+        "{needle}: {err}"
+    );
+}
+
+/// Runs `xai evaluate` with `args` and asserts a one-line refusal containing `needle`.
+pub fn evaluate_fails(args: &[&str], needle: &str) {
+    let mut all = vec!["evaluate"];
+    all.extend(args);
+    assert_one_line_error(&all, needle);
+}
+
+/// Runs `xai explain --model M --input I --output O` with `extra` flags; asserts success.
+pub fn run_explain(model: &Path, input: &Path, output: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "explain",
+        "--model",
+        model.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output,
+    ];
+    args.extend(extra);
+    xai_ok(&args)
+}
+
+/// Trains `examples/digits_cnn.json` on the bundled digits for `epochs` into `dir/m.json`
+/// (quietly); returns the model path.
+pub fn train_digits(dir: &Path, epochs: &str) -> String {
+    let model = dir.join("m.json");
+    xai_ok(&[
+        "train",
+        "--model",
+        example("digits_cnn.json").to_str().unwrap(),
+        "--data",
+        "digits",
+        "--epochs",
+        epochs,
+        "--quiet",
+        "--output",
+        model.to_str().unwrap(),
+    ]);
+    model.to_str().unwrap().into()
+}
+
+/// Runs `xai demo` (2 epochs) into `dir`; asserts success and returns the output.
+pub fn run_demo(dir: &Path) -> Output {
+    xai_ok(&[
+        "demo",
+        "--output-dir",
+        dir.to_str().unwrap(),
+        "--epochs",
+        "2",
+    ])
+}
+
 /// ‖got − want‖₂ / ‖want‖₂ (shapes must agree).
 pub fn rel_l2(got: &Tensor, want: &Tensor) -> f64 {
     assert_eq!(got.shape(), want.shape());
@@ -99,22 +175,11 @@ pub fn explain(model: &str, extra: &[&str]) -> Tensor {
     let dir = tempfile::tempdir().unwrap();
     let f = fixture(model);
     let out = dir.path().join("a.npy");
-    let mut args: Vec<String> = vec![
-        "explain".into(),
-        "--model".into(),
-        f.join("model.json").to_str().unwrap().into(),
-        "--input".into(),
-        f.join("input.npy").to_str().unwrap().into(),
-        "--output".into(),
-        out.to_str().unwrap().into(),
-    ];
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let o = xai(&refs);
-    assert!(
-        o.status.success(),
-        "xai {extra:?} failed: {}",
-        String::from_utf8_lossy(&o.stderr)
+    run_explain(
+        &f.join("model.json"),
+        &f.join("input.npy"),
+        out.to_str().unwrap(),
+        extra,
     );
     Tensor::read_npy(&out).unwrap()
 }

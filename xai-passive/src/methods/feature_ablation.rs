@@ -4,17 +4,18 @@
 //! a_G(x) = f_c(x) − f_c(x with G set to the baseline b), the group's value given to each of
 //! its members. Needs only `Forward`.
 
-use super::perturbation::{broadcast_groups, compose, eval_rows, explain_by_groups, Groups};
+use super::perturbation::{compose, eval_rows, explain_by_groups, group_explanation, Groups};
 use crate::attribution::{Attribution, Explanation, MethodOptions};
 use crate::Result;
 use xai_nn::Forward;
-use xai_tensor::{DType, Tensor};
+use xai_tensor::Tensor;
 
 /// Feature ablation against `opts.baseline`, per feature or per group of `opts.mask` /
 /// `opts.segments`; all N × G ablated inputs go through the model in chunks of
 /// `opts.batch_size` rows.
 #[derive(Clone, Debug, Default)]
 pub struct FeatureAblation {
+    /// Options the method reads (see [`MethodOptions`]).
     pub opts: MethodOptions,
 }
 
@@ -23,6 +24,7 @@ pub struct FeatureAblation {
 /// registry alias under the name the surveys use.
 #[derive(Clone, Debug, Default)]
 pub struct Omission {
+    /// Options the method reads (see [`MethodOptions`]).
     pub opts: MethodOptions,
 }
 
@@ -70,13 +72,10 @@ fn run<M: Forward + ?Sized>(
 ) -> Result<Explanation> {
     let run = |opts: &MethodOptions, x: &Tensor, targets: &[usize], groups: &Groups| {
         let phi = ablate(model, x, targets, opts, groups)?;
-        let a = broadcast_groups(&phi, groups, x.shape()[0]);
-        let e = Explanation {
-            attributions: Tensor::from_vec(a, x.shape())?.to_dtype(DType::F32)?,
-            targets: targets.to_vec(),
-            completeness_gap: None,
-        };
-        Ok((e, Vec::<()>::new()))
+        Ok((
+            group_explanation(&phi, groups, x, targets, None)?,
+            Vec::<()>::new(),
+        ))
     };
     Ok(explain_by_groups(opts, x, targets, run)?.0)
 }

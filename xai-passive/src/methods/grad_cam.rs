@@ -29,6 +29,7 @@ use xai_tensor::{DType, Tensor};
 /// Grad-CAM on `opts.layer` (default: the last `[C, H, W]` layer).
 #[derive(Clone, Debug, Default)]
 pub struct GradCam {
+    /// Options the method reads (see [`MethodOptions`]).
     pub opts: MethodOptions,
 }
 
@@ -36,12 +37,14 @@ pub struct GradCam {
 /// average pooling.
 #[derive(Clone, Debug, Default)]
 pub struct Cam {
+    /// Options the method reads (see [`MethodOptions`]).
     pub opts: MethodOptions,
 }
 
 /// Guided Grad-CAM: guided backprop ⊙ upsampled Grad-CAM on `opts.layer`.
 #[derive(Clone, Debug, Default)]
 pub struct GuidedGradCam {
+    /// Options the method reads (see [`MethodOptions`]).
     pub opts: MethodOptions,
 }
 

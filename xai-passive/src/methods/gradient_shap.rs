@@ -21,6 +21,7 @@ use xai_tensor::{DType, Rng, Tensor};
 /// input and `opts.noise_std` (default 0) relative input noise, seeded by `opts.seed`.
 #[derive(Clone, Debug, Default)]
 pub struct GradientShap {
+    /// Options the method reads (see [`MethodOptions`]).
     pub opts: MethodOptions,
 }
 

@@ -11,6 +11,7 @@ use xai_tensor::{DType, Tensor};
 /// x ⊙ ∂f_c/∂x, computed in chunks of `opts.batch_size` examples.
 #[derive(Clone, Debug, Default)]
 pub struct InputXGradient {
+    /// Options the method reads (see [`MethodOptions`]).
     pub opts: MethodOptions,
 }
 

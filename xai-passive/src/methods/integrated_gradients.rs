@@ -16,6 +16,7 @@ use xai_tensor::{DType, Tensor};
 /// of `opts.batch_size` rows run in parallel.
 #[derive(Clone, Debug, Default)]
 pub struct IntegratedGradients {
+    /// Options the method reads (see [`MethodOptions`]).
     pub opts: MethodOptions,
 }
 

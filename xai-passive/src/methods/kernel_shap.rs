@@ -14,7 +14,7 @@
 
 use super::least_squares::WeightedLeastSquares;
 use super::perturbation::{
-    binom, broadcast_groups, coalition_values, explain_by_groups, Background, Groups,
+    binom, coalition_values, explain_by_groups, group_explanation, Background, Groups,
 };
 use crate::attribution::{Attribution, Explanation, MethodOptions};
 use crate::Result;
@@ -27,6 +27,7 @@ use xai_tensor::{DType, Rng, Tensor};
 /// `opts.baselines` (or `opts.baseline`), seeded by `opts.seed`.
 #[derive(Clone, Debug, Default)]
 pub struct KernelShap {
+    /// Options the method reads (see [`MethodOptions`]).
     pub opts: MethodOptions,
 }
 
@@ -225,7 +226,6 @@ impl<M: Forward + ?Sized> Attribution<M> for KernelShap {
             let example = x.shape()[1..].to_vec();
             let d = groups.count;
             let bg = Background::resolve(o, x, true)?;
-            let n = x.shape()[0];
             let samples = o.samples.unwrap_or(2 * d + 2048);
             let (mut masks, weights) = kernel_coalitions(d, samples, &mut Rng::new(o.seed));
             let c = weights.len();
@@ -245,13 +245,8 @@ impl<M: Forward + ?Sized> Attribution<M> for KernelShap {
                 |ci, g| masks[ci * d + g],
             )?;
             let (phi, gap) = kernel_solve(&masks[..c * d], &weights, &v, d)?;
-            let a = broadcast_groups(&phi, groups, n);
             Ok((
-                Explanation {
-                    attributions: Tensor::from_vec(a, x.shape())?.to_dtype(DType::F32)?,
-                    targets: targets.to_vec(),
-                    completeness_gap: Some(gap),
-                },
+                group_explanation(&phi, groups, x, targets, Some(gap))?,
                 Vec::<()>::new(),
             ))
         };

@@ -28,18 +28,21 @@ use xai_tensor::{DType, Tensor};
 /// A(x) ⊙ ∂f_c/∂A for the layer `opts.layer`.
 #[derive(Clone, Debug, Default)]
 pub struct LayerGradientXActivation {
+    /// Options the method reads (see [`MethodOptions`]).
     pub opts: MethodOptions,
 }
 
 /// Integrated gradients of a layer along its interpolated activation (see the module docs).
 #[derive(Clone, Debug, Default)]
 pub struct LayerIntegratedGradients {
+    /// Options the method reads (see [`MethodOptions`]).
     pub opts: MethodOptions,
 }
 
 /// Layer conductance (Dhamdhere et al. 2019), Captum's discretisation.
 #[derive(Clone, Debug, Default)]
 pub struct LayerConductance {
+    /// Options the method reads (see [`MethodOptions`]).
     pub opts: MethodOptions,
 }
 

@@ -20,7 +20,7 @@
 
 use super::least_squares::WeightedLeastSquares;
 use super::perturbation::{
-    broadcast_groups, coalition_values, eval_rows, explain_by_groups, Background, Groups,
+    coalition_values, eval_rows, explain_by_groups, group_explanation, Background, Groups,
 };
 use crate::attribution::{Attribution, Explanation, MethodOptions};
 use crate::{PassiveError, Result};
@@ -34,6 +34,7 @@ use xai_tensor::{DType, Rng, Tensor};
 /// `opts.baseline`, seeded by `opts.seed`.
 #[derive(Clone, Debug, Default)]
 pub struct Lime {
+    /// Options the method reads (see [`MethodOptions`]).
     pub opts: MethodOptions,
 }
 
@@ -98,6 +99,28 @@ fn shape_error(e: ndarray::ShapeError) -> PassiveError {
     PassiveError::BadArgument(format!("least-squares design: {e}"))
 }
 
+/// LIME's sample count S (default 5000, ≥ 2) and kernel width σ (default 0.75·√d, > 0).
+fn samples_and_width(o: &MethodOptions, d: usize) -> Result<(usize, f64)> {
+    let s = o.samples.unwrap_or(5000);
+    if s < 2 {
+        return Err(PassiveError::BadArgument(format!(
+            "lime needs at least 2 samples, got {s}"
+        )));
+    }
+    let width = o.kernel_width.unwrap_or(0.75 * (d as f64).sqrt());
+    if !(width > 0.0 && width.is_finite()) {
+        return Err(PassiveError::BadArgument(format!(
+            "kernel-width must be a number > 0, got {width}"
+        )));
+    }
+    Ok((s, width))
+}
+
+/// LIME's exponential kernel as a regression weight: √exp(−D²/σ²) for squared distance D².
+fn kernel(d2: f64, width: f64) -> f64 {
+    (-d2 / (width * width)).exp().sqrt()
+}
+
 impl Lime {
     /// Attributions and, per example, the surrogate's fit (coefficients, intercept, R²).
     pub fn explain_with_fidelity<M: Forward + ?Sized>(
@@ -113,18 +136,7 @@ impl Lime {
             let example = x.shape()[1..].to_vec();
             let d = groups.count;
             let n = x.shape()[0];
-            let s = o.samples.unwrap_or(5000);
-            if s < 2 {
-                return Err(PassiveError::BadArgument(format!(
-                    "lime needs at least 2 samples, got {s}"
-                )));
-            }
-            let width = o.kernel_width.unwrap_or(0.75 * (d as f64).sqrt());
-            if !(width > 0.0 && width.is_finite()) {
-                return Err(PassiveError::BadArgument(format!(
-                    "kernel-width must be a number > 0, got {width}"
-                )));
-            }
+            let (s, width) = samples_and_width(o, d)?;
             let mut rng = Rng::new(o.seed);
             let mut z = vec![true; s * d];
             let counts = rng.uniform(&[s], 0.0, 1.0, DType::F64)?.to_vec_f64()?;
@@ -138,7 +150,7 @@ impl Lime {
                 .chunks(d.max(1))
                 .map(|r| {
                     let d2 = r.iter().filter(|b| !**b).count() as f64;
-                    (-d2 / (width * width)).exp().sqrt()
+                    kernel(d2, width)
                 })
                 .collect();
             let bg = Background::resolve(o, x, false)?;
@@ -164,13 +176,7 @@ impl Lime {
                     r2,
                 });
             }
-            let a = broadcast_groups(&phi, groups, n);
-            let e = Explanation {
-                attributions: Tensor::from_vec(a, x.shape())?.to_dtype(DType::F32)?,
-                targets: targets.to_vec(),
-                completeness_gap: None,
-            };
-            Ok((e, fits))
+            Ok((group_explanation(&phi, groups, x, targets, None)?, fits))
         };
         explain_by_groups(&self.opts, x, targets, run)
     }
@@ -207,18 +213,7 @@ impl Lime {
                 data.shape()
             )));
         }
-        let s = o.samples.unwrap_or(5000);
-        if s < 2 {
-            return Err(PassiveError::BadArgument(format!(
-                "lime needs at least 2 samples, got {s}"
-            )));
-        }
-        let width = o.kernel_width.unwrap_or(0.75 * (d as f64).sqrt());
-        if !(width > 0.0 && width.is_finite()) {
-            return Err(PassiveError::BadArgument(format!(
-                "kernel-width must be a number > 0, got {width}"
-            )));
-        }
+        let (s, width) = samples_and_width(o, d)?;
         // scikit-learn's StandardScaler: population σ, 1 for constant features.
         let rows = dv.len() / d;
         let mean: Vec<f64> = (0..d)
@@ -289,7 +284,7 @@ impl Lime {
                         .map(|r| {
                             let d2: f64 =
                                 r.iter().zip(&zi[..d]).map(|(a, b)| (a - b).powi(2)).sum();
-                            (-d2 / (width * width)).exp().sqrt()
+                            kernel(d2, width)
                         })
                         .collect();
                     let (beta, b0, r2) = ridge_with_intercept(zi, yi, &w, d, 1.0)?

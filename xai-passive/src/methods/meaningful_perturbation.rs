@@ -59,6 +59,7 @@ impl std::str::FromStr for MaskReference {
 /// `opts.noise_std` (default 0) and `opts.seed`.
 #[derive(Clone, Debug, Default)]
 pub struct MeaningfulPerturbation {
+    /// Options the method reads (see [`MethodOptions`]).
     pub opts: MethodOptions,
 }
 

@@ -16,12 +16,14 @@ use xai_tensor::{DType, Tensor};
 /// Gradient of one hidden unit with respect to the input.
 #[derive(Clone, Debug, Default)]
 pub struct NeuronGradient {
+    /// Options the method reads (see [`MethodOptions`]).
     pub opts: MethodOptions,
 }
 
 /// Integrated gradients of one hidden unit.
 #[derive(Clone, Debug, Default)]
 pub struct NeuronIntegratedGradients {
+    /// Options the method reads (see [`MethodOptions`]).
     pub opts: MethodOptions,
 }
 

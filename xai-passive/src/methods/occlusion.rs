@@ -16,6 +16,7 @@ use xai_tensor::{DType, Tensor};
 /// every example goes through the model as rows of one batch, in chunks of `opts.batch_size`.
 #[derive(Clone, Debug, Default)]
 pub struct Occlusion {
+    /// Options the method reads (see [`MethodOptions`]).
     pub opts: MethodOptions,
 }
 

@@ -305,6 +305,23 @@ pub(crate) fn broadcast_groups(phi: &[f64], groups: &Groups, n: usize) -> Vec<f6
     out
 }
 
+/// The explanation of per-group values `phi` `[N·G]`: spread over `x`'s features as f32, with
+/// the methods' completeness gap (Σφ − (f(x) − f(baseline))) where they have one.
+pub(crate) fn group_explanation(
+    phi: &[f64],
+    groups: &Groups,
+    x: &Tensor,
+    targets: &[usize],
+    completeness_gap: Option<Vec<f64>>,
+) -> Result<Explanation> {
+    let a = broadcast_groups(phi, groups, x.shape()[0]);
+    Ok(Explanation {
+        attributions: Tensor::from_vec(a, x.shape())?.to_dtype(DType::F32)?,
+        targets: targets.to_vec(),
+        completeness_gap,
+    })
+}
+
 /// Writes x on the features of the active groups (`active(g)`) and `base` elsewhere.
 #[inline]
 pub(crate) fn compose(

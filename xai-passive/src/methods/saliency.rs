@@ -13,6 +13,7 @@ use xai_tensor::{DType, Tensor};
 /// Raw gradient of the target logit (`abs` takes |·|).
 #[derive(Clone, Debug, Default)]
 pub struct Saliency {
+    /// Options the method reads (see [`MethodOptions`]).
     pub opts: MethodOptions,
 }
 

@@ -26,7 +26,12 @@ pub enum Segmentation {
     /// `grid:N`: an N × N grid of cells.
     Grid(usize),
     /// `slic:N[,M]`: about N SLIC superpixels with compactness M (default 10).
-    Slic { segments: usize, compactness: f64 },
+    Slic {
+        /// Requested number of superpixels N (grid interval S = √(H·W/N)).
+        segments: usize,
+        /// Compactness m: weight of the spatial distance against the colour distance.
+        compactness: f64,
+    },
 }
 
 impl std::str::FromStr for Segmentation {

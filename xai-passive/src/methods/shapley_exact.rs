@@ -6,12 +6,12 @@
 //! Σφ = v(D) − v(∅) = f_c(x) − E_b f_c(b). Refused above d = 20. Needs only `Forward`.
 
 use super::perturbation::{
-    broadcast_groups, coalition_values, explain_by_groups, Background, Groups,
+    coalition_values, explain_by_groups, group_explanation, Background, Groups,
 };
 use crate::attribution::{Attribution, Explanation, MethodOptions};
 use crate::{PassiveError, Result};
 use xai_nn::Forward;
-use xai_tensor::{DType, Tensor};
+use xai_tensor::Tensor;
 
 /// Largest number of features or groups `shapley-exact` enumerates (2^20 coalitions).
 pub const MAX_EXACT_FEATURES: usize = 20;
@@ -19,6 +19,7 @@ pub const MAX_EXACT_FEATURES: usize = 20;
 /// Exact Shapley values over the features or `opts.mask` / `opts.segments` groups.
 #[derive(Clone, Debug, Default)]
 pub struct ShapleyExact {
+    /// Options the method reads (see [`MethodOptions`]).
     pub opts: MethodOptions,
 }
 
@@ -78,13 +79,8 @@ impl<M: Forward + ?Sized> Attribution<M> for ShapleyExact {
                 gap.push(p.iter().sum::<f64>() - (vi[c - 1] - vi[0]));
                 phi.extend(p);
             }
-            let a = broadcast_groups(&phi, groups, n);
             Ok((
-                Explanation {
-                    attributions: Tensor::from_vec(a, x.shape())?.to_dtype(DType::F32)?,
-                    targets: targets.to_vec(),
-                    completeness_gap: Some(gap),
-                },
+                group_explanation(&phi, groups, x, targets, Some(gap))?,
                 Vec::<()>::new(),
             ))
         };
@@ -97,7 +93,7 @@ mod tests {
     use super::*;
     use crate::methods::common::testing::*;
     use crate::methods::Baseline;
-    use xai_tensor::Rng;
+    use xai_tensor::{DType, Rng};
 
     /// Brute force over permutations: φ_g = mean over all d! orders of the marginal
     /// contribution of g when added after its predecessors (independent of the subset formula).

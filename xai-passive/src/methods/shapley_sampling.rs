@@ -7,17 +7,18 @@
 //! permutation telescopes, so Σφ = v(D) − v(∅) exactly. Needs only `Forward`.
 
 use super::perturbation::{
-    broadcast_groups, coalition_values, explain_by_groups, Background, Groups,
+    coalition_values, explain_by_groups, group_explanation, Background, Groups,
 };
 use crate::attribution::{Attribution, Explanation, MethodOptions};
 use crate::{PassiveError, Result};
 use xai_nn::Forward;
-use xai_tensor::{DType, Rng, Tensor};
+use xai_tensor::{Rng, Tensor};
 
 /// Shapley value sampling with `opts.samples` permutations (default 100; the same
 /// permutations for every example), seeded by `opts.seed`.
 #[derive(Clone, Debug, Default)]
 pub struct ShapleySampling {
+    /// Options the method reads (see [`MethodOptions`]).
     pub opts: MethodOptions,
 }
 
@@ -84,13 +85,8 @@ impl<M: Forward + ?Sized> Attribution<M> for ShapleySampling {
                 let total = vi[d] - vi[0];
                 gap.push(phi[i * d..(i + 1) * d].iter().sum::<f64>() - total);
             }
-            let a = broadcast_groups(&phi, groups, n);
             Ok((
-                Explanation {
-                    attributions: Tensor::from_vec(a, x.shape())?.to_dtype(DType::F32)?,
-                    targets: targets.to_vec(),
-                    completeness_gap: Some(gap),
-                },
+                group_explanation(&phi, groups, x, targets, Some(gap))?,
                 Vec::<()>::new(),
             ))
         };
