@@ -139,7 +139,8 @@ fn roar_and_kar_print_accuracy_per_fraction() {
     // Same seed and settings: the same reference model.
     assert_eq!(reference, kar_reference);
     assert!(reference > 0.85, "{reference}");
-    // Removing 90% of the pixels IG ranks highest hurts far more than keeping them.
+    // Replacing the 90% of the pixels IG ranks highest hurts far more than replacing the 90%
+    // it ranks lowest.
     assert!(
         roar[1] < reference - 0.2 && roar[1] < kar[1] - 0.2,
         "{roar:?} {kar:?}"

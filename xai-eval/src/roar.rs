@@ -20,8 +20,9 @@ pub enum Removal {
     /// RemOve And Retrain: the top-t features are replaced. A good explanation makes the
     /// retrained accuracy drop fast (lower is better).
     Roar,
-    /// Keep And Retrain: all but the top-t features are replaced. A good explanation keeps the
-    /// retrained accuracy high (higher is better).
+    /// Keep And Retrain: the t least important features are replaced (the top 1 − t kept),
+    /// as in the paper, where both curves are plotted against the fraction replaced. A good
+    /// explanation keeps the retrained accuracy high (higher is better).
     Kar,
 }
 
@@ -50,7 +51,7 @@ pub struct RetrainCurve {
 
 /// Replaces features of every example of `x: [N, ...]` by `fill` (one value per feature of an
 /// example): with features sorted by the attribution `a` descending (stable: ties keep index
-/// order), the top m = round(t·d) for ROAR, all but the top m for KAR.
+/// order), with m = round(t·d): the top m for ROAR, the bottom m for KAR.
 ///
 /// **Errors** if `a` does not have `x`'s shape, `fill` has not d values or t is not in [0, 1].
 pub fn ablate(
@@ -75,7 +76,7 @@ pub fn ablate(
         let order = order_desc(ai);
         let replaced = match removal {
             Removal::Roar => &order[..m],
-            Removal::Kar => &order[m..],
+            Removal::Kar => &order[d - m..],
         };
         let mut v = xi.clone();
         for &j in replaced {
@@ -162,11 +163,16 @@ mod tests {
             k.to_vec_f64().unwrap(),
             [0.0, 2.0, 3.0, -3.0, 5.0, 6.0, -2.0, -3.0]
         );
-        // round(0.3·4) = 1 feature.
+        // round(0.3·4) = 1 feature: the most relevant (ROAR), the least relevant (KAR).
         let r = ablate(&x, &a, &fill, 0.3, Removal::Roar).unwrap();
         assert_eq!(
             r.to_vec_f64().unwrap(),
             [1.0, -1.0, 3.0, 4.0, 0.0, 6.0, 7.0, 8.0]
+        );
+        let k = ablate(&x, &a, &fill, 0.3, Removal::Kar).unwrap();
+        assert_eq!(
+            k.to_vec_f64().unwrap(),
+            [0.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, -3.0]
         );
         assert!(ablate(&x, &a, &fill, 1.5, Removal::Roar).is_err());
         assert!(ablate(&x, &a, &fill[..3], 0.5, Removal::Roar).is_err());
@@ -191,8 +197,13 @@ mod tests {
                 .uniform(&[n, 8], 0.0, 1.0, DType::F64)
                 .unwrap()
         };
-        let fr = [0.25];
         let run = |a_tr: &Tensor, a_te: &Tensor, removal| {
+            // ROAR replaces the top quarter; KAR the bottom three quarters (keeps the top 2).
+            let fr = if removal == Removal::Roar {
+                [0.25]
+            } else {
+                [0.75]
+            };
             remove_and_retrain(&model, &train, &test, a_tr, a_te, &fr, removal, &cfg).unwrap()
         };
         let (gt_tr, gt_te) = (truth(train.len()), truth(test.len()));
@@ -227,7 +238,7 @@ mod tests {
             &test,
             &gt_te,
             &gt_te,
-            &fr,
+            &[0.25],
             Removal::Roar,
             &cfg
         )

@@ -34,7 +34,7 @@ pub const METRICS: &[(&str, &str)] = &[
     ("pointing-game", "whether the top feature lies in --mask (Zhang et al. 2018)"),
     ("data-randomization", "retrain on permuted labels and compare explanations (Adebayo et al. 2018); needs --data and --method; per example: Spearman; lower is better"),
     ("roar", "remove and retrain (Hooker et al. 2019): test accuracy after replacing the top-t features by the training mean and retraining; needs --data and --method; lower is better"),
-    ("kar", "keep and retrain (Hooker et al. 2019): test accuracy after replacing all but the top-t features and retraining; needs --data and --method; higher is better"),
+    ("kar", "keep and retrain (Hooker et al. 2019): test accuracy after replacing the t least important features and retraining; needs --data and --method; higher is better"),
     ("model-randomization", "cascading (or --independent) parameter randomization (Adebayo et al. 2018); needs --method and --output-dir; per example: Spearman after randomizing every layer (independent: mean over the layers)"),
 ];
 
@@ -115,7 +115,8 @@ pub struct Args {
     /// The method's integration steps (path methods; default 50).
     #[arg(long, default_value_t = 50, allow_negative_numbers = true)]
     pub method_steps: i64,
-    /// Fractions t of the features replaced (roar) or kept (kar), each in [0, 1].
+    /// Fractions t of the features replaced: the most important (roar) or the least important
+    /// (kar), each in [0, 1].
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     pub fractions: Option<Vec<f64>>,
     /// Training epochs of the retraining metrics (data-randomization, roar, kar).
