@@ -5,7 +5,7 @@
 #   tools/check_report.sh [REPORT.html] [SCREENSHOT.png] [WIDTHxHEIGHT]
 #
 # SCALE=0.5 shrinks the page in the screenshot (Chromium's device scale factor); the image is
-# WIDTH·SCALE × HEIGHT·SCALE pixels. docs/demo.png is `SCALE=0.75 ... 1280x4950`.
+# WIDTH·SCALE × HEIGHT·SCALE pixels. docs/demo.png is `SCALE=0.75 ... 1280x5400`.
 #
 # The image check opens a small page beside the report that loads it in an iframe and lists
 # every <img> whose file is missing or not decodable (complete && naturalWidth > 0); Chromium
