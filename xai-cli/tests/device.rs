@@ -44,7 +44,8 @@ fn explain_on_cuda_without_a_usable_gpu_is_one_line_naming_what_is_missing() {
 
 /// With the emulated CUDA device (`cuda:1000`, feature `cuda-emu`): predict and the gradient
 /// and rule-based explanations run with the model and input on the device and equal the CPU
-/// run. (Path and perturbation methods build their batches on the host and refuse the device
+/// run, integrated gradients included (its path batches are built on the host and moved to
+/// the device). (Perturbation methods build their batches on the host and refuse the device
 /// with a one-line device-mismatch error for now.)
 #[cfg(feature = "cuda-emu")]
 #[test]
@@ -85,6 +86,13 @@ fn emu_predict_and_saliency_on_the_emulated_device_equal_cpu() {
         &["explain", "--method", "neuron-gradient", "--neuron", "3:5"],
         &["explain", "--method", "lrp-epsilon"],
         &["explain", "--method", "deep-taylor"],
+        &[
+            "explain",
+            "--method",
+            "integrated-gradients",
+            "--steps",
+            "8",
+        ],
     ] {
         let (cpu, emu) = (run(cmd, "cpu"), run(cmd, "cuda:1000"));
         let e = common::rel_l2(&emu, &cpu);

@@ -94,6 +94,16 @@ fn emu_lenet_integrated_gradients_equal_cpu() {
     let want = IntegratedGradients { opts: opts.clone() }
         .attribute(&cpu, &x, &targets)
         .unwrap();
+    // The method itself, with the model and input on the device.
+    let through = IntegratedGradients { opts: opts.clone() }
+        .attribute(&dev, &x.to_device(emulator()).unwrap(), &targets)
+        .unwrap();
+    assert_close(
+        "integrated gradients (the method)",
+        &through.attributions,
+        &want.attributions,
+        1e-4,
+    );
     // The same quadrature with every path point and gradient on the device: rows
     // (example i, step k) = αₖ·x_i (zero baseline), in one batch.
     let (alphas, weights) = Integration::GaussLegendre.nodes(steps).unwrap();

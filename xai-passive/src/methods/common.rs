@@ -171,11 +171,17 @@ impl std::str::FromStr for Baseline {
 }
 
 impl Baseline {
-    /// The baseline of each example of `x: [N, ...]`, as an f32 tensor of `x`'s shape.
+    /// The baseline of each example of `x: [N, ...]`, as an f32 tensor of `x`'s shape on
+    /// `x`'s device.
     ///
     /// **Errors** if a given tensor has neither the shape of one example nor of the batch, or
     /// holds NaN/inf.
     pub fn resolve(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(self.resolve_on_host(x)?.to_device(x.device())?)
+    }
+
+    /// [`Baseline::resolve`] on the CPU.
+    fn resolve_on_host(&self, x: &Tensor) -> Result<Tensor> {
         let shape = x.shape();
         let n = shape[0];
         let f = x.numel() / n.max(1);
@@ -304,7 +310,9 @@ pub(crate) fn integrate_path(
         n * s,
         batch_size,
         |rows| {
-            let chunk = path_chunk(&xv, &bv, alphas, rows.clone(), &example)?;
+            // Built on the host, run where x lives.
+            let chunk =
+                path_chunk(&xv, &bv, alphas, rows.clone(), &example)?.to_device(x.device())?;
             Ok(grad(&chunk, rows)?.to_vec_f32()?)
         },
         |rows, g| {
