@@ -166,6 +166,21 @@ pub struct LeagueRow {
     pub notes: Vec<String>,
 }
 
+impl LeagueRow {
+    /// Each metric's cell as the tables print it: the mean (4 decimals in [1e-3, 1e4),
+    /// scientific otherwise) and its rank in parentheses, or `–` where skipped.
+    pub fn cells(&self) -> Vec<String> {
+        self.values
+            .iter()
+            .zip(&self.ranks)
+            .map(|(v, k)| match (v, k) {
+                (Some(v), Some(k)) => format!("{} ({})", fmt_value(*v), fmt_rank(*k)),
+                _ => "–".into(),
+            })
+            .collect()
+    }
+}
+
 /// The league table: rows sorted by mean rank (skipped methods last).
 #[derive(Clone, Debug, Serialize)]
 pub struct League {
@@ -367,6 +382,24 @@ pub fn rank(metrics: &[LeagueMetric], rows: &mut [LeagueRow]) {
 }
 
 impl League {
+    /// The place of `row` (1 = best), by standard competition ranking on the mean rank: equal
+    /// mean ranks share a place (1, 1, 3). `None` for a method that was skipped.
+    pub fn place(&self, row: &LeagueRow) -> Option<usize> {
+        let m = row.mean_rank?;
+        let ahead = self
+            .rows
+            .iter()
+            .filter(|o| o.mean_rank.is_some_and(|o| o < m));
+        Some(ahead.count() + 1)
+    }
+
+    /// Every row's notes as (method, note), in row order.
+    pub fn notes(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.rows
+            .iter()
+            .flat_map(|r| r.notes.iter().map(move |n| (r.method.as_str(), n.as_str())))
+    }
+
     /// The table as markdown: place (methods of equal mean rank share one), method, each
     /// metric's mean (its rank in parentheses), mean rank and seconds; notes below.
     pub fn markdown(&self) -> String {
@@ -383,23 +416,10 @@ impl League {
         s += &" --- |".repeat(self.metrics.len() + 2);
         s += "\n";
         for r in &self.rows {
-            // Standard competition ranking: equal mean ranks share a place (1, 1, 3).
-            let place = match r.mean_rank {
-                Some(m) => {
-                    let ahead = self
-                        .rows
-                        .iter()
-                        .filter(|o| o.mean_rank.is_some_and(|o| o < m));
-                    (ahead.count() + 1).to_string()
-                }
-                None => "–".into(),
-            };
+            let place = self.place(r).map_or("–".into(), |p| p.to_string());
             s += &format!("| {place} | {} |", r.method);
-            for (v, k) in r.values.iter().zip(&r.ranks) {
-                s += &match (v, k) {
-                    (Some(v), Some(k)) => format!(" {} ({}) |", fmt_value(*v), fmt_rank(*k)),
-                    _ => " – |".into(),
-                };
+            for cell in r.cells() {
+                s += &format!(" {cell} |");
             }
             s += &match r.mean_rank {
                 Some(m) => format!(" {m:.2} | {:.2} |\n", r.seconds),
@@ -407,13 +427,8 @@ impl League {
             };
         }
         let notes: Vec<String> = self
-            .rows
-            .iter()
-            .flat_map(|r| {
-                r.notes
-                    .iter()
-                    .map(move |n| format!("- `{}`: {n}", r.method))
-            })
+            .notes()
+            .map(|(method, n)| format!("- `{method}`: {n}"))
             .collect();
         s += "\nMetrics:\n";
         for m in &self.metrics {

@@ -514,30 +514,22 @@ impl Html {
             let _ = write!(s, "<th title=\"{}\">{} {arrow}</th>", m.description, m.name);
         }
         let _ = writeln!(s, "<th>mean rank</th><th>seconds</th></tr>");
-        for (place, r) in table.rows.iter().enumerate() {
-            let place = r.mean_rank.map_or("–".into(), |_| (place + 1).to_string());
+        for r in &table.rows {
+            let place = table.place(r).map_or("–".into(), |p| p.to_string());
             let _ = write!(s, "<tr><td>{place}</td><td>{}</td>", r.method);
-            for (v, k) in r.values.iter().zip(&r.ranks) {
-                let _ = match (v, k) {
-                    (Some(v), Some(k)) => write!(s, "<td>{v:.4} ({k})</td>"),
-                    _ => write!(s, "<td>–</td>"),
-                };
+            for cell in r.cells() {
+                let _ = write!(s, "<td>{cell}</td>");
             }
             let mean = r.mean_rank.map_or("–".into(), |m| format!("{m:.2}"));
             let _ = writeln!(s, "<td>{mean}</td><td>{:.2}</td></tr>", r.seconds);
         }
         let _ = writeln!(s, "</table>");
-        let notes: Vec<String> = table
-            .rows
-            .iter()
-            .flat_map(|r| {
-                r.notes
-                    .iter()
-                    .map(move |n| format!("<li><code>{}</code>: {n}</li>", r.method))
-            })
+        let notes: String = table
+            .notes()
+            .map(|(method, n)| format!("<li><code>{method}</code>: {n}</li>"))
             .collect();
         if !notes.is_empty() {
-            let _ = writeln!(s, "<p>Notes:</p><ul>{}</ul>", notes.join(""));
+            let _ = writeln!(s, "<p>Notes:</p><ul>{notes}</ul>");
         }
     }
 
