@@ -319,21 +319,21 @@ pub fn run(a: &Args) -> CliResult {
         return Err(format!("--png needs image inputs [N, C, H, W], got {:?}", x.shape()).into());
     }
     let targets = resolve_targets(m, &x, &a.target)?;
-    let e = if a.method == "lime" {
-        // LIME also reports its surrogate's local fidelity.
+    // LIME also reports its surrogate's local fidelity.
+    let (e, fits) = if a.method == "lime" {
         let (e, fits) = Lime { opts: opts.clone() }.explain_with_fidelity(m, &x, &targets)?;
-        spinner.finish_and_clear();
+        (e, Some(fits))
+    } else {
+        (method.attribute(m, &x, &targets)?, None)
+    };
+    spinner.finish_and_clear();
+    if let Some(fits) = fits {
         let r2: Vec<String> = fits.iter().map(|f| format!("{:.4}", f.r2)).collect();
         eprintln!(
             "lime local fidelity (weighted R² per example): {}",
             r2.join(" ")
         );
-        e
-    } else {
-        let e = method.attribute(m, &x, &targets)?;
-        spinner.finish_and_clear();
-        e
-    };
+    }
     // Input-space methods give the input's shape back; layer methods and unupsampled maps
     // keep their own per-example shape (without the batch axis for a single example).
     let out = &e.attributions;
