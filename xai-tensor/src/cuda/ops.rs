@@ -557,6 +557,27 @@ impl CudaStorage {
             Buffer::indices(self.gpu(), &flat(&bins.w))?,
         ))
     }
+
+    /// Launches the average-pooling kernel `kernel` (forward or backward: both take the
+    /// input, the output, the bins and N·C, H, W, OH, OW) over `m` outputs.
+    fn run_avg_pool(
+        &self,
+        kernel: &str,
+        m: usize,
+        dims: [usize; 5],
+        bins: &PoolBins,
+    ) -> Result<Self> {
+        let out = self.like(m)?;
+        if m > 0 {
+            let (hb, wb) = self.pool_bins(bins)?;
+            let mut args = vec![self.arg(), out.arg(), Arg::Ptr(hb.ptr), Arg::Ptr(wb.ptr)];
+            for d in dims {
+                args.push(Arg::U32(u32_of(d)?));
+            }
+            self.run(kernel, linear(m), &args)?;
+        }
+        Ok(out)
+    }
 }
 
 impl BackendStorage for CudaStorage {
@@ -1067,28 +1088,7 @@ impl BackendStorage for CudaStorage {
 
     fn avg_pool2d(&self, [n, c, h, w]: [usize; 4], bins: &PoolBins) -> Result<Self> {
         let (oh, ow) = (bins.h.len(), bins.w.len());
-        let m = n * c * oh * ow;
-        let out = self.like(m)?;
-        if m > 0 {
-            let (hb, wb) = self.pool_bins(bins)?;
-            let u = |v: usize| u32_of(v).map(Arg::U32);
-            self.run(
-                "avg_pool",
-                linear(m),
-                &[
-                    self.arg(),
-                    out.arg(),
-                    Arg::Ptr(hb.ptr),
-                    Arg::Ptr(wb.ptr),
-                    u(n * c)?,
-                    u(h)?,
-                    u(w)?,
-                    u(oh)?,
-                    u(ow)?,
-                ],
-            )?;
-        }
-        Ok(out)
+        self.run_avg_pool("avg_pool", n * c * oh * ow, [n * c, h, w, oh, ow], bins)
     }
 
     fn avg_pool2d_backward(
@@ -1097,28 +1097,12 @@ impl BackendStorage for CudaStorage {
         bins: &PoolBins,
         [h, w]: [usize; 2],
     ) -> Result<Self> {
-        let m = n * c * h * w;
-        let out = self.like(m)?;
-        if m > 0 {
-            let (hb, wb) = self.pool_bins(bins)?;
-            let u = |v: usize| u32_of(v).map(Arg::U32);
-            self.run(
-                "avg_pool_backward",
-                linear(m),
-                &[
-                    self.arg(),
-                    out.arg(),
-                    Arg::Ptr(hb.ptr),
-                    Arg::Ptr(wb.ptr),
-                    u(n * c)?,
-                    u(h)?,
-                    u(w)?,
-                    u(oh)?,
-                    u(ow)?,
-                ],
-            )?;
-        }
-        Ok(out)
+        self.run_avg_pool(
+            "avg_pool_backward",
+            n * c * h * w,
+            [n * c, h, w, oh, ow],
+            bins,
+        )
     }
 
     fn to_f64_vec(&self) -> Result<Vec<f64>> {
