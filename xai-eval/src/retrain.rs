@@ -6,7 +6,7 @@ use crate::Result;
 use xai_nn::layers::{self, Init};
 use xai_nn::train::{train, TrainConfig};
 use xai_nn::{Dataset, Forward, NamedLayer, Sequential};
-use xai_tensor::{DType, Rng, Tensor};
+use xai_tensor::{Rng, Tensor};
 
 /// A freshly initialised copy of `model`'s architecture: the same layers (from each layer's
 /// model-file spec) and input normalisation, every parameter drawn as PyTorch initialises a new
@@ -32,10 +32,7 @@ pub fn fresh_model(model: &Sequential, seed: u64) -> Result<Sequential> {
             if !required && !have.contains(&suffix) {
                 return Ok(None);
             }
-            Ok(Some(match init {
-                Init::Uniform(b) => rng.uniform(shape, -b, b, DType::F32)?,
-                Init::Const(c) => Tensor::full(shape, c, DType::F32),
-            }))
+            Ok(Some(init.draw(shape, &mut rng)?))
         };
         let layer = layers::build(&l.name, l.layer.op(), &l.layer.spec(), &mut get)?;
         out.push(NamedLayer {

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use xai_tensor::{write_atomic, DType, Rng, Tensor};
+use xai_tensor::{write_atomic, Rng, Tensor};
 
 /// The JSON document of a model file.
 #[derive(Debug, Serialize, Deserialize)]
@@ -151,10 +151,7 @@ fn build(path: &Path, spec: &ModelSpec, weights: Option<&Path>, seed: u64) -> Re
                             name: key,
                         }),
                     },
-                    _ => Ok(Some(match init {
-                        Init::Uniform(b) => rng.uniform(shape, -b, b, DType::F32)?,
-                        Init::Const(c) => Tensor::full(shape, c, DType::F32),
-                    })),
+                    _ => Ok(Some(init.draw(shape, &mut rng)?)),
                 }
             };
         let layer = layers::build(&name, &op, map, &mut get)?;
@@ -255,7 +252,7 @@ pub fn save(model: &Sequential, json_path: impl AsRef<Path>) -> Result<()> {
 mod tests {
     use super::*;
     use crate::model::Forward;
-    use xai_tensor::Rng;
+    use xai_tensor::{DType, Rng};
 
     const ARCH: &str = r#"{"format": "xai-model", "version": 1, "input_shape": [2, 6, 6], "weights": "m.safetensors",
         "normalize": {"mean": [0.5, -1.0], "std": [2.0, 0.5]},

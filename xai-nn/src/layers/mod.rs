@@ -85,6 +85,16 @@ pub enum Init {
     Const(f64),
 }
 
+impl Init {
+    /// A new f32 tensor of `shape` initialised this way (uniform draws from `rng`).
+    pub fn draw(self, shape: &[usize], rng: &mut xai_tensor::Rng) -> crate::Result<Tensor> {
+        Ok(match self {
+            Init::Uniform(b) => rng.uniform(shape, -b, b, xai_tensor::DType::F32)?,
+            Init::Const(c) => Tensor::full(shape, c, xai_tensor::DType::F32),
+        })
+    }
+}
+
 /// Provides a layer's tensors: from a weights file, or freshly initialised.
 /// `get(suffix, shape, init, required)` returns the tensor, `None` for an absent optional one.
 pub type WeightFn<'a> = dyn FnMut(&str, &[usize], Init, bool) -> crate::Result<Option<Tensor>> + 'a;
