@@ -28,7 +28,10 @@ mod var;
 pub use backward::default_backward;
 pub use engine::{grad, grad_tensors, GradOptions, GradRule, RuleCtx};
 pub use gradcheck::{gradcheck, gradgradcheck};
-pub use mode::{current_scope, is_grad_enabled, no_grad, with_grad_mode, with_scope};
+pub use mode::{
+    current_scope, enable_grad, is_grad_enabled, no_grad, with_grad_mode, with_scope,
+    RecordingContext,
+};
 pub use op::Op;
 pub use var::Var;
 pub use xai_tensor::{Error, Result, Tensor};

@@ -12,7 +12,7 @@ use crate::optim::{Optimizer, OptimizerKind, Schedule};
 use crate::sequential::{Normalize, Sequential};
 use crate::Result;
 use std::time::Instant;
-use xai_autodiff::{grad, no_grad, GradOptions, Var};
+use xai_autodiff::{enable_grad, grad, no_grad, GradOptions, Var};
 use xai_tensor::{Rng, Tensor};
 
 /// Hyper-parameters of one training run.
@@ -166,8 +166,19 @@ fn restore(model: &mut Sequential, values: Vec<Tensor>) {
 }
 
 /// Trains `model` on `data` in place. Deterministic: the same seed gives bit-identical
-/// weights. `on_progress` is called after every batch.
+/// weights. `on_progress` is called after every batch. Records gradients whatever the
+/// caller's grad mode.
 pub fn train(
+    model: &mut Sequential,
+    data: &Dataset,
+    cfg: &TrainConfig,
+    extra: Option<&dyn ExtraLoss>,
+    on_progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<EpochReport>> {
+    enable_grad(|| train_recorded(model, data, cfg, extra, on_progress))
+}
+
+fn train_recorded(
     model: &mut Sequential,
     data: &Dataset,
     cfg: &TrainConfig,

@@ -4,6 +4,7 @@
 use crate::Result;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
+use xai_autodiff::RecordingContext;
 use xai_tensor::Tensor;
 
 static ROWS_DONE: AtomicU64 = AtomicU64::new(0);
@@ -29,12 +30,14 @@ pub fn map_batches(
         ROWS_DONE.fetch_add(n as u64, Ordering::Relaxed);
         return out;
     }
+    // Each chunk runs under the caller's grad mode and scope, whichever worker takes it.
+    let ctx = RecordingContext::current();
     let parts: Vec<Tensor> = (0..n.div_ceil(bs))
         .into_par_iter()
         .map(|i| {
             let start = i * bs;
             let len = bs.min(n - start);
-            let out = f(&x.narrow(0, start, len)?, start);
+            let out = ctx.enter(|| f(&x.narrow(0, start, len)?, start));
             ROWS_DONE.fetch_add(len as u64, Ordering::Relaxed);
             out
         })

@@ -6,7 +6,7 @@
 use crate::{PassiveError, Result};
 use rayon::prelude::*;
 use std::ops::Range;
-use xai_autodiff::{grad_tensors, no_grad, Var};
+use xai_autodiff::{enable_grad, grad_tensors, no_grad, RecordingContext, Var};
 use xai_nn::{Forward, Layered};
 use xai_tensor::{DType, Tensor};
 
@@ -242,13 +242,15 @@ pub(crate) fn run_rows<T: Send>(
         .map(|s| s..(s + bs).min(rows))
         .collect();
     let wave = rayon::current_num_threads().max(1);
+    // Each chunk runs under the caller's grad mode and scope, whichever worker takes it.
+    let ctx = RecordingContext::current();
     for group in chunks.chunks(wave) {
         let results: Vec<T> = if group.len() == 1 {
             vec![work(group[0].clone())?]
         } else {
             group
                 .par_iter()
-                .map(|r| work(r.clone()))
+                .map(|r| ctx.enter(|| work(r.clone())))
                 .collect::<Result<_>>()?
         };
         for (r, t) in group.iter().zip(results) {
@@ -351,24 +353,28 @@ pub(crate) fn layer_gradient<M: Layered + ?Sized>(
     objective: Objective,
     wrt: Option<usize>,
 ) -> Result<(Tensor, Option<Tensor>)> {
-    let input = Var::leaf(x.clone());
-    let outs = model.forward_trace(&input)?;
-    let y = match objective {
-        Objective::Logit(t) => {
-            let out = outs.last().expect("a model has at least one layer");
-            out.gather(1, &index_column(t, out.value().dtype())?)?
+    enable_grad(|| {
+        let input = Var::leaf(x.clone());
+        let outs = model.forward_trace(&input)?;
+        let y = match objective {
+            Objective::Logit(t) => {
+                let out = outs.last().expect("a model has at least one layer");
+                out.gather(1, &index_column(t, out.value().dtype())?)?
+            }
+            Objective::Neuron { layer, index } => {
+                outs[layer].flatten_from(1)?.narrow(1, index, 1)?
+            }
+        };
+        let y = y.sum_all()?;
+        match wrt {
+            None => Ok((grad_tensors(&y, None, &[&input], None)?.remove(0), None)),
+            Some(l) => {
+                let a = &outs[l];
+                let g = grad_tensors(&y, None, &[a], None)?.remove(0);
+                Ok((g, Some(a.value().clone())))
+            }
         }
-        Objective::Neuron { layer, index } => outs[layer].flatten_from(1)?.narrow(1, index, 1)?,
-    };
-    let y = y.sum_all()?;
-    match wrt {
-        None => Ok((grad_tensors(&y, None, &[&input], None)?.remove(0), None)),
-        Some(l) => {
-            let a = &outs[l];
-            let g = grad_tensors(&y, None, &[a], None)?.remove(0);
-            Ok((g, Some(a.value().clone())))
-        }
-    }
+    })
 }
 
 /// `[R, 1]` column of class indices for `gather`.

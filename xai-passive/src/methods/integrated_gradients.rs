@@ -257,4 +257,60 @@ mod tests {
         })
         .contains("at least 2"));
     }
+
+    /// Gradients are recorded whatever the calling thread's grad mode: inside a caller's
+    /// `no_grad`, and on a rayon worker that picks the call up while it waits inside a
+    /// `no_grad` of its own (a worker blocked in another pool's `install` runs its own
+    /// pool's queued jobs; before the fix such a job recorded nothing and gave zeros).
+    #[test]
+    fn gradients_are_recorded_under_a_callers_or_a_workers_no_grad() {
+        use std::sync::mpsc::channel;
+        let m = smooth_mlp(5);
+        let x = randn(&mut Rng::new(9), &[6, 6], 1.0);
+        let t = [0, 1, 2, 0, 1, 2];
+        let ig = ig(MethodOptions {
+            batch_size: 4,
+            ..Default::default()
+        });
+        let reference = ig.attribute(&m, &x, &t).unwrap().attributions;
+        assert!(reference.to_vec_f32().unwrap().iter().any(|v| *v != 0.0));
+        let inside = xai_autodiff::no_grad(|| ig.attribute(&m, &x, &t)).unwrap();
+        assert_eq!(
+            inside.attributions.to_vec_f32().unwrap(),
+            reference.to_vec_f32().unwrap()
+        );
+
+        let one = || {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .build()
+                .unwrap()
+        };
+        let (p1, p2) = (one(), one());
+        let (entered, wait) = (channel(), channel::<()>());
+        let (entered_tx, entered_rx) = entered;
+        let (release_tx, release_rx) = wait;
+        let (p1, p2) = (&p1, &p2);
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                let release_rx = std::sync::Mutex::new(release_rx);
+                p1.install(|| {
+                    xai_autodiff::no_grad(|| {
+                        p2.install(|| {
+                            entered_tx.send(()).unwrap();
+                            release_rx.lock().unwrap().recv().unwrap();
+                        })
+                    })
+                })
+            });
+            entered_rx.recv().unwrap();
+            // p1's only worker is blocked in `no_grad`; it runs this job meanwhile.
+            let picked_up = p1.install(|| ig.attribute(&m, &x, &t)).unwrap();
+            release_tx.send(()).unwrap();
+            assert_eq!(
+                picked_up.attributions.to_vec_f32().unwrap(),
+                reference.to_vec_f32().unwrap()
+            );
+        });
+    }
 }

@@ -21,7 +21,7 @@ use super::common::{
 };
 use crate::attribution::{Attribution, Explanation, MethodOptions};
 use crate::{map_batches, Result};
-use xai_autodiff::{grad_tensors, Var};
+use xai_autodiff::{enable_grad, grad_tensors, Var};
 use xai_nn::Layered;
 use xai_tensor::{DType, Tensor};
 
@@ -53,12 +53,14 @@ fn gradient_from<M: Layered + ?Sized>(
     a: &Tensor,
     t: &[usize],
 ) -> Result<Tensor> {
-    let v = Var::leaf(a.clone());
-    let out = model.forward_from(l, &v)?;
-    let y = out
-        .gather(1, &index_column(t, out.value().dtype())?)?
-        .sum_all()?;
-    Ok(grad_tensors(&y, None, &[&v], None)?.remove(0))
+    enable_grad(|| {
+        let v = Var::leaf(a.clone());
+        let out = model.forward_from(l, &v)?;
+        let y = out
+            .gather(1, &index_column(t, out.value().dtype())?)?
+            .sum_all()?;
+        Ok(grad_tensors(&y, None, &[&v], None)?.remove(0))
+    })
 }
 
 fn layer_shape(n: usize, act: &Tensor) -> Vec<usize> {

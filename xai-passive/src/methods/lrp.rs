@@ -14,7 +14,7 @@ use super::lrp_rules::{Composite, LrpGradRule, LrpRule};
 use crate::attribution::{Attribution, Explanation, MethodOptions};
 use crate::{map_batches, PassiveError, Result};
 use std::sync::Arc;
-use xai_autodiff::{grad_tensors, GradRule, Var};
+use xai_autodiff::{enable_grad, grad_tensors, GradRule, Var};
 use xai_nn::Differentiable;
 use xai_tensor::{DType, Tensor};
 
@@ -209,16 +209,18 @@ pub fn target_relevance<M: Differentiable + ?Sized>(
     targets: &[usize],
     rule: Arc<dyn GradRule>,
 ) -> Result<Tensor> {
-    let input = Var::leaf(x.clone());
-    let out = model.forward(&input)?;
-    let index = Tensor::from_vec(
-        targets.iter().map(|&t| t as f32).collect::<Vec<_>>(),
-        &[targets.len(), 1],
-    )?
-    .to_dtype(out.value().dtype())?;
-    let picked = out.gather(1, &index)?;
-    let seed = picked.value().clone();
-    Ok(grad_tensors(&picked, Some(&seed), &[&input], Some(rule))?.remove(0))
+    enable_grad(|| {
+        let input = Var::leaf(x.clone());
+        let out = model.forward(&input)?;
+        let index = Tensor::from_vec(
+            targets.iter().map(|&t| t as f32).collect::<Vec<_>>(),
+            &[targets.len(), 1],
+        )?
+        .to_dtype(out.value().dtype())?;
+        let picked = out.gather(1, &index)?;
+        let seed = picked.value().clone();
+        Ok(grad_tensors(&picked, Some(&seed), &[&input], Some(rule))?.remove(0))
+    })
 }
 
 /// Runs an LRP-style composite over `x` in chunks; a z^B first layer gets each chunk's bounds.

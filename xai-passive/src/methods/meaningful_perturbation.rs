@@ -16,7 +16,7 @@
 
 use crate::attribution::{Attribution, Explanation, MethodOptions};
 use crate::{PassiveError, Result};
-use xai_autodiff::{grad_tensors, Var};
+use xai_autodiff::{enable_grad, grad_tensors, Var};
 use xai_nn::optim::{Optimizer, OptimizerKind};
 use xai_nn::Differentiable;
 use xai_tensor::{DType, Rng, Tensor};
@@ -212,47 +212,51 @@ impl<M: Differentiable + ?Sized> Attribution<M> for MeaningfulPerturbation {
         );
         let mut mask = Tensor::full(&[n, s, s], 1.0, DType::F32);
         let cells = (s * s) as f64;
-        for _ in 0..iterations {
-            let m = Var::leaf(mask.clone());
-            let up = upsample(&m)?;
-            let mut input = up.mul_const(&diff)?.add_const(&reference)?;
-            if !noise_std.is_empty() {
-                let eps = rng.normal(&shape4, 0.0, 1.0, DType::F32)?;
-                let scale = Tensor::from_vec(
-                    noise_std.iter().map(|&v| v as f32).collect::<Vec<_>>(),
-                    &[n, 1, 1, 1],
-                )?;
-                input = input.add_const(&eps.mul(&scale)?)?;
-            }
-            let input = input.reshape(x.shape())?;
-            let p = model.forward(&input)?.softmax(1)?;
-            let score = p
-                .gather(1, &index.to_dtype(p.value().dtype())?)?
-                .sum_all()?;
-            let l1 = m
-                .affine(-1.0, 1.0)?
-                .abs()?
-                .sum_all()?
-                .mul_scalar(o.lambda_l1 / cells)?;
-            let mut loss = score.add(&l1)?;
-            if s > 1 && o.lambda_tv > 0.0 {
-                let tv_count = ((s - 1) * s) as f64;
-                let dy = m.narrow(1, 1, s - 1)?.sub(&m.narrow(1, 0, s - 1)?)?;
-                let dx = m.narrow(2, 1, s - 1)?.sub(&m.narrow(2, 0, s - 1)?)?;
-                let tv = dy
+        // The mask is optimised by gradients whatever the caller's grad mode.
+        enable_grad(|| -> Result<()> {
+            for _ in 0..iterations {
+                let m = Var::leaf(mask.clone());
+                let up = upsample(&m)?;
+                let mut input = up.mul_const(&diff)?.add_const(&reference)?;
+                if !noise_std.is_empty() {
+                    let eps = rng.normal(&shape4, 0.0, 1.0, DType::F32)?;
+                    let scale = Tensor::from_vec(
+                        noise_std.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+                        &[n, 1, 1, 1],
+                    )?;
+                    input = input.add_const(&eps.mul(&scale)?)?;
+                }
+                let input = input.reshape(x.shape())?;
+                let p = model.forward(&input)?.softmax(1)?;
+                let score = p
+                    .gather(1, &index.to_dtype(p.value().dtype())?)?
+                    .sum_all()?;
+                let l1 = m
+                    .affine(-1.0, 1.0)?
                     .abs()?
-                    .powf(TV_BETA)?
                     .sum_all()?
-                    .add(&dx.abs()?.powf(TV_BETA)?.sum_all()?)?
-                    .mul_scalar(o.lambda_tv / tv_count)?;
-                loss = loss.add(&tv)?;
+                    .mul_scalar(o.lambda_l1 / cells)?;
+                let mut loss = score.add(&l1)?;
+                if s > 1 && o.lambda_tv > 0.0 {
+                    let tv_count = ((s - 1) * s) as f64;
+                    let dy = m.narrow(1, 1, s - 1)?.sub(&m.narrow(1, 0, s - 1)?)?;
+                    let dx = m.narrow(2, 1, s - 1)?.sub(&m.narrow(2, 0, s - 1)?)?;
+                    let tv = dy
+                        .abs()?
+                        .powf(TV_BETA)?
+                        .sum_all()?
+                        .add(&dx.abs()?.powf(TV_BETA)?.sum_all()?)?
+                        .mul_scalar(o.lambda_tv / tv_count)?;
+                    loss = loss.add(&tv)?;
+                }
+                let g = grad_tensors(&loss, None, &[&m], None)?.remove(0);
+                mask = adam
+                    .step(LEARNING_RATE, &[&mask], &[g])?
+                    .remove(0)
+                    .clamp(0.0, 1.0)?;
             }
-            let g = grad_tensors(&loss, None, &[&m], None)?.remove(0);
-            mask = adam
-                .step(LEARNING_RATE, &[&mask], &[g])?
-                .remove(0)
-                .clamp(0.0, 1.0)?;
-        }
+            Ok(())
+        })?;
         let up = upsample(&Var::constant(mask))?.value().clone();
         let deletion = up
             .affine(-1.0, 1.0)?

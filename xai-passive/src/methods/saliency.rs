@@ -6,7 +6,7 @@
 use crate::attribution::{Attribution, Explanation, MethodOptions};
 use crate::{map_batches, Result};
 use std::sync::Arc;
-use xai_autodiff::{grad_tensors, GradRule, Var};
+use xai_autodiff::{enable_grad, grad_tensors, GradRule, Var};
 use xai_nn::Differentiable;
 use xai_tensor::{DType, Tensor};
 
@@ -25,15 +25,17 @@ pub fn target_gradient<M: Differentiable + ?Sized>(
     targets: &[usize],
     rule: Option<Arc<dyn GradRule>>,
 ) -> Result<Tensor> {
-    let input = Var::leaf(x.clone());
-    let out = model.forward(&input)?;
-    let index = Tensor::from_vec(
-        targets.iter().map(|&t| t as f32).collect::<Vec<_>>(),
-        &[targets.len(), 1],
-    )?
-    .to_dtype(out.value().dtype())?;
-    let picked = out.gather(1, &index)?.sum_all()?;
-    Ok(grad_tensors(&picked, None, &[&input], rule)?.remove(0))
+    enable_grad(|| {
+        let input = Var::leaf(x.clone());
+        let out = model.forward(&input)?;
+        let index = Tensor::from_vec(
+            targets.iter().map(|&t| t as f32).collect::<Vec<_>>(),
+            &[targets.len(), 1],
+        )?
+        .to_dtype(out.value().dtype())?;
+        let picked = out.gather(1, &index)?.sum_all()?;
+        Ok(grad_tensors(&picked, None, &[&input], rule)?.remove(0))
+    })
 }
 
 impl<M: Differentiable + ?Sized> Attribution<M> for Saliency {
