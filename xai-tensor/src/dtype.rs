@@ -40,6 +40,36 @@ pub trait Elem:
     fn from_f64(x: f64) -> Self;
     /// Widens to f64.
     fn to_f64(self) -> f64;
+    /// `out[i] = f(v[i])` for f ∈ {exp, tanh, logistic}: the platform's libm by default; f32
+    /// overrides it with the vectorized kernels of `cpu::vmath` (a few ulps, see there).
+    fn transcendental(f: Transcendental, v: &[Self], out: &mut [Self]) {
+        let g: fn(Self) -> Self = match f {
+            Transcendental::Exp => |x| x.exp(),
+            Transcendental::Tanh => |x| x.tanh(),
+            Transcendental::Sigmoid => |x| {
+                if x >= Self::zero() {
+                    Self::one() / (Self::one() + (-x).exp())
+                } else {
+                    let e = x.exp();
+                    e / (Self::one() + e)
+                }
+            },
+        };
+        for (o, &x) in out.iter_mut().zip(v) {
+            *o = g(x);
+        }
+    }
+}
+
+/// The transcendental maps with a vectorized f32 kernel ([`Elem::transcendental`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transcendental {
+    /// e^x.
+    Exp,
+    /// tanh x.
+    Tanh,
+    /// 1/(1 + e^{−x}).
+    Sigmoid,
 }
 
 impl Elem for f32 {
@@ -49,6 +79,14 @@ impl Elem for f32 {
     }
     fn to_f64(self) -> f64 {
         self as f64
+    }
+    fn transcendental(f: Transcendental, v: &[f32], out: &mut [f32]) {
+        use crate::cpu::vmath;
+        match f {
+            Transcendental::Exp => vmath::exp_slice(v, out),
+            Transcendental::Tanh => vmath::tanh_slice(v, out),
+            Transcendental::Sigmoid => vmath::sigmoid_slice(v, out),
+        }
     }
 }
 

@@ -28,7 +28,7 @@ mod tensor;
 
 pub use backend::{BinaryOp, Conv2dParams, Pool2dParams, PoolBins, ReduceOp, UnaryOp};
 pub use device::Device;
-pub use dtype::{DType, Elem};
+pub use dtype::{DType, Elem, Transcendental};
 pub use error::{Error, Result};
 pub use npy::write_atomic;
 pub use random::Rng;

@@ -25,6 +25,9 @@ use super::perturbation::{
 use crate::attribution::{Attribution, Explanation, MethodOptions};
 use crate::{PassiveError, Result};
 use ndarray::{ArrayView1, ArrayView2};
+use rand_distr::{Distribution, StandardNormal};
+use rand_xoshiro::rand_core::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use xai_nn::Forward;
 use xai_tensor::random::philox4x32;
@@ -312,20 +315,20 @@ impl Lime {
 /// Values of the standardized samples held at once by tabular LIME (f64, 32 MiB).
 const MAX_TABULAR_VALUES: usize = 1 << 22;
 
-/// Standard normal values for sample `k` of example `i` into `out`: Box–Muller on the
-/// Philox4x32 block at counter (pair, k, i) under `key`, two values per block.
+/// Standard normals for sample `k` of example `i` under `key`: a stream of its own
+/// (xoshiro256++ seeded by Philox4x32 of (k, i)), so each sample is drawn once, in any order,
+/// on any thread; Ziggurat sampling (Marsaglia & Tsang 2000, `rand_distr::StandardNormal`).
 fn standard_normals(key: [u32; 2], i: usize, k: usize, out: &mut [f64]) {
-    for (p, pair) in out.chunks_mut(2).enumerate() {
-        let w = philox4x32([p as u32, k as u32, i as u32, 0x4c49_4d45], key);
-        let unit =
-            |a: u32, b: u32| ((((a as u64) << 21) ^ (b as u64 >> 11)) as f64 + 0.5) / 2f64.powi(53);
-        let (u1, u2) = (unit(w[0], w[1]), unit(w[2], w[3]));
-        let r = (-2.0 * u1.ln()).sqrt();
-        let (sin, cos) = (std::f64::consts::TAU * u2).sin_cos();
-        pair[0] = r * cos;
-        if let Some(v) = pair.get_mut(1) {
-            *v = r * sin;
+    let mut seed = [0u8; 32];
+    for (half, bytes) in seed.chunks_mut(16).enumerate() {
+        let w = philox4x32([k as u32, i as u32, half as u32, 0x4c49_4d45], key);
+        for (b, word) in bytes.chunks_mut(4).zip(w) {
+            b.copy_from_slice(&word.to_le_bytes());
         }
+    }
+    let mut stream = Xoshiro256PlusPlus::from_seed(seed);
+    for v in out {
+        *v = StandardNormal.sample(&mut stream);
     }
 }
 

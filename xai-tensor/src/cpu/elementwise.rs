@@ -3,7 +3,7 @@
 use super::PAR_MIN;
 use crate::backend::{BinaryOp, UnaryOp};
 use crate::shape::{broadcast_strides, numel};
-use crate::Elem;
+use crate::{Elem, Transcendental};
 use rayon::prelude::*;
 
 /// Maps `f` over `v`, in parallel for large buffers.
@@ -15,20 +15,24 @@ pub(crate) fn map<T: Elem>(v: &[T], f: impl Fn(T) -> T + Sync + Send) -> Vec<T> 
     }
 }
 
-fn sigmoid<T: Elem>(x: T) -> T {
-    if x >= T::zero() {
-        T::one() / (T::one() + (-x).exp())
+/// [`Elem::transcendental`] over `v`, in parallel blocks for large buffers.
+fn transcendental<T: Elem>(v: &[T], f: Transcendental) -> Vec<T> {
+    let mut out = vec![T::zero(); v.len()];
+    if v.len() >= PAR_MIN {
+        out.par_chunks_mut(PAR_MIN / 4)
+            .zip(v.par_chunks(PAR_MIN / 4))
+            .for_each(|(o, v)| T::transcendental(f, v, o));
     } else {
-        let e = x.exp();
-        e / (T::one() + e)
+        T::transcendental(f, v, &mut out);
     }
+    out
 }
 
 pub(crate) fn unary<T: Elem>(v: &[T], op: UnaryOp) -> Vec<T> {
     let (zero, one) = (T::zero(), T::one());
     match op {
         UnaryOp::Neg => map(v, |x| -x),
-        UnaryOp::Exp => map(v, |x| x.exp()),
+        UnaryOp::Exp => transcendental(v, Transcendental::Exp),
         UnaryOp::Log => map(v, |x| x.ln()),
         UnaryOp::Sqrt => map(v, |x| x.sqrt()),
         UnaryOp::Abs => map(v, |x| x.abs()),
@@ -43,8 +47,8 @@ pub(crate) fn unary<T: Elem>(v: &[T], op: UnaryOp) -> Vec<T> {
         }),
         UnaryOp::Relu => map(v, |x| if x > zero { x } else { zero }),
         UnaryOp::Step => map(v, |x| if x > zero { one } else { zero }),
-        UnaryOp::Sigmoid => map(v, sigmoid),
-        UnaryOp::Tanh => map(v, |x| x.tanh()),
+        UnaryOp::Sigmoid => transcendental(v, Transcendental::Sigmoid),
+        UnaryOp::Tanh => transcendental(v, Transcendental::Tanh),
         UnaryOp::Softplus => map(v, |x| x.max(zero) + (-x.abs()).exp().ln_1p()),
         UnaryOp::Recip => map(v, |x| one / x),
         UnaryOp::Square => map(v, |x| x * x),

@@ -6,6 +6,7 @@ mod elementwise;
 mod layout;
 mod matmul;
 mod reduce;
+pub(crate) mod vmath;
 
 /// Sets OpenBLAS to one thread per call (rayon owns the cores), as the products here do: call
 /// it before using BLAS or LAPACK directly (ndarray-linalg), so that concurrent calls stay
