@@ -176,6 +176,9 @@ fn tabular_lime_uses_training_statistics_and_reports_fidelity() {
         "breast_cancer",
     ]);
     assert!(rel_l2(&c, &a) > 1e-6);
+    let (q, _) = run(&["--lime-sampling", "quartile", "--data", "breast_cancer"]);
+    assert!(q.to_vec_f32().unwrap().iter().all(|v| v.is_finite()));
+    assert!(rel_l2(&q, &a) > 1e-6);
 }
 
 #[test]
@@ -373,7 +376,7 @@ fn bad_perturbation_options_are_refused() {
     assert_fixture_refused(
         "mlp",
         &["--method", "lime", "--lime-sampling", "gaussian"],
-        "lime sampling must be on-off, training or around-instance, got 'gaussian'",
+        "lime sampling must be on-off, training, around-instance or quartile, got 'gaussian'",
     );
     assert_fixture_refused(
         "mlp",

@@ -138,9 +138,10 @@ pub struct PerturbArgs {
     #[arg(long, allow_hyphen_values = true)]
     pub kernel_width: Option<String>,
     /// LIME's perturbations: on-off (features, --mask groups or --segments switched to the
-    /// baseline), training (tabular, lime's LimeTabularExplainer: μ + N(0,1)·σ from the
-    /// training rows) or around-instance (x + N(0,1)·σ). The tabular ones need --data or
-    /// --baselines.
+    /// baseline), training (tabular, lime's LimeTabularExplainer without discretisation:
+    /// μ + N(0,1)·σ from the training rows), around-instance (x + N(0,1)·σ) or quartile
+    /// (lime's default: features binned at their training quartiles, values drawn inside the
+    /// bins). The tabular ones need --data or --baselines.
     #[arg(long, default_value = "on-off")]
     pub lime_sampling: String,
     /// Training rows from a dataset (a bundled name: iris, wine, breast_cancer, digits,

@@ -14,6 +14,7 @@ mod kernel_shap;
 mod layer_attribution;
 mod least_squares;
 mod lime;
+mod lime_discretizer;
 mod lrp;
 mod lrp_rules;
 mod meaningful_perturbation;
