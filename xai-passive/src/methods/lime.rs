@@ -343,9 +343,9 @@ impl Lime {
         let mut per = Vec::with_capacity(n);
         for first in (0..n).step_by(group) {
             let examples = first..(first + group).min(n);
-            // Binary interpretable rows (f64, for the fit) and data-space rows (f32, for
+            // Binary interpretable rows (bytes, for the fit) and data-space rows (f32, for
             // the model), one stream per (example, sample) as for the other samplings.
-            let mut z = vec![1.0f64; examples.len() * s * d];
+            let mut z = vec![1u8; examples.len() * s * d];
             let mut values = vec![0.0f32; examples.len() * s * d];
             z.par_chunks_mut(s * d)
                 .zip(values.par_chunks_mut(s * d))
@@ -363,7 +363,7 @@ impl Lime {
                         let mut stream = sample_stream(key, i, k);
                         for j in 0..d {
                             let (b, v) = bins[j].sample(&mut stream);
-                            zr[j] = f64::from(u8::from(b == own[j]));
+                            zr[j] = u8::from(b == own[j]);
                             vr[j] = v as f32;
                         }
                     }
@@ -383,9 +383,10 @@ impl Lime {
                 .map(|(zi, yi)| {
                     let w: Vec<f64> = zi
                         .chunks(d)
-                        .map(|r| kernel(r.iter().map(|b| 1.0 - b).sum(), width))
+                        .map(|r| kernel(r.iter().filter(|&&b| b == 0).count() as f64, width))
                         .collect();
-                    let (beta, b0, r2) = ridge_with_intercept(zi, yi, &w, d, 1.0)?
+                    let zf: Vec<f64> = zi.iter().map(|&b| f64::from(b)).collect();
+                    let (beta, b0, r2) = ridge_with_intercept(&zf, yi, &w, d, 1.0)?
                         .pop()
                         .ok_or_else(|| PassiveError::BadArgument("lime: no fit".into()))?;
                     Ok(LimeFit {

@@ -7,22 +7,14 @@
 //!
 //! Sampling as lime's `__data_inverse`: a bin is drawn from the training frequencies and a
 //! value from the normal N(mean_b, std_b²) truncated to the bin's bounds (lime:
-//! `scipy.stats.truncnorm`). Here by inversion: each bin tabulates the quantile function of
-//! its truncated normal at 256 + 1 points (the CDF integrated by the trapezoid rule on 16384
-//! steps of at most 18σ/16384 in the standardized interval, clipped at ±9σ), and a draw
-//! interpolates linearly between them: one random word per value, no rejection loop, tables
-//! small enough to stay in cache. The interpolation moves quantiles by about 10⁻⁵σ (tests
-//! check 10⁻⁴σ against the normal's known quantiles), far below the sampling error of
-//! thousands of samples. A bin whose bounds coincide gives its bound (lime returns the standardized bound
-//! there, a bug this does not copy).
+//! `scipy.stats.truncnorm`; here, exact rejection sampling from Ziggurat normals: the bin's
+//! mean lies inside it and its std is at most half its width, so about half the draws or more
+//! land inside). A bin whose bounds coincide gives its bound (lime returns the standardized
+//! bound there, a bug this does not copy).
 
 use crate::{PassiveError, Result};
+use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::rand_core::RngCore;
-
-/// Quantile-table intervals per bin.
-const QUANTILES: usize = 256;
-/// Trapezoid steps of the CDF per bin.
-const CDF_STEPS: usize = 16384;
 
 /// One feature's bins.
 #[derive(Clone, Debug)]
@@ -31,52 +23,10 @@ pub(crate) struct FeatureBins {
     cuts: Vec<f64>,
     /// Cumulative training frequency of bins 0..=b.
     cumulative: Vec<f64>,
-    // lime's per-bin statistics; sampling reads them through `quantiles`, the tests directly.
-    #[cfg_attr(not(test), allow(dead_code))]
     mean: Vec<f64>,
-    #[cfg_attr(not(test), allow(dead_code))]
     std: Vec<f64>,
-    #[cfg_attr(not(test), allow(dead_code))]
     lo: Vec<f64>,
-    #[cfg_attr(not(test), allow(dead_code))]
     hi: Vec<f64>,
-    /// Per bin, the truncated normal's quantiles at k/QUANTILES, k = 0..=QUANTILES.
-    quantiles: Vec<Vec<f32>>,
-}
-
-/// Quantiles of N(mean, std²) truncated to [lo, hi] at k/QUANTILES (see the module docs).
-fn truncated_normal_quantiles(mean: f64, std: f64, lo: f64, hi: f64) -> Vec<f32> {
-    let (za, zb) = (((lo - mean) / std).max(-9.0), ((hi - mean) / std).min(9.0));
-    // `za >= zb` also holds for NaN bounds.
-    if lo >= hi || za >= zb || za.is_nan() || zb.is_nan() {
-        return vec![mean.clamp(lo.min(hi), hi.max(lo)) as f32; QUANTILES + 1];
-    }
-    let h = (zb - za) / CDF_STEPS as f64;
-    let density = |i: usize| (-0.5 * (za + i as f64 * h).powi(2)).exp();
-    let mut cdf = Vec::with_capacity(CDF_STEPS + 1);
-    cdf.push(0.0);
-    for i in 0..CDF_STEPS {
-        let last = cdf[i];
-        cdf.push(last + 0.5 * h * (density(i) + density(i + 1)));
-    }
-    let total = cdf[CDF_STEPS];
-    let mut out = Vec::with_capacity(QUANTILES + 1);
-    let mut i = 0;
-    for k in 0..=QUANTILES {
-        let p = k as f64 / QUANTILES as f64 * total;
-        while i + 1 < CDF_STEPS && cdf[i + 1] < p {
-            i += 1;
-        }
-        let step = cdf[i + 1] - cdf[i];
-        let frac = if step > 0.0 {
-            ((p - cdf[i]) / step).clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
-        let z = za + (i as f64 + frac) * h;
-        out.push((mean + std * z).clamp(lo, hi) as f32);
-    }
-    out
 }
 
 /// numpy's `percentile(sorted, p)` with linear interpolation.
@@ -125,11 +75,8 @@ impl FeatureBins {
             std.push(var.sqrt() + 1e-11);
         }
         let (min, max) = (sorted[0], sorted[sorted.len() - 1]);
-        let lo: Vec<f64> = std::iter::once(min).chain(cuts.iter().copied()).collect();
-        let hi: Vec<f64> = cuts.iter().copied().chain(std::iter::once(max)).collect();
-        let quantiles = (0..bins)
-            .map(|b| truncated_normal_quantiles(mean[b], std[b], lo[b], hi[b]))
-            .collect();
+        let lo = std::iter::once(min).chain(cuts.iter().copied()).collect();
+        let hi = cuts.iter().copied().chain(std::iter::once(max)).collect();
         FeatureBins {
             cuts,
             cumulative,
@@ -137,7 +84,6 @@ impl FeatureBins {
             std,
             lo,
             hi,
-            quantiles,
         }
     }
 
@@ -146,18 +92,29 @@ impl FeatureBins {
         bin_of(&self.cuts, v)
     }
 
-    /// A bin drawn from the training frequencies and a value drawn in it, from one random
-    /// word: its high half picks the bin, its low half the quantile.
+    /// A bin drawn from the training frequencies and a value drawn in it.
     pub(crate) fn sample(&self, rng: &mut impl RngCore) -> (usize, f64) {
-        let w = rng.next_u64();
-        let u = (w >> 32) as f64 / 4_294_967_296.0;
+        let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
         let last = self.cumulative.len() - 1;
         let b = self.cumulative[..last].iter().filter(|&&c| c <= u).count();
-        let t = (w & 0xffff_ffff) as f64 / 4_294_967_296.0 * QUANTILES as f64;
-        let (i, frac) = (t as usize, t.fract());
-        let q = &self.quantiles[b];
-        let v = q[i] as f64 + frac * (q[i + 1] as f64 - q[i] as f64);
-        (b, v)
+        (b, self.value_in(b, rng))
+    }
+
+    /// N(mean_b, std_b²) truncated to bin b's bounds, by rejection.
+    fn value_in(&self, b: usize, rng: &mut impl RngCore) -> f64 {
+        let (lo, hi) = (self.lo[b], self.hi[b]);
+        if lo >= hi {
+            return lo;
+        }
+        // ≳ 1/2 of the draws land inside (module docs); 200 misses in a row do not happen.
+        for _ in 0..200 {
+            let n: f64 = StandardNormal.sample(rng);
+            let v = self.mean[b] + self.std[b] * n;
+            if (lo..=hi).contains(&v) {
+                return v;
+            }
+        }
+        self.mean[b].clamp(lo, hi)
     }
 }
 
@@ -206,42 +163,6 @@ mod tests {
         let b = FeatureBins::fit(&[0.0, 0.0, 0.0, 0.0, 1.0]);
         assert_eq!(b.cuts, vec![0.0]);
         assert_eq!(b.cumulative, vec![0.8, 1.0]);
-    }
-
-    #[test]
-    fn quantile_tables_match_the_normal_s_known_quantiles() {
-        // Interpolated quantile p of a table.
-        let at = |q: &[f32], p: f64| {
-            let t = p * QUANTILES as f64;
-            let i = t as usize;
-            q[i] as f64 + t.fract() * (q[i + 1] as f64 - q[i] as f64)
-        };
-        // Barely truncated (±20σ, clipped at ±9σ): Φ(1) = 0.841344746, Φ(−1) = 0.158655254.
-        let q = truncated_normal_quantiles(3.0, 2.0, -37.0, 43.0);
-        assert!((at(&q, 0.5) - 3.0).abs() < 1e-5);
-        assert!(
-            (at(&q, 0.841_344_746) - 5.0).abs() < 1e-4,
-            "{}",
-            at(&q, 0.841_344_746)
-        );
-        assert!((at(&q, 0.158_655_254) - 1.0).abs() < 1e-4);
-        // Half-normal on [mean, ∞): its median is Φ⁻¹(0.75) = 0.674489750σ.
-        let q = truncated_normal_quantiles(0.0, 1.0, 0.0, 50.0);
-        assert!(
-            (at(&q, 0.5) - 0.674_489_750).abs() < 1e-4,
-            "{}",
-            at(&q, 0.5)
-        );
-        // The top entry is where the CDF reaches 1 in f64 (the mass above is < 10⁻¹²).
-        assert!(
-            q[0] == 0.0 && q[QUANTILES] > 7.0 && q[QUANTILES] <= 9.0,
-            "{}",
-            q[QUANTILES]
-        );
-        // Coinciding bounds give the bound.
-        assert!(truncated_normal_quantiles(1.0, 1e-11, 1.0, 1.0)
-            .iter()
-            .all(|&v| v == 1.0));
     }
 
     #[test]
