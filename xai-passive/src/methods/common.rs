@@ -227,9 +227,14 @@ impl Baseline {
     }
 }
 
-/// Runs `work` on the row ranges `0..rows` in chunks of `batch_size`, in parallel waves of as
-/// many chunks as rayon has threads, and hands each result to `consume` in row order (so
-/// accumulations are deterministic and only one wave of results is held at a time).
+/// Runs `work` on the row ranges `0..rows` in chunks of `batch_size`, in parallel waves of
+/// [`WAVE_PER_THREAD`] chunks per rayon thread, and hands each result to `consume` in row
+/// order (so accumulations are deterministic and only one wave of results is held at a time).
+/// Chunks per rayon thread in one wave of [`run_rows`]: each wave ends in a barrier (threads
+/// park and wake), so a wave should hold several chunks per thread; results of one wave are
+/// held at once.
+const WAVE_PER_THREAD: usize = 8;
+
 pub(crate) fn run_rows<T: Send>(
     rows: usize,
     batch_size: usize,
@@ -241,7 +246,7 @@ pub(crate) fn run_rows<T: Send>(
         .step_by(bs)
         .map(|s| s..(s + bs).min(rows))
         .collect();
-    let wave = rayon::current_num_threads().max(1);
+    let wave = rayon::current_num_threads().max(1) * WAVE_PER_THREAD;
     // Each chunk runs under the caller's grad mode and scope, whichever worker takes it.
     let ctx = RecordingContext::current();
     for group in chunks.chunks(wave) {

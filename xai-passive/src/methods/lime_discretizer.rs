@@ -21,8 +21,9 @@ use rand_xoshiro::rand_core::RngCore;
 pub(crate) struct FeatureBins {
     /// Sorted, distinct cut points.
     cuts: Vec<f64>,
-    /// Cumulative training frequency of bins 0..=b.
-    cumulative: Vec<f64>,
+    /// Cumulative training frequency of bins 0..=b for all bins but the last, scaled to 2⁶⁴:
+    /// a random word w falls in bin #{t ≤ w}.
+    thresholds: Vec<u64>,
     mean: Vec<f64>,
     std: Vec<f64>,
     lo: Vec<f64>,
@@ -79,7 +80,10 @@ impl FeatureBins {
         let hi = cuts.iter().copied().chain(std::iter::once(max)).collect();
         FeatureBins {
             cuts,
-            cumulative,
+            thresholds: cumulative[..bins - 1]
+                .iter()
+                .map(|&c| (c * 18_446_744_073_709_551_616.0) as u64)
+                .collect(),
             mean,
             std,
             lo,
@@ -94,13 +98,13 @@ impl FeatureBins {
 
     /// A bin drawn from the training frequencies and a value drawn in it.
     pub(crate) fn sample(&self, rng: &mut impl RngCore) -> (usize, f64) {
-        let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-        let last = self.cumulative.len() - 1;
-        let b = self.cumulative[..last].iter().filter(|&&c| c <= u).count();
+        let w = rng.next_u64();
+        let b = self.thresholds.iter().filter(|&&t| t <= w).count();
         (b, self.value_in(b, rng))
     }
 
     /// N(mean_b, std_b²) truncated to bin b's bounds, by rejection.
+    #[inline(always)]
     fn value_in(&self, b: usize, rng: &mut impl RngCore) -> f64 {
         let (lo, hi) = (self.lo[b], self.hi[b]);
         if lo >= hi {
@@ -153,7 +157,7 @@ mod tests {
         assert_eq!(b.hi, vec![2.75, 4.5, 6.25, 8.0]);
         assert_eq!(b.mean, vec![1.5, 3.5, 5.5, 7.5]);
         assert!((b.std[0] - 0.5).abs() < 1e-9);
-        assert_eq!(b.cumulative, vec![0.25, 0.5, 0.75, 1.0]);
+        assert_eq!(b.thresholds, vec![1 << 62, 1 << 63, 3 << 62]);
         // searchsorted(side="left"): a value on a cut belongs to the bin below it.
         assert_eq!(
             [0.0, 2.75, 2.8, 6.25, 9.0].map(|v| b.bin(v)),
@@ -162,7 +166,10 @@ mod tests {
         // Repeated quartiles are merged (np.unique).
         let b = FeatureBins::fit(&[0.0, 0.0, 0.0, 0.0, 1.0]);
         assert_eq!(b.cuts, vec![0.0]);
-        assert_eq!(b.cumulative, vec![0.8, 1.0]);
+        assert_eq!(
+            b.thresholds,
+            vec![(0.8 * 18_446_744_073_709_551_616.0) as u64]
+        );
     }
 
     #[test]
