@@ -746,9 +746,13 @@ mod tests {
             // Within-bin spread is left unexplained, so R² is modest (0.07 to 0.25 here).
             assert!(fits[i].r2 > 0.02 && fits[i].r2 <= 1.0, "{}", fits[i].r2);
         }
-        // Seeded; independent of the batch size; another seed gives other samples.
+        // Seeded (bit for bit); independent of the batch size up to fp32 rounding (other
+        // GEMM shapes may round the logits differently); another seed, other samples.
+        assert_eq!(run(4, 256).0.attributions.to_vec_f64().unwrap(), got);
         let again = run(4, 37).0.attributions.to_vec_f64().unwrap();
-        assert_eq!(again, got);
+        for (a, b) in again.iter().zip(&got) {
+            assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{a} vs {b}");
+        }
         assert_ne!(run(5, 256).0.attributions.to_vec_f64().unwrap(), got);
     }
 

@@ -387,7 +387,8 @@ mod tests {
             };
             let a = lrp(name, &m, &x, &one);
             let b = lrp(name, &m, &x, &MethodOptions::default());
-            close(&a, &b, 1e-6);
+            // fp32 rounding may differ with the GEMM shapes of other batch sizes.
+            close(&a, &b, 1e-5);
         }
     }
 
