@@ -27,7 +27,7 @@
 use super::least_squares::WeightedLeastSquares;
 use super::lime_discretizer;
 use super::perturbation::{
-    coalition_values, eval_rows, explain_by_groups, group_explanation, Background, Groups,
+    coalition_values, draw_and_eval, explain_by_groups, group_explanation, Background, Groups,
 };
 use crate::attribution::{Attribution, Explanation, MethodOptions};
 use crate::{PassiveError, Result};
@@ -259,31 +259,24 @@ impl Lime {
         let mut per = Vec::with_capacity(n);
         for first in (0..n).step_by(group) {
             let examples = first..(first + group).min(n);
-            let mut z = vec![0.0f64; examples.len() * s * d];
-            z.par_chunks_mut(s * d)
-                .zip(examples.clone())
-                .for_each(|(zi, i)| {
-                    let xi = &xv[i * d..(i + 1) * d];
-                    for (k, row) in zi.chunks_mut(d).enumerate() {
-                        if k > 0 {
-                            standard_normals(key, i, k, row);
-                        }
-                        if k == 0 || o.lime_sampling == LimeSampling::AroundInstance {
-                            for j in 0..d {
-                                row[j] += (xi[j] - mean[j]) / scale[j];
-                            }
-                        }
-                    }
-                });
-            let y = eval_rows(
+            let (z, y) = draw_and_eval(
                 model,
                 &example,
                 examples.len() * s,
                 o.batch_size,
-                |r, buf| {
-                    let row = &z[r * d..(r + 1) * d];
-                    for (j, b) in buf.iter_mut().enumerate() {
-                        *b = (mean[j] + row[j] * scale[j]) as f32;
+                |r, zr: &mut [f64], vr| {
+                    let (i, k) = (first + r / s, r % s);
+                    let xi = &xv[i * d..(i + 1) * d];
+                    if k > 0 {
+                        standard_normals(key, i, k, zr);
+                    }
+                    if k == 0 || o.lime_sampling == LimeSampling::AroundInstance {
+                        for j in 0..d {
+                            zr[j] += (xi[j] - mean[j]) / scale[j];
+                        }
+                    }
+                    for (j, v) in vr.iter_mut().enumerate() {
+                        *v = (mean[j] + zr[j] * scale[j]) as f32;
                     }
                 },
                 |r| targets[first + r / s],
@@ -339,44 +332,42 @@ impl Lime {
         let bins = lime_discretizer::fit_all(data, d)?;
         let xv = x.to_vec_f64()?;
         let key = [o.seed as u32, (o.seed >> 32) as u32];
-        let group = (MAX_TABULAR_VALUES / (s * d).max(1)).clamp(1, n.max(1));
+        // The binary rows are bytes: groups of examples up to 8 × MAX_TABULAR_VALUES (32 MiB).
+        let group = (8 * MAX_TABULAR_VALUES / (s * d).max(1)).clamp(1, n.max(1));
         let mut per = Vec::with_capacity(n);
+        // x's own bin of every feature, per example.
+        let own: Vec<usize> = xv
+            .chunks(d)
+            .flat_map(|xi| bins.iter().zip(xi).map(|(b, &v)| b.bin(v)))
+            .collect();
         for first in (0..n).step_by(group) {
             let examples = first..(first + group).min(n);
-            // Binary interpretable rows (bytes, for the fit) and data-space rows (f32, for
-            // the model), one stream per (example, sample) as for the other samplings.
-            let mut z = vec![1u8; examples.len() * s * d];
-            let mut values = vec![0.0f32; examples.len() * s * d];
-            z.par_chunks_mut(s * d)
-                .zip(values.par_chunks_mut(s * d))
-                .zip(examples.clone())
-                .for_each(|((zi, vi), i)| {
-                    let xi = &xv[i * d..(i + 1) * d];
-                    let own: Vec<usize> = bins.iter().zip(xi).map(|(b, &v)| b.bin(v)).collect();
-                    for (k, (zr, vr)) in zi.chunks_mut(d).zip(vi.chunks_mut(d)).enumerate() {
-                        if k == 0 {
-                            for (v, &x) in vr.iter_mut().zip(xi) {
-                                *v = x as f32;
-                            }
-                            continue;
-                        }
-                        let mut stream = sample_stream(key, i, k);
-                        for j in 0..d {
-                            let (b, v) = bins[j].sample(&mut stream);
-                            zr[j] = u8::from(b == own[j]);
-                            vr[j] = v as f32;
-                        }
-                    }
-                });
-            let y = eval_rows(
+            let rows = examples.len() * s;
+            // One stream per (example, sample), as for the other samplings.
+            let (z, y) = draw_and_eval(
                 model,
                 &example,
-                examples.len() * s,
+                rows,
                 o.batch_size,
-                |r, buf| buf.copy_from_slice(&values[r * d..(r + 1) * d]),
+                |r, zr: &mut [u8], vr| {
+                    let (i, k) = (first + r / s, r % s);
+                    let xi = &xv[i * d..(i + 1) * d];
+                    if k == 0 {
+                        zr.fill(1);
+                        for (v, &x) in vr.iter_mut().zip(xi) {
+                            *v = x as f32;
+                        }
+                        return;
+                    }
+                    let mut stream = sample_stream(key, i, k);
+                    for j in 0..d {
+                        let (b, v) = bins[j].sample(&mut stream);
+                        zr[j] = u8::from(b == own[i * d + j]);
+                        vr[j] = v as f32;
+                    }
+                },
                 |r| targets[first + r / s],
             )?;
-            drop(values);
             let fits: Vec<LimeFit> = z
                 .par_chunks(s * d)
                 .zip(y.par_chunks(s))

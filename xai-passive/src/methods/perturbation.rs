@@ -24,30 +24,54 @@ pub(crate) fn eval_rows<M: Forward + ?Sized>(
     fill: impl Fn(usize, &mut [f32]) + Sync,
     target: impl Fn(usize) -> usize + Sync,
 ) -> Result<Vec<f64>> {
-    let f: usize = example.iter().product();
-    let mut out = Vec::with_capacity(rows);
+    let draw = |r: usize, _: &mut [()], x: &mut [f32]| fill(r, x);
+    Ok(draw_and_eval(model, example, rows, batch_size, draw, target)?.1)
+}
+/// The engine of the perturbation methods: draws `rows` samples chunk by chunk of
+/// `batch_size`, in parallel waves: `draw(r, z, x)` fills sample r's interpretable row z (one
+/// value per input feature; `()` when a method needs none) and its model input x; each chunk
+/// then goes through `model.predict`. Returns the interpretable rows (row-major, in row order)
+/// and each row's logit of class `target(r)`. Drawing inside the chunk tasks keeps the inputs
+/// in cache and needs no separate pass.
+pub(crate) fn draw_and_eval<M: Forward + ?Sized, Z: Copy + Default + Send>(
+    model: &M,
+    example: &[usize],
+    rows: usize,
+    batch_size: usize,
+    draw: impl Fn(usize, &mut [Z], &mut [f32]) + Sync,
+    target: impl Fn(usize) -> usize + Sync,
+) -> Result<(Vec<Z>, Vec<f64>)> {
+    let d: usize = example.iter().product();
+    let mut z: Vec<Z> = Vec::with_capacity(rows * d);
+    let mut y: Vec<f64> = Vec::with_capacity(rows);
     run_rows(
         rows,
         batch_size,
         |range| {
-            let mut v = vec![0.0f32; range.len() * f];
-            for (r, buf) in range.clone().zip(v.chunks_mut(f.max(1))) {
-                fill(r, buf);
+            let mut v = vec![0.0f32; range.len() * d];
+            let mut zc = vec![Z::default(); range.len() * d];
+            for (r, (vr, zr)) in range
+                .clone()
+                .zip(v.chunks_mut(d.max(1)).zip(zc.chunks_mut(d.max(1))))
+            {
+                draw(r, zr, vr);
             }
-            let y = model.predict(&Tensor::from_vec(v, &batch_shape(range.len(), example))?)?;
-            let k = y.shape()[1];
-            let y = y.to_vec_f64()?;
-            Ok(range
+            let out = model.predict(&Tensor::from_vec(v, &batch_shape(range.len(), example))?)?;
+            let classes = out.shape()[1];
+            let out = out.to_vec_f64()?;
+            let picked: Vec<f64> = range
                 .enumerate()
-                .map(|(i, r)| y[i * k + target(r)])
-                .collect::<Vec<f64>>())
+                .map(|(q, r)| out[q * classes + target(r)])
+                .collect();
+            Ok((picked, zc))
         },
-        |_, v| {
-            out.extend(v);
+        |_, (picked, zc)| {
+            y.extend(picked);
+            z.extend(zc);
             Ok(())
         },
     )?;
-    Ok(out)
+    Ok((z, y))
 }
 
 /// Interpretable features: `ids[j]` is the group of input feature j (flat index into one
