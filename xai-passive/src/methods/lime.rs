@@ -281,37 +281,12 @@ impl Lime {
                 },
                 |r| targets[first + r / s],
             )?;
-            let fits: Vec<LimeFit> = z
-                .par_chunks(s * d)
-                .zip(y.par_chunks(s))
-                .map(|(zi, yi)| {
-                    let w: Vec<f64> = zi
-                        .chunks(d)
-                        .map(|r| {
-                            let d2: f64 =
-                                r.iter().zip(&zi[..d]).map(|(a, b)| (a - b).powi(2)).sum();
-                            kernel(d2, width)
-                        })
-                        .collect();
-                    let (beta, b0, r2) = ridge_with_intercept(zi, yi, &w, d, 1.0)?
-                        .pop()
-                        .ok_or_else(|| PassiveError::BadArgument("lime: no fit".into()))?;
-                    Ok(LimeFit {
-                        coefficients: beta,
-                        intercept: b0,
-                        r2,
-                    })
-                })
-                .collect::<Result<_>>()?;
-            per.extend(fits);
+            // Squared Euclidean distance of the standardized row to the instance's.
+            per.extend(fit_examples(&z, &y, s, d, |r, x0| {
+                kernel(r.iter().zip(x0).map(|(a, b)| (a - b).powi(2)).sum(), width)
+            })?);
         }
-        let a: Vec<f64> = per.iter().flat_map(|f| f.coefficients.clone()).collect();
-        let e = Explanation {
-            attributions: Tensor::from_vec(a, x.shape())?.to_dtype(DType::F32)?,
-            targets: targets.to_vec(),
-            completeness_gap: None,
-        };
-        Ok((e, per))
+        tabular_explanation(per, x.shape(), targets)
     }
 
     /// lime's default tabular LIME: quartile bins (see [`LimeSampling::Quartile`]).
@@ -368,35 +343,55 @@ impl Lime {
                 },
                 |r| targets[first + r / s],
             )?;
-            let fits: Vec<LimeFit> = z
-                .par_chunks(s * d)
-                .zip(y.par_chunks(s))
-                .map(|(zi, yi)| {
-                    let w: Vec<f64> = zi
-                        .chunks(d)
-                        .map(|r| kernel(r.iter().filter(|&&b| b == 0).count() as f64, width))
-                        .collect();
-                    let zf: Vec<f64> = zi.iter().map(|&b| f64::from(b)).collect();
-                    let (beta, b0, r2) = ridge_with_intercept(&zf, yi, &w, d, 1.0)?
-                        .pop()
-                        .ok_or_else(|| PassiveError::BadArgument("lime: no fit".into()))?;
-                    Ok(LimeFit {
-                        coefficients: beta,
-                        intercept: b0,
-                        r2,
-                    })
-                })
-                .collect::<Result<_>>()?;
-            per.extend(fits);
+            // Squared distance to the all-ones first row: the number of zeros.
+            per.extend(fit_examples(&z, &y, s, d, |r, _| {
+                kernel(r.iter().filter(|&&b| b == 0).count() as f64, width)
+            })?);
         }
-        let a: Vec<f64> = per.iter().flat_map(|f| f.coefficients.clone()).collect();
-        let e = Explanation {
-            attributions: Tensor::from_vec(a, x.shape())?.to_dtype(DType::F32)?,
-            targets: targets.to_vec(),
-            completeness_gap: None,
-        };
-        Ok((e, per))
+        tabular_explanation(per, x.shape(), targets)
     }
+}
+
+/// Tabular LIME's surrogate of every example, in parallel: `z` holds S = `s` interpretable
+/// rows of `d` values per example (row 0: the instance), `y` their target logits; each row is
+/// weighted by `weight(row, row 0)`, and the fit is [`ridge_with_intercept`] with α = 1.
+fn fit_examples<Z: Copy + Into<f64> + Sync>(
+    z: &[Z],
+    y: &[f64],
+    s: usize,
+    d: usize,
+    weight: impl Fn(&[Z], &[Z]) -> f64 + Sync,
+) -> Result<Vec<LimeFit>> {
+    z.par_chunks(s * d)
+        .zip(y.par_chunks(s))
+        .map(|(zi, yi)| {
+            let w: Vec<f64> = zi.chunks(d).map(|r| weight(r, &zi[..d])).collect();
+            let zf: Vec<f64> = zi.iter().map(|&v| v.into()).collect();
+            let (beta, b0, r2) = ridge_with_intercept(&zf, yi, &w, d, 1.0)?
+                .pop()
+                .ok_or_else(|| PassiveError::BadArgument("lime: no fit".into()))?;
+            Ok(LimeFit {
+                coefficients: beta,
+                intercept: b0,
+                r2,
+            })
+        })
+        .collect()
+}
+
+/// The explanation of tabular LIME: each example's coefficients, in the input's shape.
+fn tabular_explanation(
+    per: Vec<LimeFit>,
+    shape: &[usize],
+    targets: &[usize],
+) -> Result<(Explanation, Vec<LimeFit>)> {
+    let a: Vec<f64> = per.iter().flat_map(|f| f.coefficients.clone()).collect();
+    let e = Explanation {
+        attributions: Tensor::from_vec(a, shape)?.to_dtype(DType::F32)?,
+        targets: targets.to_vec(),
+        completeness_gap: None,
+    };
+    Ok((e, per))
 }
 
 /// Values of the standardized samples held at once by tabular LIME (f64, 32 MiB).
@@ -493,8 +488,8 @@ mod tests {
     use crate::methods::Baseline;
     use xai_nn::Sequential;
 
-    #[test]
-    fn recovers_the_coefficients_of_a_linear_model() {
+    /// f(x) = W x with two outputs over six features, and W.
+    fn linear_model() -> (Tensor, Sequential) {
         let w = Tensor::from_vec(
             vec![
                 1.0f32, -2.0, 0.5, 3.0, 0.0, 1.5, 0.2, 0.1, -1.0, 2.0, 0.7, -0.3,
@@ -503,6 +498,12 @@ mod tests {
         )
         .unwrap();
         let m = Sequential::new(vec![6], vec![layer("l", linear(w.clone(), None))], None).unwrap();
+        (w, m)
+    }
+
+    #[test]
+    fn recovers_the_coefficients_of_a_linear_model() {
+        let (w, m) = linear_model();
         let x = Tensor::from_vec(
             vec![
                 2.0f32, 1.0, 4.0, -1.0, 1.0, 2.0, 0.5, -3.0, 1.0, 2.0, 0.0, 1.0,
@@ -670,14 +671,7 @@ mod tests {
     fn quartile_lime_finds_each_feature_s_bin_effect_and_is_seeded() {
         // f = w·s + b with independent features: E[f | z] = const + Σ_j w_j Δ_j z_j, with
         // Δ_j = E[s_j | own bin] − E[s_j | another bin], so lime's surrogate recovers w_j Δ_j.
-        let w = Tensor::from_vec(
-            vec![
-                1.0f32, -2.0, 0.5, 3.0, 0.0, 1.5, 0.2, 0.1, -1.0, 2.0, 0.7, -0.3,
-            ],
-            &[2, 6],
-        )
-        .unwrap();
-        let m = Sequential::new(vec![6], vec![layer("l", linear(w.clone(), None))], None).unwrap();
+        let (w, m) = linear_model();
         // Each column: its own permutation of an even grid of 400 values in [0, 4) (bins of
         // 100, nearly symmetric).
         let train: Vec<f32> = (0..400 * 6)

@@ -11,10 +11,11 @@
 //! layer, LRP-ε elsewhere).
 
 use super::lrp_rules::{Composite, LrpGradRule, LrpRule};
+use super::saliency::recorded_target_logits;
 use crate::attribution::{Attribution, Explanation, MethodOptions};
 use crate::{map_batches, PassiveError, Result};
 use std::sync::Arc;
-use xai_autodiff::{enable_grad, grad_tensors, GradRule, Var};
+use xai_autodiff::{enable_grad, grad_tensors, GradRule};
 use xai_nn::Differentiable;
 use xai_tensor::{DType, Tensor};
 
@@ -210,14 +211,7 @@ pub fn target_relevance<M: Differentiable + ?Sized>(
     rule: Arc<dyn GradRule>,
 ) -> Result<Tensor> {
     enable_grad(|| {
-        let input = Var::leaf(x.clone());
-        let out = model.forward(&input)?;
-        let index = Tensor::from_vec(
-            targets.iter().map(|&t| t as f32).collect::<Vec<_>>(),
-            &[targets.len(), 1],
-        )?
-        .to_dtype(out.value().dtype())?;
-        let picked = out.gather(1, &index)?;
+        let (input, picked) = recorded_target_logits(model, x, targets)?;
         let seed = picked.value().clone();
         Ok(grad_tensors(&picked, Some(&seed), &[&input], Some(rule))?.remove(0))
     })

@@ -3,6 +3,7 @@
 //! a(x) = ∂f_c(x)/∂x, or its absolute value |∂f_c/∂x|, or for images the paper's
 //! M_ij = max_c |∂f_c/∂x_cij| (`channel_max`).
 
+use super::common::index_column;
 use crate::attribution::{Attribution, Explanation, MethodOptions};
 use crate::{map_batches, Result};
 use std::sync::Arc;
@@ -26,16 +27,22 @@ pub fn target_gradient<M: Differentiable + ?Sized>(
     rule: Option<Arc<dyn GradRule>>,
 ) -> Result<Tensor> {
     enable_grad(|| {
-        let input = Var::leaf(x.clone());
-        let out = model.forward(&input)?;
-        let index = Tensor::from_vec(
-            targets.iter().map(|&t| t as f32).collect::<Vec<_>>(),
-            &[targets.len(), 1],
-        )?
-        .to_dtype(out.value().dtype())?;
-        let picked = out.gather(1, &index)?.sum_all()?;
-        Ok(grad_tensors(&picked, None, &[&input], rule)?.remove(0))
+        let (input, picked) = recorded_target_logits(model, x, targets)?;
+        Ok(grad_tensors(&picked.sum_all()?, None, &[&input], rule)?.remove(0))
     })
+}
+
+/// The input as a recorded leaf and f_t(x) of each example, `[N, 1]`, recorded from it (the
+/// caller enables recording).
+pub(crate) fn recorded_target_logits<M: Differentiable + ?Sized>(
+    model: &M,
+    x: &Tensor,
+    targets: &[usize],
+) -> Result<(Var, Var)> {
+    let input = Var::leaf(x.clone());
+    let out = model.forward(&input)?;
+    let picked = out.gather(1, &index_column(targets, out.value().dtype())?)?;
+    Ok((input, picked))
 }
 
 impl<M: Differentiable + ?Sized> Attribution<M> for Saliency {
