@@ -27,6 +27,7 @@ pub(crate) fn eval_rows<M: Forward + ?Sized>(
     let draw = |r: usize, _: &mut [()], x: &mut [f32]| fill(r, x);
     Ok(draw_and_eval(model, example, rows, batch_size, draw, target)?.1)
 }
+
 /// The engine of the perturbation methods: draws `rows` samples chunk by chunk of
 /// `batch_size`, in parallel waves: `draw(r, z, x)` fills sample r's interpretable row z (one
 /// value per input feature; `()` when a method needs none) and its model input x; each chunk
