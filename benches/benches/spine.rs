@@ -1,6 +1,7 @@
 //! Throughput of the spine: matmul, conv2d forward + backward, and a LeNet-5 forward +
 //! backward step. Criterion's "elem/s" here counts floating-point operations, so its
-//! Gelem/s figures read as GFLOP/s.
+//! Gelem/s figures read as GFLOP/s; for the transcendental maps (f32 exp, tanh, sigmoid on
+//! 64 Ki values, one thread) it counts values.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use xai_autodiff::{grad_tensors, Var};
@@ -17,6 +18,16 @@ fn matmul(c: &mut Criterion) {
             bench.iter(|| a.matmul(&b).unwrap())
         });
     }
+    g.finish();
+}
+
+fn transcendental(c: &mut Criterion) {
+    let mut g = c.benchmark_group("unary_f32");
+    let x = randn(&[256, 256], 3);
+    g.throughput(Throughput::Elements(256 * 256));
+    g.bench_function("exp", |bench| bench.iter(|| x.exp().unwrap()));
+    g.bench_function("tanh", |bench| bench.iter(|| x.tanh().unwrap()));
+    g.bench_function("sigmoid", |bench| bench.iter(|| x.sigmoid().unwrap()));
     g.finish();
 }
 
@@ -75,6 +86,6 @@ fn lenet_step(c: &mut Criterion) {
 criterion_group! {
     name = spine;
     config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(4));
-    targets = matmul, conv2d, lenet_step
+    targets = matmul, transcendental, conv2d, lenet_step
 }
 criterion_main!(spine);
