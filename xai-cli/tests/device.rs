@@ -45,8 +45,8 @@ fn explain_on_cuda_without_a_usable_gpu_is_one_line_naming_what_is_missing() {
 /// With the emulated CUDA device (`cuda:1000`, feature `cuda-emu`): predict and the gradient
 /// and rule-based explanations run with the model and input on the device and equal the CPU
 /// run, integrated gradients included (its path batches are built on the host and moved to
-/// the device). (Perturbation methods build their batches on the host and refuse the device
-/// with a one-line device-mismatch error for now.)
+/// the device), and so do the perturbation methods (their batches are drawn on the host and
+/// sent to the model's device).
 #[cfg(feature = "cuda-emu")]
 #[test]
 fn emu_predict_and_saliency_on_the_emulated_device_equal_cpu() {
@@ -92,6 +92,40 @@ fn emu_predict_and_saliency_on_the_emulated_device_equal_cpu() {
             "integrated-gradients",
             "--steps",
             "8",
+        ],
+        &[
+            "explain",
+            "--method",
+            "feature-ablation",
+            "--segments",
+            "grid:2",
+        ],
+        &[
+            "explain",
+            "--method",
+            "kernel-shap",
+            "--segments",
+            "grid:2",
+            "--samples",
+            "14",
+        ],
+        &[
+            "explain",
+            "--method",
+            "lime",
+            "--segments",
+            "grid:2",
+            "--samples",
+            "10",
+        ],
+        &[
+            "explain",
+            "--method",
+            "occlusion",
+            "--window",
+            "14x14",
+            "--stride",
+            "14x14",
         ],
     ] {
         let (cpu, emu) = (run(cmd, "cpu"), run(cmd, "cuda:1000"));

@@ -5,7 +5,7 @@
 
 use crate::Result;
 use xai_autodiff::Var;
-use xai_tensor::Tensor;
+use xai_tensor::{Device, Tensor};
 
 /// A black box: a batch of inputs `[N, ...input_shape]` to outputs `[N, K]`.
 pub trait Forward: Send + Sync {
@@ -13,6 +13,11 @@ pub trait Forward: Send + Sync {
     fn input_shape(&self) -> &[usize];
     /// Outputs for a batch, with nothing recorded.
     fn predict(&self, x: &Tensor) -> Result<Tensor>;
+    /// Where the model's parameters live: batches built on the host go there before
+    /// [`Forward::predict`]. The CPU unless a model says otherwise.
+    fn device(&self) -> Device {
+        Device::Cpu
+    }
 }
 
 /// A model whose forward pass is recorded on the autodiff tape.

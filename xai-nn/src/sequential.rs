@@ -8,7 +8,7 @@ use crate::Result;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use xai_autodiff::{no_grad, with_scope, Var};
-use xai_tensor::{DType, Tensor};
+use xai_tensor::{DType, Device, Tensor};
 
 /// A layer with its model-file name (the PyTorch `nn.Sequential` child name).
 #[derive(Debug)]
@@ -223,6 +223,12 @@ impl Forward for Sequential {
     fn predict(&self, x: &Tensor) -> Result<Tensor> {
         no_grad(|| self.forward_ctx(&Var::constant(x.clone()), &mut Ctx::eval()))
             .map(|v| v.value().clone())
+    }
+    /// The device of the first parameter (the CPU for a model without parameters).
+    fn device(&self) -> Device {
+        self.named_params()
+            .first()
+            .map_or(Device::Cpu, |(_, v)| v.value().device())
     }
 }
 

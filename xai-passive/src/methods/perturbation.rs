@@ -33,7 +33,8 @@ pub(crate) fn eval_rows<M: Forward + ?Sized>(
 /// value per input feature; `()` when a method needs none) and its model input x; each chunk
 /// then goes through `model.predict`. Returns the interpretable rows (row-major, in row order)
 /// and each row's logit of class `target(r)`. Drawing inside the chunk tasks keeps the inputs
-/// in cache and needs no separate pass.
+/// in cache and needs no separate pass; each chunk is drawn on the host and sent to the model's
+/// device.
 pub(crate) fn draw_and_eval<M: Forward + ?Sized, Z: Copy + Default + Send>(
     model: &M,
     example: &[usize],
@@ -43,6 +44,7 @@ pub(crate) fn draw_and_eval<M: Forward + ?Sized, Z: Copy + Default + Send>(
     target: impl Fn(usize) -> usize + Sync,
 ) -> Result<(Vec<Z>, Vec<f64>)> {
     let d: usize = example.iter().product();
+    let device = model.device();
     let mut z: Vec<Z> = Vec::with_capacity(rows * d);
     let mut y: Vec<f64> = Vec::with_capacity(rows);
     run_rows(
@@ -57,7 +59,8 @@ pub(crate) fn draw_and_eval<M: Forward + ?Sized, Z: Copy + Default + Send>(
             {
                 draw(r, zr, vr);
             }
-            let out = model.predict(&Tensor::from_vec(v, &batch_shape(range.len(), example))?)?;
+            let batch = Tensor::from_vec(v, &batch_shape(range.len(), example))?;
+            let out = model.predict(&batch.to_device(device)?)?;
             let classes = out.shape()[1];
             let out = out.to_vec_f64()?;
             let picked: Vec<f64> = range
