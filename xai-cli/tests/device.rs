@@ -44,9 +44,9 @@ fn explain_on_cuda_without_a_usable_gpu_is_one_line_naming_what_is_missing() {
 
 /// With the emulated CUDA device (`cuda:1000`, feature `cuda-emu`): predict and the gradient
 /// and rule-based explanations run with the model and input on the device and equal the CPU
-/// run, integrated gradients included (its path batches are built on the host and moved to
-/// the device), and so do the perturbation methods (their batches are drawn on the host and
-/// sent to the model's device).
+/// run, integrated gradients, SmoothGrad and DeepLIFT included (their path, noise and
+/// baseline batches are built on the host and moved to the device), and so do the
+/// perturbation methods (their batches are drawn on the host and sent to the model's device).
 #[cfg(feature = "cuda-emu")]
 #[test]
 fn emu_predict_and_saliency_on_the_emulated_device_equal_cpu() {
@@ -93,6 +93,8 @@ fn emu_predict_and_saliency_on_the_emulated_device_equal_cpu() {
             "--steps",
             "8",
         ],
+        &["explain", "--method", "smoothgrad", "--samples", "3"],
+        &["explain", "--method", "deeplift"],
         &[
             "explain",
             "--method",

@@ -134,7 +134,8 @@ pub(crate) fn noisy_copies(
     }
     let mut shape = x.shape().to_vec();
     shape[0] = samples * n;
-    Ok(Tensor::from_vec(v, &shape)?)
+    // Drawn on the host, run where x is.
+    Ok(Tensor::from_vec(v, &shape)?.to_device(x.device())?)
 }
 
 impl<M: ?Sized, A: Attribution<M>> Attribution<M> for NoiseTunnel<A> {
