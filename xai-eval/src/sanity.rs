@@ -87,6 +87,18 @@ pub fn randomize_layer(model: &mut Sequential, index: usize, rng: &mut Rng) -> R
     Ok(true)
 }
 
+/// `method`'s attributions of `x` on `model` (the randomization tests re-run it on altered
+/// copies of the model).
+fn attribute_with(
+    method: &dyn Attribution<dyn Layered>,
+    model: &Sequential,
+    x: &Tensor,
+    targets: &[usize],
+) -> Result<Tensor> {
+    let m: &dyn Layered = model;
+    Ok(method.attribute(m, x, targets)?.attributions)
+}
+
 /// Cascading randomization (Adebayo et al. 2018, §3.1): explains `x` for `targets` with the
 /// model as given, then re-initialises the parameterised layers from the top down
 /// ([`randomize_layer`], seeded by `seed`), explaining again after each and comparing with the
@@ -101,10 +113,7 @@ pub fn cascading_randomization(
     targets: &[usize],
     seed: u64,
 ) -> Result<SanityReport> {
-    let explain = |m: &Sequential| -> Result<Tensor> {
-        let m: &dyn Layered = m;
-        Ok(method.attribute(m, x, targets)?.attributions)
-    };
+    let explain = |m: &Sequential| attribute_with(method, m, x, targets);
     let a0 = explain(&model)?;
     let compare = |layer: String, a: &Tensor| similarity(layer, &a0, a);
     let mut out = vec![compare("original".into(), &a0)?];
@@ -139,10 +148,7 @@ pub fn independent_randomization(
     targets: &[usize],
     seed: u64,
 ) -> Result<SanityReport> {
-    let explain = |m: &Sequential| -> Result<Tensor> {
-        let m: &dyn Layered = m;
-        Ok(method.attribute(m, x, targets)?.attributions)
-    };
+    let explain = |m: &Sequential| attribute_with(method, m, x, targets);
     let a0 = explain(model)?;
     let mut out = vec![similarity("original".into(), &a0, &a0)?];
     let mut rng = Rng::new(seed);
@@ -248,10 +254,7 @@ pub fn data_randomization(
     };
     let random = crate::retrain::retrain(model, &shuffled, cfg)?;
     let (accuracy, _) = xai_nn::train::evaluate(&random, &shuffled)?;
-    let explain = |m: &Sequential| -> Result<Tensor> {
-        let m: &dyn Layered = m;
-        Ok(method.attribute(m, x, targets)?.attributions)
-    };
+    let explain = |m: &Sequential| attribute_with(method, m, x, targets);
     let (a0, a1) = (explain(model)?, explain(&random)?);
     Ok(DataRandomization {
         method: method.name().into(),
