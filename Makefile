@@ -33,6 +33,9 @@ test: deps nvrtc
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --workspace --all-targets --features $(CUDA_FEATURES) -- -D warnings
 	cargo test --workspace --release
+	@# Every test again on another OpenBLAS kernel (Prescott: SSE3, runs on any x86-64 CPU), so a
+	@# batch-size or determinism check that passes only with this CPU's kernel fails here too.
+	if [ "$$(uname -m)" = x86_64 ]; then OPENBLAS_CORETYPE=Prescott cargo test --workspace --release; fi
 	cargo build --release --workspace --features $(CUDA_FEATURES)
 	$(NVRTC_ENV) cargo test --release -p xai-tensor --features cuda-emu
 	cargo test --release -p xai-passive --features cuda-emu --test emu_lenet
