@@ -27,6 +27,12 @@ For each fixture model in ``xai-cli/tests/fixtures/{mlp,lenet}`` (rebuilt in tor
   ``ZPlus()``, ``AlphaBeta(2, 1)``, ``Gamma(0.25)``
 * ``lrp_epsilon-plus``, ``lrp_epsilon-plus-flat``, ``lrp_epsilon-alpha2-beta1``: zennit's
   composites ``EpsilonPlus``, ``EpsilonPlusFlat``, ``EpsilonAlpha2Beta1`` (default parameters)
+* ``lrp_epsilon-gamma-box`` (LeNet only): zennit's ``EpsilonGammaBox(low=-4, high=4)`` (z^B on the
+  first convolution, ``Gamma(0.25)`` on the others, ``Epsilon(1e-6)`` on dense layers)
+* ``lrp_spec`` (LeNet only): a composite written by hand, as a user would:
+  ``SpecialFirstLayerMapComposite`` with ``Epsilon(1e-6)`` on Linear, ``Gamma(0.25)`` on
+  convolutions and ``ZBox(-4, 4)`` on the first linear or convolutional layer; xai's
+  ``--composite linear=epsilon:1e-6,conv=gamma:0.25,first=zb:-4:4``
 
 LRP relevance is seeded with ``attr_output = onehot(argmax) * output`` (the target logit's value),
 so the input relevance sums to f_c(x) when nothing is absorbed. The script prints the
@@ -130,6 +136,17 @@ def make_one(name: str, fixtures: Path, out: Path) -> None:
         "lrp_epsilon-plus-flat": zc.EpsilonPlusFlat(),
         "lrp_epsilon-alpha2-beta1": zc.EpsilonAlpha2Beta1(),
     }
+    if name == "lenet":
+        from zennit.composites import SpecialFirstLayerMapComposite
+        from zennit.types import Convolution
+        from zennit.types import Linear as AnyLinear
+
+        comps["lrp_epsilon-gamma-box"] = zc.EpsilonGammaBox(low=-4.0, high=4.0)
+        comps["lrp_spec"] = SpecialFirstLayerMapComposite(
+            layer_map=zc.layer_map_base()
+            + [(Convolution, zr.Gamma(gamma=0.25)), (torch.nn.Linear, zr.Epsilon(epsilon=1e-6))],
+            first_map=[(AnyLinear, zr.ZBox(low=-4.0, high=4.0))],
+        )
     f = logits.gather(1, target[:, None])[:, 0]
     for method, comp in [(k, single_rule(v)) for k, v in single.items()] + list(comps.items()):
         rel = zennit_relevance(model, x, target, comp)

@@ -72,6 +72,42 @@ fn feature_ablation_equals_captum() {
         "ablation_lenet_grid4",
         1e-4,
     );
+    // The same group ids as NumPy's default int64 array (`np.save(f, ids)`): '<i8'.
+    let ids = Tensor::read_npy(&mask).unwrap().to_vec_f64().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let int_mask = dir.path().join("mask_i8.npy");
+    write_int64_npy(&int_mask, &ids, &[1, 28, 28]);
+    check(
+        "lenet",
+        &[
+            "--method",
+            "feature-ablation",
+            "--mask",
+            int_mask.to_str().unwrap(),
+        ],
+        "ablation_lenet_grid4",
+        1e-4,
+    );
+}
+
+/// An int64 `.npy` file (format 1.0) of `values`, as `np.save` writes one.
+fn write_int64_npy(path: &std::path::Path, values: &[f64], shape: &[usize]) {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let mut header = format!(
+        "{{'descr': '<i8', 'fortran_order': False, 'shape': ({},), }}",
+        dims.join(", ")
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    for &v in values {
+        bytes.extend((v as i64).to_le_bytes());
+    }
+    std::fs::write(path, bytes).unwrap();
 }
 
 #[test]

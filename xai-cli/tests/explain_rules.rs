@@ -93,6 +93,43 @@ fn lenet_matches_captum_and_zennit() {
 }
 
 #[test]
+fn a_composite_spec_and_epsilon_gamma_box_equal_zennit_on_lenet() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (flags, reference)) in [
+        (
+            &[
+                "--composite",
+                "linear=epsilon:1e-6,conv=gamma:0.25,first=zb:-4:4",
+            ][..],
+            "lrp_spec",
+        ),
+        (
+            &[
+                "--composite",
+                "epsilon-gamma-box",
+                "--low",
+                "-4",
+                "--high",
+                "4",
+            ],
+            "lrp_epsilon-gamma-box",
+        ),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let out = dir.path().join(format!("{i}.npy"));
+        let mut args = vec!["--method", "lrp"];
+        args.extend(*flags);
+        let o = explain("lenet", &args, &out);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let want = Tensor::read_npy(fixture(&format!("rules/lenet/{reference}.npy"))).unwrap();
+        let e = rel_l2(&Tensor::read_npy(&out).unwrap(), &want);
+        assert!(e < 1e-5, "{flags:?} vs {reference}: relative L2 {e:e}");
+    }
+}
+
+#[test]
 fn rule_methods_run_with_every_option() {
     let dir = tempfile::tempdir().unwrap();
     for (i, flags) in [
@@ -151,6 +188,14 @@ fn bad_rule_options_are_one_line_errors() {
         (&["--method", "lrp-gamma", "--gamma", "nan"], "--gamma"),
         (&["--method", "lrp-alpha-beta", "--alpha", "3"], "--alpha"),
         (&["--method", "lrp", "--composite", "plus"], "composite"),
+        (
+            &["--method", "lrp", "--composite", "conv=gamma:-1"],
+            "conv=gamma:-1",
+        ),
+        (
+            &["--method", "lrp", "--composite", "linear=pass"],
+            "pass rule",
+        ),
         (&["--method", "deeplift", "--rule", "linear"], "rule"),
         (&["--method", "lrp-zb", "--low", "0"], "--low"),
         (

@@ -11,6 +11,32 @@
 //! Later issues add here: the rest of the gradient family (integrated gradients, SmoothGrad,
 //! guided backprop, LRP, DeepLIFT, Grad-CAM…), the perturbation family (occlusion, LIME,
 //! KernelSHAP…), hidden semantics, rule extraction and example-based explanations.
+//!
+//! ```
+//! use xai_autodiff::Var;
+//! use xai_nn::layers::Linear;
+//! use xai_nn::{Layered, NamedLayer, Sequential};
+//! use xai_passive::{registry, resolve_targets, MethodOptions, Target};
+//! use xai_tensor::Tensor;
+//!
+//! // A linear model f(x) = W x: saliency of class 1 is W's row 1, and integrated gradients
+//! // from a zero baseline are x ⊙ W₁ (they sum to f₁(x) − f₁(0)).
+//! let w = Tensor::from_slice(&[1.0f32, -2.0, 0.5, 3.0, 0.25, -1.0], &[2, 3])?;
+//! let fc = Linear { weight: Var::leaf(w), bias: None };
+//! let layers = vec![NamedLayer { name: "fc".into(), layer: Box::new(fc) }];
+//! let model = Sequential::new(vec![3], layers, None)?;
+//! let model: &dyn Layered = &model;
+//! let x = Tensor::from_slice(&[1.0f32, 2.0, 4.0], &[1, 3])?;
+//! let targets = resolve_targets(model, &x, &Target::Class(1))?;
+//! let opts = MethodOptions::default();
+//! let saliency = registry::build("saliency", &opts)?.attribute(model, &x, &targets)?;
+//! assert_eq!(saliency.attributions.to_vec_f32()?, [3.0, 0.25, -1.0]);
+//! let ig = registry::build("integrated-gradients", &opts)?.attribute(model, &x, &targets)?;
+//! for (a, want) in ig.attributions.to_vec_f32()?.iter().zip([3.0, 0.5, -4.0]) {
+//!     assert!((a - want).abs() < 1e-5);
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod attribution;
 mod batching;

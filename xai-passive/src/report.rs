@@ -256,7 +256,7 @@ impl From<&MethodOptions> for MethodParameters {
             gamma: *gamma,
             alpha: *alpha,
             beta: *beta,
-            composite: *composite,
+            composite: composite.clone(),
             low: *low,
             high: *high,
             deeplift_rule: *deeplift_rule,
@@ -330,7 +330,10 @@ mod tests {
             Ok(p.integration)
         );
         assert_eq!(text("composite"), "epsilon-alpha2-beta1");
-        assert_eq!(text("composite").parse::<CompositeKind>(), Ok(p.composite));
+        assert_eq!(
+            text("composite").parse::<CompositeKind>(),
+            Ok(p.composite.clone())
+        );
         assert_eq!(text("deeplift_rule"), "reveal-cancel");
         assert_eq!(
             text("deeplift_rule").parse::<DeepLiftRule>(),

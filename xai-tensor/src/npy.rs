@@ -15,9 +15,12 @@ fn npy_err(path: &Path, msg: impl std::fmt::Display) -> Error {
 }
 
 impl Tensor {
-    /// Reads an f32 or f64 `.npy` file into a CPU tensor of that dtype.
+    /// Reads an f32 or f64 `.npy` file into a CPU tensor of that dtype; an integer one
+    /// (`i1`…`i8`, `u1`…`u8`, as NumPy writes `np.int64` group ids or labels) into an f64
+    /// tensor, exactly.
     ///
-    /// **Errors** if the file is missing, is not `.npy`, or holds another element type.
+    /// **Errors** if the file is missing, is not `.npy`, holds another element type, or holds
+    /// an integer beyond ±2⁵³ (which f64 cannot hold exactly).
     pub fn read_npy(path: impl AsRef<Path>) -> Result<Tensor> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|e| npy_err(path, e))?;
@@ -28,16 +31,25 @@ impl Tensor {
             ));
         }
         let from = |a: ArrayD<f32>| Tensor::from_vec(a.iter().copied().collect(), a.shape());
-        match ArrayD::<f32>::read_npy(Cursor::new(&bytes)) {
-            Ok(a) => from(a),
-            Err(_) => match ArrayD::<f64>::read_npy(Cursor::new(&bytes)) {
-                Ok(a) => Tensor::from_vec(a.iter().copied().collect(), a.shape()),
-                Err(e) => Err(npy_err(
-                    path,
-                    format!("cannot read as an f32 or f64 array: {e}"),
-                )),
-            },
+        if let Ok(a) = ArrayD::<f32>::read_npy(Cursor::new(&bytes)) {
+            return from(a);
         }
+        let e = match ArrayD::<f64>::read_npy(Cursor::new(&bytes)) {
+            Ok(a) => return Tensor::from_vec(a.iter().copied().collect(), a.shape()),
+            Err(e) => e,
+        };
+        macro_rules! integers {
+            ($($t:ty),*) => {$(
+                if let Ok(a) = ArrayD::<$t>::read_npy(Cursor::new(&bytes)) {
+                    return integer_tensor(path, a.iter().map(|&v| v as i128), a.shape());
+                }
+            )*};
+        }
+        integers!(i64, i32, i16, i8, u64, u32, u16, u8);
+        Err(npy_err(
+            path,
+            format!("cannot read as an f32, f64 or integer array: {e}"),
+        ))
     }
 
     /// Writes the tensor as `.npy` in its dtype, atomically (temporary file, then rename).
@@ -57,6 +69,26 @@ impl Tensor {
             .map_err(|e| npy_err(path, e))?;
         write_atomic(path, &buf)
     }
+}
+
+/// An f64 tensor of integers, each exactly representable (|v| ≤ 2⁵³).
+fn integer_tensor(
+    path: &Path,
+    values: impl Iterator<Item = i128>,
+    shape: &[usize],
+) -> Result<Tensor> {
+    const EXACT: i128 = 1 << 53;
+    let mut out = Vec::with_capacity(shape.iter().product());
+    for v in values {
+        if v.abs() > EXACT {
+            return Err(npy_err(
+                path,
+                format!("integer {v} is beyond ±2^53 and has no exact f64 value"),
+            ));
+        }
+        out.push(v as f64);
+    }
+    Tensor::from_vec(out, shape)
 }
 
 /// Writes `bytes` to `path` through a temporary sibling file and a rename.
@@ -104,6 +136,33 @@ mod tests {
             .to_string()
             .contains("not a .npy"));
         assert!(Tensor::read_npy(dir.path().join("missing.npy")).is_err());
+        // Integers (NumPy's default int64 group ids, and a byte mask) read exactly as f64.
+        let ids = dir.path().join("ids.npy");
+        ndarray::arr2(&[[0i64, 1, 1], [2, -3, 9_007_199_254_740_992]])
+            .into_dyn()
+            .write_npy(std::fs::File::create(&ids).unwrap())
+            .unwrap();
+        let r = Tensor::read_npy(&ids).unwrap();
+        assert_eq!((r.dtype(), r.shape()), (DType::F64, &[2, 3][..]));
+        assert_eq!(
+            r.to_vec_f64().unwrap(),
+            [0.0, 1.0, 1.0, 2.0, -3.0, 9_007_199_254_740_992.0]
+        );
+        ndarray::arr1(&[1u8, 0, 255])
+            .into_dyn()
+            .write_npy(std::fs::File::create(&ids).unwrap())
+            .unwrap();
+        assert_eq!(
+            Tensor::read_npy(&ids).unwrap().to_vec_f64().unwrap(),
+            [1.0, 0.0, 255.0]
+        );
+        ndarray::arr1(&[9_007_199_254_740_993i64])
+            .into_dyn()
+            .write_npy(std::fs::File::create(&ids).unwrap())
+            .unwrap();
+        let e = Tensor::read_npy(&ids).unwrap_err().to_string();
+        assert!(e.contains("beyond ±2^53"), "{e}");
+        std::fs::remove_file(&ids).unwrap();
         assert_eq!(
             std::fs::read_dir(dir.path()).unwrap().count(),
             2,

@@ -131,7 +131,7 @@ pub struct PerturbArgs {
     #[arg(long)]
     pub mask: Option<PathBuf>,
     /// Superpixels as feature groups (channels together): grid:N (an N×N grid over the image)
-    /// or slic:N[,M] (about N SLIC superpixels of each image, compactness M, default 10).
+    /// or `slic:N[,M]` (about N SLIC superpixels of each image, compactness M, default 10).
     #[arg(long)]
     pub segments: Option<String>,
     /// LIME kernel width σ > 0 (default 0.75·√d).
@@ -190,9 +190,13 @@ pub struct RuleArgs {
     /// LRP-αβ's β ≥ 0 (lrp-alpha-beta).
     #[arg(long, default_value = "1.0", allow_hyphen_values = true)]
     pub beta: String,
-    /// Zennit composite of `--method lrp`: epsilon-plus (ε dense, z⁺ conv), epsilon-plus-flat
-    /// (and flat first layer), epsilon-alpha2-beta1 (ε dense, α2β1 conv), epsilon-gamma-box
-    /// (z^B first layer, γ conv, ε dense).
+    /// Composite of `--method lrp`: a Zennit preset, epsilon-plus (ε dense, z⁺ conv),
+    /// epsilon-plus-flat (and flat first layer), epsilon-alpha2-beta1 (ε dense, α2β1 conv),
+    /// epsilon-gamma-box (z^B first conv, γ conv, ε dense); or comma-separated KEY=RULE,
+    /// KEY one of linear, conv, first, first-conv, relu, pool, layer:NAME, RULE one of
+    /// epsilon:E, gamma:G, alpha-beta:A:B, z-plus, zb:LOW:HIGH, w-square, flat, pass (later
+    /// keys win for the layers they name; first and layer: over linear/conv), e.g.
+    /// linear=epsilon:1e-6,conv=gamma:0.25,first=zb:0:1.
     #[arg(long, default_value = "epsilon-plus")]
     pub composite: String,
     /// DeepLIFT multiplier rule: rescale or reveal-cancel.

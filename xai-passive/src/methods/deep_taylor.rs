@@ -14,7 +14,7 @@
 //! without the bias in w²).
 
 use super::lrp::{relevance_batches, Bounds};
-use super::lrp_rules::{Composite, LrpRule};
+use super::lrp_rules::{Composite, LrpRule, SpecialLayer};
 use crate::attribution::{Attribution, Explanation, MethodOptions};
 use crate::Result;
 use xai_nn::Differentiable;
@@ -49,9 +49,10 @@ impl<M: Differentiable + ?Sized> Attribution<M> for DeepTaylor {
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
         let mut c = Composite::uniform(LrpRule::ZPlus);
         if self.bounds.is_none() {
-            c.first = Some(LrpRule::WSquare);
+            c = c.with_first(LrpRule::WSquare);
         }
-        let r = relevance_batches(model, x, targets, &c, self.bounds, self.opts.batch_size)?;
+        let zbox = self.bounds.map(|b| (SpecialLayer::First, b));
+        let r = relevance_batches(model, x, targets, &c, zbox.as_ref(), self.opts.batch_size)?;
         let attributions = if self.opts.abs { r.abs()? } else { r };
         Ok(Explanation {
             attributions,

@@ -8,7 +8,9 @@
 //!
 //! for v on a grid made of each feature's quantiles in the data (levels evenly spaced over
 //! [0, 1], linear interpolation, repeated values dropped; the distinct values themselves when
-//! there are no more than grid points). The response is the target class's
+//! there are fewer than grid points, as in scikit-learn's `_grid_from_X`). Unlike
+//! scikit-learn's default (`percentiles=(0.05, 0.95)` and a `linspace` between them), the
+//! grid spans the data's whole range at its quantiles. The response is the target class's
 //! logit, as for every attribution method here (so a linear model has a linear PD with slope
 //! w_c,j and parallel ICE curves). These are global explanations returning curves, not
 //! per-feature attributions: a type of their own, not an [`Attribution`](crate::Attribution);
@@ -44,15 +46,15 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[i] + t * (sorted[j] - sorted[i])
 }
 
-/// The grid of feature column `values`: its distinct values if there are at most `points`
-/// (scikit-learn's rule), else its quantiles at `points` evenly spaced levels in [0, 1],
-/// repeated values dropped.
+/// The grid of feature column `values`: its distinct values if there are fewer than `points`
+/// (scikit-learn's rule, `uniques.shape[0] < grid_resolution`), else its quantiles at
+/// `points` evenly spaced levels in [0, 1], repeated values dropped.
 pub fn quantile_grid(values: &[f64], points: usize) -> Vec<f64> {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     let mut distinct = sorted.clone();
     distinct.dedup();
-    if distinct.len() <= points {
+    if distinct.len() < points {
         return distinct;
     }
     let mut g: Vec<f64> = (0..points)
@@ -177,8 +179,16 @@ mod tests {
         // np.quantile(range(11), [0, .25, .5, .75, 1]).
         let r: Vec<f64> = (0..11).map(f64::from).collect();
         assert_eq!(quantile_grid(&r, 5), vec![0.0, 2.5, 5.0, 7.5, 10.0]);
-        // Few distinct values: those values.
+        // Fewer distinct values than points: those values.
         assert_eq!(quantile_grid(&[0.0, 1.0, 1.0, 0.0], 10), vec![0.0, 1.0]);
+        // As many as points: quantiles, as scikit-learn (it needs strictly fewer). Four
+        // distinct values among six, four points: levels 0, 1/3, 2/3, 1 of [0, 0, 1, 2, 3, 3].
+        let q = quantile_grid(&[0.0, 3.0, 1.0, 0.0, 2.0, 3.0], 4);
+        let want = [0.0, 2.0 / 3.0, 7.0 / 3.0, 3.0];
+        assert!(
+            q.len() == 4 && q.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12),
+            "{q:?}"
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ use xai_tensor::DType;
 /// Which ReLU backward replaces the ordinary one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReluRule {
-    /// g · 1[x > 0] · 1[g > 0] (Springenberg et al. 2015).
+    /// g · 1\[x > 0\] · 1\[g > 0\] (Springenberg et al. 2015).
     Guided,
     /// max(g, 0) (Zeiler & Fergus 2014).
     Deconv,

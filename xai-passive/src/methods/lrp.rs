@@ -10,7 +10,7 @@
 //! `lrp-z-plus` (one rule on every linear and convolutional layer), `lrp-zb` (z^B on the first
 //! layer, LRP-ε elsewhere).
 
-use super::lrp_rules::{Composite, LrpGradRule, LrpRule};
+use super::lrp_rules::{Composite, LrpGradRule, LrpRule, SpecialLayer};
 use super::saliency::recorded_target_logits;
 use crate::attribution::{Attribution, Explanation, MethodOptions};
 use crate::{map_batches, PassiveError, Result};
@@ -19,9 +19,9 @@ use xai_autodiff::{enable_grad, grad_tensors, GradRule};
 use xai_nn::Differentiable;
 use xai_tensor::{DType, Tensor};
 
-/// Zennit's built-in composites (`zennit.composites`), selected by `--composite`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
+/// The composite of the `lrp` method: one of Zennit's built-in composites
+/// (`zennit.composites`), or a spec of the user's own ([`Composite::from_spec`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum CompositeKind {
     /// `EpsilonPlus`: LRP-ε for dense layers, z⁺ for convolutions.
     #[default]
@@ -31,24 +31,53 @@ pub enum CompositeKind {
     EpsilonPlusFlat,
     /// `EpsilonAlpha2Beta1`: LRP-ε for dense layers, α = 2, β = 1 for convolutions.
     EpsilonAlpha2Beta1,
-    /// `EpsilonGammaBox`: z^B on the first layer (`--low`/`--high`), γ for the other
-    /// convolutions, LRP-ε for dense layers.
+    /// `EpsilonGammaBox`: z^B on the first convolution (`--low`/`--high`; a model without
+    /// convolutions gets none, as in Zennit), γ for the other convolutions, LRP-ε for dense
+    /// layers.
     EpsilonGammaBox,
+    /// A spec of comma-separated `KEY=RULE` entries, checked when parsed
+    /// (`linear=epsilon:1e-6,conv=gamma:0.25,first=zb:0:1`; see [`Composite::from_spec`]).
+    Spec(String),
+}
+
+impl std::fmt::Display for CompositeKind {
+    /// The preset's name or the spec, as [`FromStr`](std::str::FromStr) parses it back.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CompositeKind::EpsilonPlus => "epsilon-plus",
+            CompositeKind::EpsilonPlusFlat => "epsilon-plus-flat",
+            CompositeKind::EpsilonAlpha2Beta1 => "epsilon-alpha2-beta1",
+            CompositeKind::EpsilonGammaBox => "epsilon-gamma-box",
+            CompositeKind::Spec(s) => s,
+        })
+    }
+}
+
+impl serde::Serialize for CompositeKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 impl std::str::FromStr for CompositeKind {
     type Err = String;
-    /// `epsilon-plus`, `epsilon-plus-flat`, `epsilon-alpha2-beta1`, `epsilon-gamma-box`.
+    /// `epsilon-plus`, `epsilon-plus-flat`, `epsilon-alpha2-beta1`, `epsilon-gamma-box`, or a
+    /// spec with `=` in it (checked here).
     fn from_str(s: &str) -> std::result::Result<Self, String> {
         Ok(match s {
             "epsilon-plus" => CompositeKind::EpsilonPlus,
             "epsilon-plus-flat" => CompositeKind::EpsilonPlusFlat,
             "epsilon-alpha2-beta1" => CompositeKind::EpsilonAlpha2Beta1,
             "epsilon-gamma-box" => CompositeKind::EpsilonGammaBox,
+            _ if s.contains('=') => {
+                Composite::from_spec(s).map_err(|e| e.to_string())?;
+                CompositeKind::Spec(s.to_string())
+            }
             _ => {
                 return Err(format!(
                     "unknown composite '{s}' (known: epsilon-plus, epsilon-plus-flat, \
-                     epsilon-alpha2-beta1, epsilon-gamma-box)"
+                     epsilon-alpha2-beta1, epsilon-gamma-box, or KEY=RULE entries such as \
+                     linear=epsilon:1e-6,conv=gamma:0.25,first=zb:0:1)"
                 ))
             }
         })
@@ -106,24 +135,16 @@ impl Bounds {
     }
 }
 
-/// What the first linear layer gets, when it is special.
-#[derive(Clone, Debug)]
-pub enum FirstLayer {
-    /// The composite's own choice (none, or flat).
-    Composite,
-    /// z^B with these bounds.
-    ZBox(Bounds),
-}
-
 /// An LRP method: the rules per layer kind, and the name it is registered under.
 #[derive(Clone, Debug)]
 pub struct Lrp {
     /// Registry name.
     pub name: &'static str,
-    /// The rules (a z^B first rule gets its bounds per batch from `first`).
+    /// The rules.
     pub composite: Composite,
-    /// z^B on the first layer, if any.
-    pub first: FirstLayer,
+    /// z^B with these bounds on this layer, resolved per batch (they may be each example's
+    /// own), over the composite's rule there.
+    pub zbox: Option<(SpecialLayer, Bounds)>,
     /// The shared options (batch size, `--abs`).
     pub opts: MethodOptions,
 }
@@ -161,29 +182,33 @@ impl Lrp {
         check_lrp_options(o)?;
         let bounds = Bounds::from_options(o)?;
         let eps = LrpRule::Epsilon(o.epsilon);
-        let mut first = FirstLayer::Composite;
+        let mut zbox = None;
         let composite = match name {
             "lrp-epsilon" => Composite::uniform(eps),
             "lrp-gamma" => Composite::uniform(LrpRule::Gamma(o.gamma)),
             "lrp-alpha-beta" => Composite::uniform(LrpRule::AlphaBeta(o.alpha, o.beta)),
             "lrp-z-plus" => Composite::uniform(LrpRule::ZPlus),
             "lrp-zb" => {
-                first = FirstLayer::ZBox(bounds.unwrap_or(Bounds::PerExample));
+                zbox = Some((SpecialLayer::First, bounds.unwrap_or(Bounds::PerExample)));
                 Composite::uniform(eps)
             }
             "lrp" => {
                 let mut c = Composite::uniform(eps.clone());
-                match o.composite {
+                match &o.composite {
                     CompositeKind::EpsilonPlus => c.conv = LrpRule::ZPlus,
                     CompositeKind::EpsilonPlusFlat => {
                         c.conv = LrpRule::ZPlus;
-                        c.first = Some(LrpRule::Flat);
+                        c = c.with_first(LrpRule::Flat);
                     }
                     CompositeKind::EpsilonAlpha2Beta1 => c.conv = LrpRule::AlphaBeta(2.0, 1.0),
                     CompositeKind::EpsilonGammaBox => {
                         c.conv = LrpRule::Gamma(o.gamma);
-                        first = FirstLayer::ZBox(bounds.unwrap_or(Bounds::PerExample));
+                        zbox = Some((
+                            SpecialLayer::FirstConv,
+                            bounds.unwrap_or(Bounds::PerExample),
+                        ));
                     }
+                    CompositeKind::Spec(spec) => c = Composite::from_spec(spec)?,
                 }
                 c
             }
@@ -196,7 +221,7 @@ impl Lrp {
         Ok(Self {
             name,
             composite,
-            first,
+            zbox,
             opts: o.clone(),
         })
     }
@@ -217,21 +242,21 @@ pub fn target_relevance<M: Differentiable + ?Sized>(
     })
 }
 
-/// Runs an LRP-style composite over `x` in chunks; a z^B first layer gets each chunk's bounds.
+/// Runs an LRP-style composite over `x` in chunks; a z^B layer gets each chunk's bounds.
 pub(crate) fn relevance_batches<M: Differentiable + ?Sized>(
     model: &M,
     x: &Tensor,
     targets: &[usize],
     composite: &Composite,
-    zbox: Option<Bounds>,
+    zbox: Option<&(SpecialLayer, Bounds)>,
     batch_size: usize,
 ) -> Result<Tensor> {
     let x = x.to_dtype(DType::F32)?;
     map_batches(&x, batch_size, |chunk, start| {
         let mut c = composite.clone();
-        if let Some(b) = zbox {
+        if let Some((layer, b)) = zbox {
             let (l, h) = b.resolve(chunk)?;
-            c.first = Some(LrpRule::ZBox(l, h));
+            c.special.push((layer.clone(), LrpRule::ZBox(l, h)));
         }
         let t = &targets[start..start + chunk.shape()[0]];
         target_relevance(model, chunk, t, LrpGradRule::new(c))
@@ -244,16 +269,12 @@ impl<M: Differentiable + ?Sized> Attribution<M> for Lrp {
     }
 
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
-        let zbox = match self.first {
-            FirstLayer::ZBox(b) => Some(b),
-            FirstLayer::Composite => None,
-        };
         let r = relevance_batches(
             model,
             x,
             targets,
             &self.composite,
-            zbox,
+            self.zbox.as_ref(),
             self.opts.batch_size,
         )?;
         let attributions = if self.opts.abs { r.abs()? } else { r };
@@ -331,6 +352,68 @@ mod tests {
             ..o.clone()
         };
         close(&lrp("lrp-zb", &mb, &x, &zb), &[1.6, 2.4], 1e-5);
+        // Zennit's EpsilonGammaBox puts z^B on the first convolution: an MLP gets LRP-ε.
+        let egb = MethodOptions {
+            composite: CompositeKind::EpsilonGammaBox,
+            ..zb.clone()
+        };
+        close(&lrp("lrp", &mb, &x, &egb), &[2.0, 4.0], 1e-5);
+        // The same rules written as specs; by kind, by position and by name, the later of two
+        // entries naming one layer winning, and a named layer over its kind.
+        for (spec, want) in [
+            ("linear=epsilon:1e-6,first=zb:-1:3", [1.6, 2.4]),
+            ("first=flat", [2.0, 2.0]),
+            ("layer:fc1=flat", [2.0, 2.0]),
+            ("first=flat,layer:fc1=zb:-1:3", [1.6, 2.4]),
+            ("layer:fc1=zb:-1:3,first=flat", [2.0, 2.0]),
+            ("layer:fc1=flat,linear=z-plus", [2.0, 2.0]),
+            ("first-conv=flat,relu=pass", [2.0, 4.0]),
+        ] {
+            let o = MethodOptions {
+                composite: spec.parse().unwrap(),
+                ..o.clone()
+            };
+            close(&lrp("lrp", &mb, &x, &o), &want, 1e-5);
+        }
+        // pass needs one shape in and out: a dense 2 → 2 layer passes R_h = [4, 0] on.
+        let pass = MethodOptions {
+            composite: "first=pass".parse().unwrap(),
+            ..o.clone()
+        };
+        close(&lrp("lrp", &mb, &x, &pass), &[4.0, 0.0], 1e-5);
+    }
+
+    #[test]
+    fn composite_specs_are_checked_entry_by_entry() {
+        for (spec, needle) in [
+            ("linear", "is not KEY=RULE"),
+            ("dense=epsilon:1", "unknown key 'dense'"),
+            ("layer:=flat", "unknown key 'layer:'"),
+            ("conv=gamma", "gamma takes 1 number"),
+            ("conv=gamma:-1", "must be ≥ 0"),
+            ("conv=gamma:x", "must be a number"),
+            ("conv=gamma:1:2", "takes 1 number"),
+            ("conv=alpha-beta:3:1", "α − β must be 1"),
+            ("first=zb:1:0", "LOW must be below HIGH"),
+            ("first=zb:0:inf", "must be finite"),
+            ("relu=flat", "relu takes only pass"),
+            ("pool=z-plus", "pool takes epsilon:E or flat"),
+            ("conv=magic", "unknown rule 'magic'"),
+        ] {
+            let e = Composite::from_spec(spec).unwrap_err().to_string();
+            assert!(e.contains(needle) && !e.contains('\n'), "{spec}: {e}");
+        }
+        assert!("linear"
+            .parse::<CompositeKind>()
+            .unwrap_err()
+            .contains("unknown composite"));
+        assert!(Composite::from_spec(" ").is_err());
+        let k: CompositeKind = "linear=epsilon:0.01,conv=gamma:0.25".parse().unwrap();
+        assert_eq!(k.to_string().parse::<CompositeKind>(), Ok(k.clone()));
+        assert_eq!(
+            serde_json::to_string(&k).unwrap(),
+            "\"linear=epsilon:0.01,conv=gamma:0.25\""
+        );
     }
 
     fn f_c(m: &Sequential, x: &Tensor) -> Vec<f64> {

@@ -42,7 +42,7 @@ pub use layer_attribution::{LayerConductance, LayerGradientXActivation, LayerInt
 pub use least_squares::WeightedLeastSquares;
 pub use lime::{ridge_with_intercept, Lime, LimeFit, LimeSampling};
 pub use lrp::{check_lrp_options, target_relevance, Bounds, CompositeKind, Lrp};
-pub use lrp_rules::{stabilize, Composite, LinearMap, LrpGradRule, LrpRule};
+pub use lrp_rules::{stabilize, Composite, LinearMap, LrpGradRule, LrpRule, SpecialLayer};
 pub use meaningful_perturbation::{MaskReference, MeaningfulPerturbation};
 pub use neuron_attribution::{NeuronGradient, NeuronIntegratedGradients};
 pub use noise_tunnel::{build_noise_tunnel, NoiseKind, NoiseTunnel};

@@ -1,10 +1,10 @@
 //! Pieces shared by the black-box (perturbation) methods, which need only
-//! [`Forward`](xai_nn::Forward): the engine that sends perturbed rows through the model in
+//! [`Forward`]: the engine that sends perturbed rows through the model in
 //! chunks of `batch_size` rows (parallel across chunks, results in row order), feature groups
 //! (per feature, a `--mask` of integer group ids, or `--segments grid:N | slic:N`
-//! superpixels, [`super::segments`]), the
+//! superpixels, `methods/segments.rs`), the
 //! background of Shapley value functions. The surrogates' least squares are in
-//! [`super::least_squares`].
+//! `methods/least_squares.rs`.
 
 use super::common::{batch_shape, run_rows, Baseline};
 use super::segments::Segmentation;
@@ -123,7 +123,7 @@ impl Groups {
     /// The groups of `opts` shared by every example of shape `example`: `--mask` (integer group
     /// ids of the example's shape), else `--segments grid:N` (an N×N grid over the last two
     /// axes, all channels together), else one group per feature. Image-dependent segments
-    /// (SLIC) are made per example by [`explain_by_groups`].
+    /// (SLIC) are made per example by `explain_by_groups`.
     pub fn resolve(opts: &MethodOptions, example: &[usize]) -> Result<Self> {
         let f: usize = example.iter().product();
         if let Some(mask) = &opts.mask {
