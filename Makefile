@@ -33,6 +33,7 @@ test: deps nvrtc
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --workspace --all-targets --features $(CUDA_FEATURES) -- -D warnings
 	cargo test --workspace --release
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --quiet
 	@# Every test again on another OpenBLAS kernel (Prescott: SSE3, runs on any x86-64 CPU), so a
 	@# batch-size or determinism check that passes only with this CPU's kernel fails here too.
 	if [ "$$(uname -m)" = x86_64 ]; then OPENBLAS_CORETYPE=Prescott cargo test --workspace --release; fi

@@ -15,7 +15,21 @@
 //! - Higher-order gradients: every backward rule is written in [`Var`] ops, so with
 //!   `create_graph` the gradient is itself differentiable (input-gradient penalties).
 //! - [`no_grad`]: nothing is recorded; the graph is freed when its last [`Var`] is dropped.
-//! - [`gradcheck`]: central finite differences in f64, for every op's test.
+//! - [`gradcheck()`]: central finite differences in f64, for every op's test.
+//!
+//! ```
+//! use xai_autodiff::{grad, GradOptions, Var};
+//! use xai_tensor::Tensor;
+//!
+//! // f(x) = Σ tanh(x)², so ∂f/∂x = 2·tanh(x)·(1 − tanh(x)²).
+//! let x = Var::leaf(Tensor::from_vec(vec![0.5f64, -1.0, 2.0], &[3])?);
+//! let f = x.tanh()?.square()?.sum(&[0], false)?;
+//! let g = grad(&f, None, &[&x], &GradOptions::default())?;
+//! for (gi, xi) in g[0].value().to_vec_f64()?.iter().zip([0.5f64, -1.0, 2.0]) {
+//!     assert!((gi - 2.0 * xi.tanh() * (1.0 - xi.tanh().powi(2))).abs() < 1e-12);
+//! }
+//! # Ok::<(), xai_tensor::Error>(())
+//! ```
 
 mod backward;
 mod engine;

@@ -47,7 +47,7 @@ pub enum Op {
     BroadcastTo,
     /// Batched matrix product (a, b).
     Matmul,
-    /// x·Wᵀ + b: inputs (x [N, in], W [out, in], optional b [out]).
+    /// x·Wᵀ + b: inputs (x `[N, in]`, W `[out, in]`, optional b `[out]`).
     Linear,
     /// Convolution: inputs (x, W, optional b).
     Conv2d(Conv2dParams),

@@ -15,6 +15,19 @@
 //! element of one example (for images, one pixel of one channel). Every metric returns one
 //! value per example (ROAR/KAR: one accuracy per fraction); [`mean_std`] summarises them. Errors are
 //! [`PassiveError`]s (`BadArgument` for inputs that do not fit).
+//!
+//! ```
+//! use xai_eval::complexity::{entropy, sparseness};
+//! use xai_tensor::Tensor;
+//!
+//! // Two attributions of one example each: all mass on one feature, and spread evenly.
+//! let a = Tensor::from_slice(&[0.0f32, 0.0, 0.0, 5.0, 1.0, 1.0, 1.0, 1.0], &[2, 4])?;
+//! let gini = sparseness(&a)?;
+//! assert!((gini[0] - 0.75).abs() < 1e-12 && gini[1].abs() < 1e-12);
+//! let h = entropy(&a)?;
+//! assert!(h[0].abs() < 1e-12 && (h[1] - 4f64.ln()).abs() < 1e-12);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod complexity;
 pub mod faithfulness;

@@ -11,6 +11,19 @@
 //! argmax); batched matmul; conv2d (im2col + gemm) and its two gradients; max/avg/adaptive
 //! pooling; stable softmax/log-softmax; reshape, permute, narrow, cat, index_select, gather,
 //! scatter_add, where; seeded Philox random numbers ([`Rng`]); `.npy` files.
+//!
+//! ```
+//! use xai_tensor::{DType, Rng, Tensor};
+//!
+//! let a = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2])?;
+//! let b = a.matmul(&a.t()?)?; // a·aᵀ = [[5, 11], [11, 25]]
+//! assert_eq!(b.to_vec_f32()?, [5.0, 11.0, 11.0, 25.0]);
+//! assert_eq!(b.sum(&[1], false)?.to_vec_f64()?, [16.0, 36.0]);
+//! // Seeded: the same seed draws the same numbers.
+//! let x = Rng::new(7).normal(&[3], 0.0, 1.0, DType::F64)?;
+//! assert_eq!(x.to_vec_f64()?, Rng::new(7).normal(&[3], 0.0, 1.0, DType::F64)?.to_vec_f64()?);
+//! # Ok::<(), xai_tensor::Error>(())
+//! ```
 
 extern crate blas_src;
 

@@ -3,10 +3,10 @@
 //! plain device allocations with explicit host↔device copies.
 //!
 //! The launch code ([`CudaStorage`]'s ops: grid and block sizes, argument packing, strides,
-//! broadcasting) runs against a [`gpu::Gpu`]: the real device through cudarc (driver and NVRTC
+//! broadcasting) runs against a `gpu::Gpu`: the real device through cudarc (driver and NVRTC
 //! loaded at run time, so building needs neither), or, with the `cuda-emu` feature, the host
 //! emulator, which compiles the same kernel sources with the system C++ compiler and runs them
-//! on host memory ([`emulator`]). Without the `cuda` feature this module is a stub whose every
+//! on host memory (`emulator`). Without the `cuda` feature this module is a stub whose every
 //! use is [`crate::Error::NotCompiledWithCuda`].
 
 #[cfg(not(feature = "cuda"))]
