@@ -34,6 +34,7 @@ pub mod faithfulness;
 pub mod league;
 pub mod localisation;
 pub mod plot;
+pub mod registry;
 pub mod retrain;
 pub mod roar;
 pub mod robustness;

@@ -6,6 +6,15 @@ pub enum PassiveError {
     /// An option or target that does not fit the model or input.
     #[error("{0}")]
     BadArgument(String),
+    /// A named parameter with a bad value: `{name} {msg}` ("steps must be at least 1, got
+    /// 0"); a front end may show the name as its own (a CLI flag).
+    #[error("{name} {msg}")]
+    BadParameter {
+        /// The parameter, in snake case.
+        name: String,
+        /// What is wrong, starting with a verb ("must be …").
+        msg: String,
+    },
     /// The model failed.
     #[error(transparent)]
     Nn(#[from] xai_nn::NnError),

@@ -16,6 +16,17 @@ use xai_tensor::{DType, Device, Tensor};
 /// Errors of the CLI: any library error, shown as one line.
 pub type CliResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
+/// A library error with its parameter, if it names one, spelled as the flag of that name
+/// (`steps must be …` → `--steps must be …`).
+pub fn with_flag_names(e: xai_passive::PassiveError) -> Box<dyn std::error::Error + Send + Sync> {
+    match e {
+        xai_passive::PassiveError::BadParameter { name, msg } => {
+            format!("--{} {msg}", name.replace('_', "-")).into()
+        }
+        e => e.into(),
+    }
+}
+
 /// Loads a model with weights.
 pub fn load_model(path: &Path) -> CliResult<Sequential> {
     Ok(file::load(path)?)
