@@ -202,6 +202,34 @@ fn tabular_lime_uses_training_statistics_and_reports_fidelity() {
         .collect();
     assert!(err.contains("lime local fidelity"), "{err}");
     assert_eq!(r2.len(), 4);
+    // The JSON report carries the same figures as the method's diagnostic.
+    let json = dir.path().join("a.json");
+    let flags = [
+        "--method",
+        "lime",
+        "--samples",
+        "400",
+        "--lime-sampling",
+        "training",
+        "--data",
+        "breast_cancer",
+        "--format",
+        "json",
+    ];
+    common::run_explain(&model, &input, json.to_str().unwrap(), &flags);
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(r["diagnostics"][0]["name"], "local_r2");
+    let got: Vec<f64> = r["diagnostics"][0]["per_example"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(
+        got.iter().zip(&r2).all(|(g, p)| (g - p).abs() < 1e-4),
+        "{got:?} vs {r2:?}"
+    );
     assert!(r2.iter().all(|r| (-1.0..=1.0).contains(r)), "{r2:?}");
     let (b, _) = run(&["--lime-sampling", "training", "--data", "breast_cancer"]);
     assert_eq!(a.to_vec_f32().unwrap(), b.to_vec_f32().unwrap());

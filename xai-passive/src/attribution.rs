@@ -72,6 +72,22 @@ pub struct Explanation {
     pub targets: Vec<usize>,
     /// Σa − (f(x) − f(baseline)) per example, for methods with a completeness axiom.
     pub completeness_gap: Option<Vec<f64>>,
+    /// The method's own per-example figures about this explanation (LIME's local R²), in
+    /// the order the method gives them.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// A figure a method reports about its explanation, one value per example (a surrogate's fit,
+/// a convergence measure): carried in the result, so a front end shows any method's the same
+/// way.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Diagnostic {
+    /// Short name (`local_r2`).
+    pub name: &'static str,
+    /// What it measures, in words.
+    pub description: &'static str,
+    /// One value per example.
+    pub per_example: Vec<f64>,
 }
 
 /// Options shared by the methods (each method reads the ones it understands).

@@ -45,6 +45,8 @@ pub mod methods;
 pub mod registry;
 pub mod report;
 
-pub use attribution::{resolve_targets, Attribution, Explanation, MethodOptions, Target};
+pub use attribution::{
+    resolve_targets, Attribution, Diagnostic, Explanation, MethodOptions, Target,
+};
 pub use batching::{map_batches, rows_done};
 pub use error::{PassiveError, Result};

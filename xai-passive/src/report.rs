@@ -32,6 +32,8 @@ pub struct ExplanationReport {
     /// Σa − (f(x) − f(baseline)) per example, for methods with a completeness axiom (else
     /// `null`).
     pub completeness_gap: Option<Vec<f64>>,
+    /// The method's diagnostics (LIME's `local_r2`), see [`crate::Diagnostic`].
+    pub diagnostics: Vec<crate::Diagnostic>,
     /// The attributions, as the `.npy` output holds them.
     pub attributions: Array,
 }
@@ -296,6 +298,7 @@ impl ExplanationReport {
             model,
             timings,
             completeness_gap: explanation.completeness_gap.clone(),
+            diagnostics: explanation.diagnostics.clone(),
             attributions: Array::from_tensor(attributions)?,
         })
     }
@@ -371,6 +374,7 @@ mod tests {
             attributions: Tensor::from_vec(vec![1.0f32, -2.0], &[1, 2]).unwrap(),
             targets: vec![3],
             completeness_gap: Some(vec![0.25]),
+            diagnostics: Vec::new(),
         };
         let digest = FileDigest {
             path: "m.json".into(),

@@ -4,7 +4,7 @@ use super::{load_model, read_input, CliResult};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use xai_nn::Layered;
-use xai_passive::methods::{Baseline, Integration, Lime};
+use xai_passive::methods::{Baseline, Integration};
 use xai_passive::report::{ExplanationReport, Timings};
 use xai_passive::{registry, resolve_targets, MethodOptions, Target};
 use xai_tensor::Tensor;
@@ -324,20 +324,12 @@ pub fn run(a: &Args) -> CliResult {
         return Err(format!("--png needs image inputs [N, C, H, W], got {:?}", x.shape()).into());
     }
     let targets = resolve_targets(m, &x, &a.target)?;
-    // LIME also reports its surrogate's local fidelity.
-    let (e, fits) = if a.method == "lime" {
-        let (e, fits) = Lime { opts: opts.clone() }.explain_with_fidelity(m, &x, &targets)?;
-        (e, Some(fits))
-    } else {
-        (method.attribute(m, &x, &targets)?, None)
-    };
+    let e = method.attribute(m, &x, &targets)?;
     spinner.finish_and_clear();
-    if let Some(fits) = fits {
-        let r2: Vec<String> = fits.iter().map(|f| format!("{:.4}", f.r2)).collect();
-        eprintln!(
-            "lime local fidelity (weighted R² per example): {}",
-            r2.join(" ")
-        );
+    // The method's own figures about its explanation (LIME's local fidelity).
+    for d in &e.diagnostics {
+        let v: Vec<String> = d.per_example.iter().map(|v| format!("{v:.4}")).collect();
+        eprintln!("{} {}: {}", a.method, d.description, v.join(" "));
     }
     // Input-space methods give the input's shape back; layer methods and unupsampled maps
     // keep their own per-example shape (without the batch axis for a single example).

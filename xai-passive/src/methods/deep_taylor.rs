@@ -58,6 +58,7 @@ impl<M: Differentiable + ?Sized> Attribution<M> for DeepTaylor {
             attributions,
             targets: targets.to_vec(),
             completeness_gap: None,
+            diagnostics: Vec::new(),
         })
     }
 }

@@ -297,6 +297,7 @@ impl<M: Differentiable + ?Sized> Attribution<M> for DeepLift {
             attributions,
             targets: targets.to_vec(),
             completeness_gap: Some(gap),
+            diagnostics: Vec::new(),
         })
     }
 }

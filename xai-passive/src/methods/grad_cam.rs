@@ -69,6 +69,7 @@ impl<M: Layered + ?Sized> Attribution<M> for GuidedGradCam {
             attributions: guided.attributions.mul(&cam.attributions)?,
             targets: targets.to_vec(),
             completeness_gap: None,
+            diagnostics: Vec::new(),
         })
     }
 }
@@ -199,6 +200,7 @@ impl<M: Layered + ?Sized> Attribution<M> for GradCam {
             )?,
             targets: targets.to_vec(),
             completeness_gap: None,
+            diagnostics: Vec::new(),
         })
     }
 }
@@ -265,6 +267,7 @@ impl<M: Layered + ?Sized> Attribution<M> for Cam {
             )?,
             targets: targets.to_vec(),
             completeness_gap: None,
+            diagnostics: Vec::new(),
         })
     }
 }

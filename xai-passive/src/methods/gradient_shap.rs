@@ -132,6 +132,7 @@ impl<M: Differentiable + ?Sized> Attribution<M> for GradientShap {
             attributions: Tensor::from_vec(acc, x.shape())?.to_dtype(DType::F32)?,
             targets: targets.to_vec(),
             completeness_gap: None,
+            diagnostics: Vec::new(),
         })
     }
 }

@@ -75,6 +75,7 @@ impl<M: Differentiable + ?Sized> Attribution<M> for GuidedGradient {
             attributions,
             targets: targets.to_vec(),
             completeness_gap: None,
+            diagnostics: Vec::new(),
         })
     }
 }

@@ -30,6 +30,7 @@ impl<M: Differentiable + ?Sized> Attribution<M> for InputXGradient {
             attributions: a,
             targets: targets.to_vec(),
             completeness_gap: None,
+            diagnostics: Vec::new(),
         })
     }
 }

@@ -53,6 +53,7 @@ impl<M: Differentiable + ?Sized> Attribution<M> for IntegratedGradients {
             attributions: Tensor::from_vec(a, x.shape())?.to_dtype(DType::F32)?,
             targets: targets.to_vec(),
             completeness_gap: Some(gap),
+            diagnostics: Vec::new(),
         })
     }
 }

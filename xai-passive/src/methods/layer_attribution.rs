@@ -86,6 +86,7 @@ impl<M: Layered + ?Sized> Attribution<M> for LayerGradientXActivation {
             attributions: a,
             targets: targets.to_vec(),
             completeness_gap: None,
+            diagnostics: Vec::new(),
         })
     }
 }
@@ -131,6 +132,7 @@ impl<M: Layered + ?Sized> Attribution<M> for LayerIntegratedGradients {
                 .to_dtype(DType::F32)?,
             targets: targets.to_vec(),
             completeness_gap: Some(gap),
+            diagnostics: Vec::new(),
         })
     }
 }
@@ -195,6 +197,7 @@ impl<M: Layered + ?Sized> Attribution<M> for LayerConductance {
             attributions: Tensor::from_vec(acc, &out_shape)?.to_dtype(DType::F32)?,
             targets: targets.to_vec(),
             completeness_gap: None,
+            diagnostics: Vec::new(),
         })
     }
 }

@@ -29,7 +29,7 @@ use super::lime_discretizer;
 use super::perturbation::{
     coalition_values, draw_and_eval, explain_by_groups, group_explanation, Background, Groups,
 };
-use crate::attribution::{Attribution, Explanation, MethodOptions};
+use crate::attribution::{Attribution, Diagnostic, Explanation, MethodOptions};
 use crate::{PassiveError, Result};
 use ndarray::{ArrayView1, ArrayView2};
 use rand_distr::{Distribution, StandardNormal};
@@ -132,16 +132,34 @@ fn kernel(d2: f64, width: f64) -> f64 {
 }
 
 impl Lime {
-    /// Attributions and, per example, the surrogate's fit (coefficients, intercept, R²).
+    /// Attributions and, per example, the surrogate's fit (coefficients, intercept, R²); the
+    /// explanation carries the R² as its `local_r2` diagnostic.
     pub fn explain_with_fidelity<M: Forward + ?Sized>(
         &self,
         model: &M,
         x: &Tensor,
         targets: &[usize],
     ) -> Result<(Explanation, Vec<LimeFit>)> {
-        if self.opts.lime_sampling != LimeSampling::OnOff {
-            return self.explain_tabular(model, x, targets);
-        }
+        let (mut e, fits) = if self.opts.lime_sampling != LimeSampling::OnOff {
+            self.explain_tabular(model, x, targets)?
+        } else {
+            self.explain_on_off(model, x, targets)?
+        };
+        e.diagnostics.push(Diagnostic {
+            name: "local_r2",
+            description: "local fidelity (weighted R² per example)",
+            per_example: fits.iter().map(|f| f.r2).collect(),
+        });
+        Ok((e, fits))
+    }
+
+    /// LIME over on/off perturbations of features or groups against the baseline.
+    fn explain_on_off<M: Forward + ?Sized>(
+        &self,
+        model: &M,
+        x: &Tensor,
+        targets: &[usize],
+    ) -> Result<(Explanation, Vec<LimeFit>)> {
         let run = |o: &MethodOptions, x: &Tensor, targets: &[usize], groups: &Groups| {
             let example = x.shape()[1..].to_vec();
             let d = groups.count;
@@ -390,6 +408,7 @@ fn tabular_explanation(
         attributions: Tensor::from_vec(a, shape)?.to_dtype(DType::F32)?,
         targets: targets.to_vec(),
         completeness_gap: None,
+        diagnostics: Vec::new(),
     };
     Ok((e, per))
 }
@@ -533,6 +552,9 @@ mod tests {
                 );
             }
             assert!(fits[i].r2 > 0.999, "{}", fits[i].r2);
+            // The explanation carries the same R² as its diagnostic.
+            assert_eq!(e.diagnostics[0].name, "local_r2");
+            assert_eq!(e.diagnostics[0].per_example[i], fits[i].r2);
         }
     }
 

@@ -282,6 +282,7 @@ impl<M: Differentiable + ?Sized> Attribution<M> for Lrp {
             attributions,
             targets: targets.to_vec(),
             completeness_gap: None,
+            diagnostics: Vec::new(),
         })
     }
 }

@@ -267,6 +267,7 @@ impl<M: Differentiable + ?Sized> Attribution<M> for MeaningfulPerturbation {
             attributions: deletion,
             targets: targets.to_vec(),
             completeness_gap: None,
+            diagnostics: Vec::new(),
         })
     }
 }

@@ -42,6 +42,7 @@ impl<M: Layered + ?Sized> Attribution<M> for NeuronGradient {
             attributions: g,
             targets: targets.to_vec(),
             completeness_gap: None,
+            diagnostics: Vec::new(),
         })
     }
 }
@@ -70,6 +71,7 @@ impl<M: Layered + ?Sized> Attribution<M> for NeuronIntegratedGradients {
             attributions: Tensor::from_vec(a, x.shape())?.to_dtype(DType::F32)?,
             targets: targets.to_vec(),
             completeness_gap: None,
+            diagnostics: Vec::new(),
         })
     }
 }

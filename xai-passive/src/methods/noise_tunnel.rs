@@ -174,6 +174,7 @@ impl<M: ?Sized, A: Attribution<M>> Attribution<M> for NoiseTunnel<A> {
             attributions: Tensor::from_vec(out, &shape)?.to_dtype(DType::F32)?,
             targets: targets.to_vec(),
             completeness_gap: None,
+            diagnostics: Vec::new(),
         })
     }
 }

@@ -162,6 +162,7 @@ impl<M: Forward + ?Sized> Attribution<M> for Occlusion {
             attributions: Tensor::from_vec(a, x.shape())?.to_dtype(DType::F32)?,
             targets: targets.to_vec(),
             completeness_gap: None,
+            diagnostics: Vec::new(),
         })
     }
 }

@@ -206,6 +206,7 @@ pub(crate) fn explain_by_groups<T>(
         attributions: Tensor::cat(&attributions, 0)?,
         targets: targets.to_vec(),
         completeness_gap: gaps,
+        diagnostics: Vec::new(),
     };
     Ok((e, extras))
 }
@@ -347,6 +348,7 @@ pub(crate) fn group_explanation(
         attributions: Tensor::from_vec(a, x.shape())?.to_dtype(DType::F32)?,
         targets: targets.to_vec(),
         completeness_gap,
+        diagnostics: Vec::new(),
     })
 }
 

@@ -77,6 +77,7 @@ impl<M: Differentiable + ?Sized> Attribution<M> for Saliency {
             attributions,
             targets: targets.to_vec(),
             completeness_gap: None,
+            diagnostics: Vec::new(),
         })
     }
 }
