@@ -34,6 +34,12 @@ For each fixture model in ``xai-cli/tests/fixtures/{mlp,lenet}`` (rebuilt in tor
   convolutions and ``ZBox(-4, 4)`` on the first linear or convolutional layer; xai's
   ``--composite linear=epsilon:1e-6,conv=gamma:0.25,first=zb:-4:4``
 
+And for ``lenet_mnist`` (the LeNet architecture trained by xai on the bundled MNIST, raw pixels
+0–255: ``xai train --model ARCH --data mnist --epochs 2``; its ``input.npy`` holds the first four
+MNIST rows) only ``deeplift_maxpool_rule`` with the zero baseline, whose pooling windows are all
+ties in exact arithmetic (a constant baseline through the convolutions): the case where the max
+pooling rule must take the first maximum of each window, as PyTorch does.
+
 LRP relevance is seeded with ``attr_output = onehot(argmax) * output`` (the target logit's value),
 so the input relevance sums to f_c(x) when nothing is absorbed. The script prints the
 conservation sums as a sanity check. The output is deterministic.
@@ -82,6 +88,31 @@ def single_rule(rule):
     from zennit.types import Convolution
 
     return LayerMapComposite(layer_map=layer_map_base() + [(Convolution, rule), (torch.nn.Linear, rule)])
+
+
+def deeplift_maxpool_rule(model, x, target):
+    """Captum's DeepLift (zero baseline) with a Clone module before each MaxPool2d."""
+    from captum.attr import DeepLift
+
+    separated = torch.nn.Sequential(
+        *[m for mod in model for m in ([Clone(), mod] if isinstance(mod, torch.nn.MaxPool2d) else [mod])]
+    ).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return DeepLift(separated).attribute(
+            x.clone().requires_grad_(True), baselines=torch.zeros_like(x), target=target
+        )
+
+
+def make_ties(name: str, fixtures: Path, out: Path) -> None:
+    model = load(fixtures / name / "model.json").float().eval()
+    x = torch.from_numpy(np.load(fixtures / name / "input.npy"))
+    with torch.no_grad():
+        target = model(x).argmax(1)
+    d = out / name
+    d.mkdir(parents=True, exist_ok=True)
+    save(d / "deeplift_maxpool_rule.npy", deeplift_maxpool_rule(model, x, target))
+    print(f"{name}: deeplift_maxpool_rule written")
 
 
 def make_one(name: str, fixtures: Path, out: Path) -> None:
@@ -166,6 +197,7 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     for name in MODELS:
         make_one(name, fixtures, args.out)
+    make_ties("lenet_mnist", fixtures, args.out)
     import captum
     import zennit
 

@@ -92,6 +92,23 @@ fn lenet_matches_captum_and_zennit() {
     check_model("lenet");
 }
 
+/// A LeNet trained on MNIST with a zero baseline: the baseline's pooling windows are all ties
+/// in exact arithmetic, and our convolutions break them by last-bit rounding; the max-pool rule
+/// takes each window's first maximum, as PyTorch's indices (1.0e-3 before it did, 3e-6 after).
+#[test]
+fn deeplift_on_a_trained_lenet_breaks_baseline_ties_as_pytorch() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("dl.npy");
+    let o = explain("lenet_mnist", &["--method", "deeplift"], &out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let want = Tensor::read_npy(fixture("rules/lenet_mnist/deeplift_maxpool_rule.npy")).unwrap();
+    let e = rel_l2(&Tensor::read_npy(&out).unwrap(), &want);
+    assert!(
+        e < 1e-5,
+        "deeplift vs Captum's max-pool rule: relative L2 {e:e}"
+    );
+}
+
 #[test]
 fn a_composite_spec_and_epsilon_gamma_box_equal_zennit_on_lenet() {
     let dir = tempfile::tempdir().unwrap();

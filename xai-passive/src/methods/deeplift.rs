@@ -21,7 +21,11 @@
 //! - **max pooling**, Captum's rule: with o, ō the pooled outputs and the winners of each half,
 //!   the output difference is split into max(o, ō) − ō sent to x's winners and o − max(o, ō)
 //!   sent to x̄'s winners, and each input's multiplier is that sum over Δx (the gradient where
-//!   |Δx| < 10⁻¹⁰). This keeps summation-to-delta exact where windows do not overlap.
+//!   |Δx| < 10⁻¹⁰). This keeps summation-to-delta exact where windows do not overlap. Each
+//!   half keeps its own upstream and fallback gradient, as in Captum; a window's winner is its
+//!   first maximum, as PyTorch's `max_pool2d` indices, with values within
+//!   [`MAXPOOL_TIE_RTOL`] of the maximum counted as ties (a constant baseline's windows tie
+//!   exactly in PyTorch, to the last bit only up to GEMM rounding here).
 //!
 //! [`Explanation::completeness_gap`] reports Σa − (f_c(x) − f_c(x̄)) per example (zero up to
 //! rounding for piecewise-linear networks with non-overlapping pools, and for Rescale on any
@@ -110,6 +114,53 @@ fn ratio_or(num: &Tensor, den: &Tensor, fallback: &Tensor) -> xai_tensor::Result
     small.where_cond(fallback, &num.div(&safe)?)
 }
 
+/// Values within this relative distance of their window's maximum tie with it in DeepLIFT's
+/// max-pooling rule. A baseline's activations are often equal across a window in exact
+/// arithmetic (a constant baseline through a convolution), but our convolutions (im2col and
+/// GEMM, whose kernels round edge columns differently) give them last-bit differences that
+/// PyTorch's do not: as ties, they go to the first maximum as in PyTorch's `max_pool2d`.
+pub const MAXPOOL_TIE_RTOL: f64 = 1e-5;
+
+/// For each window of `x` (`[N, C, H, W]`), the flat in-plane index of its first value within
+/// [`MAXPOOL_TIE_RTOL`] of the window's maximum (a NaN wins, as in PyTorch), in `x`'s dtype
+/// and on its device: the `index` of [`Op::MaxPool2d`].
+fn first_winners(
+    x: &Tensor,
+    [kh, kw]: [usize; 2],
+    [sh, sw]: [usize; 2],
+    out: &[usize],
+) -> xai_tensor::Result<Tensor> {
+    let (w, plane) = (x.shape()[3], x.shape()[2] * x.shape()[3]);
+    let (oh, ow) = (out[2], out[3]);
+    let v = x.to_vec_f64()?;
+    let mut index = Vec::with_capacity(out.iter().product());
+    for p in v.chunks(plane.max(1)) {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let at = |i: usize, j: usize| (oy * sh + i) * w + ox * sw + j;
+                let cells = (0..kh).flat_map(|i| (0..kw).map(move |j| (i, j)));
+                let nan = cells
+                    .clone()
+                    .map(|(i, j)| at(i, j))
+                    .find(|&q| p[q].is_nan());
+                let m = cells
+                    .clone()
+                    .map(|(i, j)| p[at(i, j)])
+                    .fold(f64::NEG_INFINITY, f64::max);
+                let tol = MAXPOOL_TIE_RTOL * m.abs();
+                let first = cells
+                    .map(|(i, j)| at(i, j))
+                    .find(|&q| p[q] >= m - tol)
+                    .unwrap_or(at(0, 0));
+                index.push(nan.unwrap_or(first) as f64);
+            }
+        }
+    }
+    Tensor::from_vec(index, out)?
+        .to_dtype(x.dtype())?
+        .to_device(x.device())
+}
+
 /// The activation of `op` applied to `t`, if `op` is one DeepLIFT treats as a nonlinearity.
 fn activation(op: &Op, t: &Tensor) -> Option<xai_tensor::Result<Tensor>> {
     Some(match op {
@@ -131,15 +182,23 @@ fn neg(t: &Tensor) -> xai_tensor::Result<Tensor> {
 }
 
 impl DeepLiftGradRule {
-    /// Rescale: g ⊙ Δy/Δx (gradient where Δx ≈ 0), for both halves.
+    /// Rescale: g ⊙ Δy/Δx (the gradient where Δx ≈ 0), each half with its own upstream
+    /// gradient and its own plain gradient, as Captum's `nonlinear`: the halves differ once a
+    /// fallback has given each the gradient at its own point.
     fn rescale(&self, ctx: &RuleCtx) -> xai_tensor::Result<Tensor> {
         let (a, ar) = halves(ctx.inputs[0].value())?;
         let (y, yr) = halves(ctx.output.value())?;
-        let (g, _) = halves(ctx.grad.value())?;
+        let (g, gr) = halves(ctx.grad.value())?;
         let plain = plain_backward(ctx)?.remove(0).expect("input 0 is needed");
-        let (plain, _) = halves(&plain)?;
-        let m = ratio_or(&g.mul(&y.sub(&yr)?)?, &a.sub(&ar)?, &plain)?;
-        twice(&m)
+        let (plain, plain_r) = halves(&plain)?;
+        let (dy, dx) = (y.sub(&yr)?, a.sub(&ar)?);
+        Tensor::cat(
+            &[
+                ratio_or(&g.mul(&dy)?, &dx, &plain)?,
+                ratio_or(&gr.mul(&dy)?, &dx, &plain_r)?,
+            ],
+            0,
+        )
     }
 
     /// RevealCancel on an activation fed by the linear node `lin`: stores the positive and
@@ -205,25 +264,47 @@ impl DeepLiftGradRule {
         twice(&m)
     }
 
-    /// Captum's max-pooling rule (see the module documentation).
+    /// Captum's max-pooling rule (see the module documentation). Each half's share of the
+    /// output difference is weighted by that half's upstream gradient and sent to that half's
+    /// window winners (the first maximum, as PyTorch's `max_pool2d` indices); where Δx ≈ 0,
+    /// each half takes its own plain gradient. With a baseline whose windows are all ties, the
+    /// baseline's winners and gradient are thus its own, not the input's.
     fn maxpool(&self, ctx: &RuleCtx) -> xai_tensor::Result<Tensor> {
         let (o, or) = halves(ctx.output.value())?;
-        let (g, _) = halves(ctx.grad.value())?;
+        let (g, gr) = halves(ctx.grad.value())?;
         let xmax = o.maximum(&or)?;
-        let delta = Tensor::cat(&[g.mul(&xmax.sub(&or)?)?, g.mul(&o.sub(&xmax)?)?], 0)?;
+        let delta = Tensor::cat(&[g.mul(&xmax.sub(&or)?)?, gr.mul(&o.sub(&xmax)?)?], 0)?;
         let seed = Var::constant(delta);
+        let Op::MaxPool2d { kernel, stride, .. } = ctx.op else {
+            unreachable!("called on max pooling only")
+        };
+        let op = Op::MaxPool2d {
+            kernel: *kernel,
+            stride: *stride,
+            index: first_winners(ctx.inputs[0].value(), *kernel, *stride, ctx.output.shape())?,
+        };
+        let pooled = RuleCtx { op: &op, ..*ctx };
         let sub = RuleCtx {
             grad: &seed,
-            ..*ctx
+            ..pooled
         };
         let spread = default_backward(&sub)?
             .remove(0)
             .expect("input 0 is needed");
         let (sx, sr) = halves(spread.value())?;
-        let plain = plain_backward(ctx)?.remove(0).expect("input 0 is needed");
-        let (plain, _) = halves(&plain)?;
+        let plain = plain_backward(&pooled)?
+            .remove(0)
+            .expect("input 0 is needed");
+        let (plain, plain_r) = halves(&plain)?;
         let (a, ar) = halves(ctx.inputs[0].value())?;
-        twice(&ratio_or(&sx.add(&sr)?, &a.sub(&ar)?, &plain)?)
+        let (spread, dx) = (sx.add(&sr)?, a.sub(&ar)?);
+        Tensor::cat(
+            &[
+                ratio_or(&spread, &dx, &plain)?,
+                ratio_or(&spread, &dx, &plain_r)?,
+            ],
+            0,
+        )
     }
 }
 

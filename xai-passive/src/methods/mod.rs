@@ -29,7 +29,7 @@ mod shapley_sampling;
 
 pub use common::{gauss_legendre, Baseline, Integration};
 pub use deep_taylor::DeepTaylor;
-pub use deeplift::{DeepLift, DeepLiftGradRule, DeepLiftRule};
+pub use deeplift::{DeepLift, DeepLiftGradRule, DeepLiftRule, MAXPOOL_TIE_RTOL};
 pub use dependence::{partial_dependence, quantile_grid, Dependence};
 pub use feature_ablation::{FeatureAblation, Omission};
 pub use grad_cam::{bilinear_resize, Cam, GradCam, GuidedGradCam};
