@@ -52,12 +52,14 @@ fn explain_on_cuda_without_a_usable_gpu_is_one_line_naming_what_is_missing() {
 fn emu_predict_and_saliency_on_the_emulated_device_equal_cpu() {
     use xai_tensor::Tensor;
     let dir = tempfile::tempdir().unwrap();
-    let f = fixture("lenet");
-    let (model, input) = (f.join("model.json"), f.join("input.npy"));
-    let run = |cmd: &[&str], device: &str| -> Tensor {
-        let out = dir
-            .path()
-            .join(format!("{}_{}.npy", cmd.join("_"), device.replace(':', "")));
+    let run_on = |name: &str, cmd: &[&str], device: &str| -> Tensor {
+        let f = fixture(name);
+        let (model, input) = (f.join("model.json"), f.join("input.npy"));
+        let out = dir.path().join(format!(
+            "{name}_{}_{}.npy",
+            cmd.join("_"),
+            device.replace(':', "")
+        ));
         let mut args = cmd.to_vec();
         args.extend([
             "--model",
@@ -77,6 +79,17 @@ fn emu_predict_and_saliency_on_the_emulated_device_equal_cpu() {
         );
         Tensor::read_npy(&out).unwrap()
     };
+    // Batch norm (its running statistics move with the model), average and adaptive pooling,
+    // and the smooth activations of the cnn_misc fixture.
+    for cmd in [&["predict"][..], &["explain", "--method", "saliency"]] {
+        let (cpu, emu) = (
+            run_on("cnn_misc", cmd, "cpu"),
+            run_on("cnn_misc", cmd, "cuda:1000"),
+        );
+        let e = common::rel_l2(&emu, &cpu);
+        assert!(e < 1e-5, "cnn_misc {cmd:?}: relative L2 {e:e}");
+    }
+    let run = |cmd: &[&str], device: &str| run_on("lenet", cmd, device);
     for cmd in [
         &["predict"][..],
         &["explain", "--method", "saliency"],

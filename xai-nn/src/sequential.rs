@@ -140,6 +140,23 @@ impl Sequential {
         Ok(x.to_dtype(DType::F32)?)
     }
 
+    /// This model with every parameter and buffer (batch norm's running statistics) on
+    /// `device`; its input normalisation follows the input's device. Parameters stay leaves
+    /// that require gradients.
+    ///
+    /// **Errors** if the device cannot hold them (a build without CUDA, no usable GPU).
+    pub fn to_device(mut self, device: Device) -> Result<Self> {
+        for l in &mut self.layers {
+            for (_, p) in l.layer.params_mut() {
+                *p = Var::leaf(p.value().to_device(device)?);
+            }
+            for (_, b) in l.layer.buffers_mut() {
+                *b = b.to_device(device)?;
+            }
+        }
+        Ok(self)
+    }
+
     pub(crate) fn normalized(&self, x: &Var) -> xai_tensor::Result<Var> {
         let Some(n) = &self.normalize else {
             return Ok(x.clone());
@@ -150,9 +167,13 @@ impl Sequential {
         } else {
             shape[1] = n.mean.len();
         }
-        let dtype = x.value().dtype();
-        let mean = Tensor::from_slice(&n.mean, &shape)?.to_dtype(dtype)?;
-        let std = Tensor::from_slice(&n.std, &shape)?.to_dtype(dtype)?;
+        let (dtype, device) = (x.value().dtype(), x.value().device());
+        let mean = Tensor::from_slice(&n.mean, &shape)?
+            .to_dtype(dtype)?
+            .to_device(device)?;
+        let std = Tensor::from_slice(&n.std, &shape)?
+            .to_dtype(dtype)?
+            .to_device(device)?;
         x.sub(&Var::constant(mean))?.div(&Var::constant(std))
     }
 

@@ -83,13 +83,9 @@ impl DeviceArgs {
     }
 
     /// `model` with its parameters on the device (checked usable first).
-    pub fn place_model(&self, mut model: Sequential) -> CliResult<Sequential> {
+    pub fn place_model(&self, model: Sequential) -> CliResult<Sequential> {
         if self.usable()? != Device::Cpu {
-            for l in model.layers_mut() {
-                for (_, p) in l.layer.params_mut() {
-                    *p = xai_autodiff::Var::leaf(p.value().to_device(self.device)?);
-                }
-            }
+            return Ok(model.to_device(self.device)?);
         }
         Ok(model)
     }

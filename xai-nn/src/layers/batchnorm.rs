@@ -127,6 +127,12 @@ impl Module for BatchNorm {
             .add(&var.mul_scalar(m)?)?;
         Ok(())
     }
+    fn buffers_mut(&mut self) -> Vec<(&'static str, &mut Tensor)> {
+        vec![
+            ("running_mean", &mut self.running_mean),
+            ("running_var", &mut self.running_var),
+        ]
+    }
     fn buffers(&self) -> Vec<(&'static str, &Tensor)> {
         vec![
             ("running_mean", &self.running_mean),

@@ -74,6 +74,10 @@ pub trait Module: Send + Sync + Debug {
     fn buffers(&self) -> Vec<(&'static str, &Tensor)> {
         Vec::new()
     }
+    /// Mutable access to the buffers (moving a model to a device).
+    fn buffers_mut(&mut self) -> Vec<(&'static str, &mut Tensor)> {
+        Vec::new()
+    }
 }
 
 /// How a missing parameter is initialised (PyTorch's defaults).
