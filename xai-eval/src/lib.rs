@@ -43,6 +43,11 @@ pub mod sanity;
 
 pub use xai_passive::{PassiveError, Result};
 
+/// The README's code, compiled and run as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 use xai_tensor::Tensor;
 
 /// Mean and population standard deviation √(Σ(v − mean)²/n) of `v` (NaN, NaN when empty).

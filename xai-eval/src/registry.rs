@@ -70,8 +70,9 @@ pub enum Better {
 /// What a metric is run on. Fields a metric does not [`need`](MetricInfo::needs) may be
 /// `None`.
 pub struct MetricInputs<'a> {
-    /// The model (owned: model randomization re-initialises it layer by layer).
-    pub model: Sequential,
+    /// The model (mutable: model randomization re-initialises it layer by layer and gives
+    /// it back unchanged).
+    pub model: &'a mut Sequential,
     /// Which class each example's explanation and score are for.
     pub target: Target,
     /// Examples `[N, ...input_shape]`.
@@ -86,6 +87,23 @@ pub struct MetricInputs<'a> {
     pub data: Option<&'a Dataset>,
     /// Where metrics with files write them.
     pub output_dir: Option<&'a Path>,
+}
+
+impl<'a> MetricInputs<'a> {
+    /// `model` and examples `x`, explained for their predicted classes; set the other fields
+    /// with struct update syntax (`MetricInputs { method: Some(m), ..MetricInputs::new(..) }`).
+    pub fn new(model: &'a mut Sequential, x: &'a Tensor) -> Self {
+        Self {
+            model,
+            target: Target::Argmax,
+            x: Some(x),
+            attributions: None,
+            method: None,
+            mask: None,
+            data: None,
+            output_dir: None,
+        }
+    }
 }
 
 /// Parameters by name, as JSON values (from a CLI's flags or a config file). Each metric
@@ -385,7 +403,7 @@ fn data<'a>(i: &MetricInputs<'a>) -> Result<&'a Dataset> {
 /// The examples, their targets and attributions (given, or computed with the method).
 fn explained(i: &MetricInputs) -> Result<(Tensor, Vec<usize>, Tensor)> {
     let x = input(i)?;
-    let m: &dyn Layered = &i.model;
+    let m: &dyn Layered = &*i.model;
     let targets = resolve_targets(m, x, &i.target)?;
     let a = match (i.attributions, i.method) {
         (Some(a), _) => a.clone(),
@@ -423,7 +441,7 @@ fn curves(i: MetricInputs, p: &Params, name: &'static str) -> Result<MetricRepor
     } else {
         Curve::Deletion
     };
-    let m: &dyn Layered = &i.model;
+    let m: &dyn Layered = &*i.model;
     let c = perturbation_curves(m, &x, &a, &targets, curve, steps, &baseline, bs)?;
     let per = match name {
         "deletion" | "insertion" => c.auc(),
@@ -443,7 +461,7 @@ fn infidelities(i: MetricInputs, p: &Params, name: &'static str) -> Result<Metri
     } else {
         infidelity_scaled::<dyn Layered>
     };
-    let per = f(&i.model, &x, &a, &targets, samples, noise_std, seed, bs)?;
+    let per = f(&*i.model, &x, &a, &targets, samples, noise_std, seed, bs)?;
     Ok(MetricReport::per_example(name, per))
 }
 
@@ -451,7 +469,7 @@ fn completeness(i: MetricInputs, p: &Params, name: &'static str) -> Result<Metri
     let baseline = p.baseline("baseline")?;
     let bs = p.count("batch_size", 256)?;
     let (x, targets, a) = explained(&i)?;
-    let m: &dyn Layered = &i.model;
+    let m: &dyn Layered = &*i.model;
     let per = completeness_gap(m, &x, &a, &targets, &baseline, bs)?;
     Ok(MetricReport::per_example(name, per))
 }
@@ -468,7 +486,7 @@ fn sensitivities(i: MetricInputs, p: &Params, name: &'static str) -> Result<Metr
         robustness::local_lipschitz::<dyn Layered>
     };
     let per = f(
-        &i.model,
+        &*i.model,
         method,
         &x,
         Some(&a),
@@ -505,12 +523,11 @@ fn model_randomization(i: MetricInputs, p: &Params, name: &'static str) -> Resul
     let method = method(&i)?;
     let dir = i.output_dir.ok_or_else(|| missing("an output folder"))?;
     let x = input(&i)?;
-    let targets = resolve_targets(&i.model as &dyn Layered, x, &i.target)?;
-    let mut model = i.model;
+    let targets = resolve_targets(&*i.model as &dyn Layered, x, &i.target)?;
     let r = if independent {
-        sanity::independent_randomization(&mut model, method, x, &targets, seed)?
+        sanity::independent_randomization(i.model, method, x, &targets, seed)?
     } else {
-        sanity::cascading_randomization(model, method, x, &targets, seed)?
+        sanity::cascading_randomization(i.model, method, x, &targets, seed)?
     };
     r.write(dir)
         .map_err(|e| PassiveError::BadArgument(format!("output folder {}: {e}", dir.display())))?;
@@ -551,10 +568,10 @@ fn data_randomization(i: MetricInputs, p: &Params, name: &'static str) -> Result
             src.x.narrow(0, 0, src.len().min(8))?
         }
     };
-    let m: &dyn Layered = &i.model;
+    let m: &dyn Layered = &*i.model;
     let targets = resolve_targets(m, &x, &i.target)?;
     let seed = p.unsigned("seed", 0)?;
-    let r = sanity::data_randomization(&i.model, &train_set, &cfg, method, &x, &targets, seed)?;
+    let r = sanity::data_randomization(i.model, &train_set, &cfg, method, &x, &targets, seed)?;
     let s = &r.similarity;
     Ok(MetricReport::per_example(name, s.spearman.clone())
         .with("method", &r.method)
@@ -579,7 +596,7 @@ fn remove_and_retrain(i: MetricInputs, p: &Params, name: &'static str) -> Result
             "must be above 0 for retraining".into(),
         ));
     }
-    let m: &dyn Layered = &i.model;
+    let m: &dyn Layered = &*i.model;
     let explain = |x: &Tensor| -> Result<Tensor> {
         let targets = resolve_targets(m, x, &i.target)?;
         Ok(method.attribute(m, x, &targets)?.attributions)
@@ -591,7 +608,7 @@ fn remove_and_retrain(i: MetricInputs, p: &Params, name: &'static str) -> Result
         roar::Removal::Kar
     };
     let r = roar::remove_and_retrain(
-        &i.model, &train_set, &test_set, &a_train, &a_test, &fractions, removal, &cfg,
+        i.model, &train_set, &test_set, &a_train, &a_test, &fractions, removal, &cfg,
     )?;
     Ok(MetricReport {
         metric: name.into(),
@@ -654,18 +671,13 @@ mod tests {
     }
 
     fn inputs<'a>(
+        model: &'a mut Sequential,
         x: &'a Tensor,
         method: Option<&'a dyn Attribution<dyn Layered>>,
     ) -> MetricInputs<'a> {
         MetricInputs {
-            model: linear_model(),
-            target: Target::Argmax,
-            x: Some(x),
-            attributions: None,
             method,
-            mask: None,
-            data: None,
-            output_dir: None,
+            ..MetricInputs::new(model, x)
         }
     }
 
@@ -677,29 +689,35 @@ mod tests {
         let saliency =
             xai_passive::registry::build("saliency", &xai_passive::MethodOptions::default())
                 .unwrap();
-        let m = linear_model();
+        let mut m = linear_model();
         let t = resolve_targets(&m as &dyn Layered, &x, &Target::Argmax).unwrap();
         let a = saliency
             .attribute(&m as &dyn Layered, &x, &t)
             .unwrap()
             .attributions;
         let p = Params::default().with("steps", 3);
-        let r = evaluate("deletion", inputs(&x, Some(saliency.as_ref())), &p).unwrap();
+        let r = evaluate("deletion", inputs(&mut m, &x, Some(saliency.as_ref())), &p).unwrap();
         let want = perturbation_curves(&m, &x, &a, &t, Curve::Deletion, 3, &Baseline::Zeros, 256)
             .unwrap()
             .auc();
         assert_eq!(r.per_example.as_deref(), Some(&want[..]));
-        let mut given = inputs(&x, None);
+        let mut m2 = linear_model();
+        let mut given = inputs(&mut m2, &x, None);
         given.attributions = Some(&a);
         let r = evaluate("sparseness", given, &Params::default()).unwrap();
         assert_eq!(r.per_example.unwrap(), complexity::sparseness(&a).unwrap());
-        let e = evaluate("entropy", inputs(&x, None), &Params::default()).unwrap_err();
+        let e = evaluate("entropy", inputs(&mut m, &x, None), &Params::default()).unwrap_err();
         assert!(
             e.to_string().contains("needs attributions or a method"),
             "{e}"
         );
         let bad = Params::default().with("samples", 0);
-        let e = evaluate("infidelity", inputs(&x, Some(saliency.as_ref())), &bad).unwrap_err();
+        let e = evaluate(
+            "infidelity",
+            inputs(&mut m, &x, Some(saliency.as_ref())),
+            &bad,
+        )
+        .unwrap_err();
         assert_eq!(e.to_string(), "samples must be at least 1, got 0");
     }
 

@@ -103,27 +103,42 @@ fn attribute_with(
 /// model as given, then re-initialises the parameterised layers from the top down
 /// ([`randomize_layer`], seeded by `seed`), explaining again after each and comparing with the
 /// original explanation by Spearman rank correlation (with and without absolute values) and
-/// SSIM. Consumes the model (it ends fully randomized).
+/// SSIM. The model's trained parameters are restored at the end: it is given back unchanged.
 ///
 /// **Errors** if the model has no parameterised layer or the method fails.
 pub fn cascading_randomization(
-    mut model: Sequential,
+    model: &mut Sequential,
     method: &dyn Attribution<dyn Layered>,
     x: &Tensor,
     targets: &[usize],
     seed: u64,
 ) -> Result<SanityReport> {
+    let saved: Vec<Vec<Var>> = model
+        .layers()
+        .iter()
+        .map(|l| l.layer.params().iter().map(|p| p.1.clone()).collect())
+        .collect();
     let explain = |m: &Sequential| attribute_with(method, m, x, targets);
-    let a0 = explain(&model)?;
-    let compare = |layer: String, a: &Tensor| similarity(layer, &a0, a);
-    let mut out = vec![compare("original".into(), &a0)?];
-    let mut rng = Rng::new(seed);
-    let names = model.layer_names();
-    for i in (0..names.len()).rev() {
-        if randomize_layer(&mut model, i, &mut rng)? {
-            out.push(compare(names[i].clone(), &explain(&model)?)?);
+    let cascade = |model: &mut Sequential| -> Result<Vec<SanityRow>> {
+        let a0 = explain(model)?;
+        let compare = |layer: String, a: &Tensor| similarity(layer, &a0, a);
+        let mut out = vec![compare("original".into(), &a0)?];
+        let mut rng = Rng::new(seed);
+        let names = model.layer_names();
+        for i in (0..names.len()).rev() {
+            if randomize_layer(model, i, &mut rng)? {
+                out.push(compare(names[i].clone(), &explain(model)?)?);
+            }
+        }
+        Ok(out)
+    };
+    let out = cascade(model);
+    for (l, saved) in model.layers_mut().iter_mut().zip(saved) {
+        for (p, v) in l.layer.params_mut().into_iter().zip(saved) {
+            *p.1 = v;
         }
     }
+    let out = out?;
     if out.len() == 1 {
         return bad("the model has no parameterised layer to randomize");
     }
@@ -629,7 +644,16 @@ mod data_and_independent_randomization_tests {
         assert_eq!(before, after);
         let layers: Vec<&str> = ind.rows.iter().map(|r| r.layer.as_str()).collect();
         assert_eq!(layers, ["original", "2", "0"]);
-        let cas = cascading_randomization(model, &sal, &x, &[0; 5], 9).unwrap();
+        let cas = cascading_randomization(&mut model, &sal, &x, &[0; 5], 9).unwrap();
+        let restored: Vec<Vec<f32>> = model
+            .named_params()
+            .iter()
+            .map(|(_, v)| v.value().to_vec_f32().unwrap())
+            .collect();
+        assert_eq!(
+            before, restored,
+            "the cascade gives the model back unchanged"
+        );
         // Step 1 randomizes the top layer alone in both.
         assert_eq!(ind.rows[1].spearman, cas.rows[1].spearman);
         // Saliency of a tanh MLP through a random first layer only: Spearman ≠ the cascade's.

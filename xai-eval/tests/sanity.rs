@@ -40,13 +40,13 @@ fn gradient_and_integrated_gradients_fail_to_survive_randomization() {
     for name in ["saliency", "integrated-gradients"] {
         let method = registry::build(name, &MethodOptions::default()).unwrap();
         // Retrain-free copy: reload the trained weights by saving once.
-        let m = model
+        let mut m = model
             .take()
             .unwrap_or_else(|| file::load(dir.path().join("m.json")).unwrap());
         if !dir.path().join("m.json").exists() {
             file::save(&m, dir.path().join("m.json")).unwrap();
         }
-        let r = cascading_randomization(m, method.as_ref(), &x, &targets, 7).unwrap();
+        let r = cascading_randomization(&mut m, method.as_ref(), &x, &targets, 7).unwrap();
         // original + 4 parameterised layers (9, 7, 3, 0).
         let layers: Vec<&str> = r.rows.iter().map(|r| r.layer.as_str()).collect();
         assert_eq!(layers, ["original", "9", "7", "3", "0"]);

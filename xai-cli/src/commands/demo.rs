@@ -247,8 +247,8 @@ pub fn run(a: &Args) -> CliResult {
     for name in SANITY_METHODS {
         bar.set_message(format!("sanity {name}"));
         let method = registry::build(name, &MethodOptions::default())?;
-        let fresh = file::load(dir.join("model.json"))?;
-        let report = sanity::cascading_randomization(fresh, method.as_ref(), &x, &pred, 0)?;
+        let mut fresh = file::load(dir.join("model.json"))?;
+        let report = sanity::cascading_randomization(&mut fresh, method.as_ref(), &x, &pred, 0)?;
         let sub = format!("sanity/{name}");
         report
             .write(&dir.join(&sub))

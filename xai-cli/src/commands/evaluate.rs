@@ -201,7 +201,7 @@ pub fn run(a: &Args) -> CliResult {
         None => None,
     };
     let spinner = crate::progress::spinner(format!("evaluating {}", a.metric));
-    let model = load_model(&a.model)?;
+    let mut model = load_model(&a.model)?;
     let x = match &a.input {
         Some(p) => Some(read_input(&model, p, a.allow_nan)?.0),
         None => None,
@@ -223,7 +223,7 @@ pub fn run(a: &Args) -> CliResult {
         _ => None,
     };
     let inputs = MetricInputs {
-        model,
+        model: &mut model,
         target: a.target.clone(),
         x: x.as_ref(),
         attributions: attributions.as_ref(),
