@@ -625,33 +625,26 @@ mod data_and_independent_randomization_tests {
     }
 
     #[test]
-    fn independent_randomization_restores_the_model_and_starts_like_cascading() {
+    fn both_randomizations_restore_the_model_and_start_alike() {
         let (data, _) = relevant_features(40, 6, 2, 1).unwrap();
         let x = data.x.narrow(0, 0, 5).unwrap();
         let sal = Saliency::default();
         let mut model = crate::testing::mlp(6, 16, "tanh", 2, 0);
-        let before: Vec<Vec<f32>> = model
-            .named_params()
-            .iter()
-            .map(|(_, v)| v.value().to_vec_f32().unwrap())
-            .collect();
+        let params = |m: &Sequential| -> Vec<Vec<f32>> {
+            m.named_params()
+                .iter()
+                .map(|(_, v)| v.value().to_vec_f32().unwrap())
+                .collect()
+        };
+        let before = params(&model);
         let ind = independent_randomization(&mut model, &sal, &x, &[0; 5], 9).unwrap();
-        let after: Vec<Vec<f32>> = model
-            .named_params()
-            .iter()
-            .map(|(_, v)| v.value().to_vec_f32().unwrap())
-            .collect();
-        assert_eq!(before, after);
+        assert_eq!(before, params(&model));
         let layers: Vec<&str> = ind.rows.iter().map(|r| r.layer.as_str()).collect();
         assert_eq!(layers, ["original", "2", "0"]);
         let cas = cascading_randomization(&mut model, &sal, &x, &[0; 5], 9).unwrap();
-        let restored: Vec<Vec<f32>> = model
-            .named_params()
-            .iter()
-            .map(|(_, v)| v.value().to_vec_f32().unwrap())
-            .collect();
         assert_eq!(
-            before, restored,
+            before,
+            params(&model),
             "the cascade gives the model back unchanged"
         );
         // Step 1 randomizes the top layer alone in both.

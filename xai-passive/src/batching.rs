@@ -3,6 +3,7 @@
 
 use crate::Result;
 use rayon::prelude::*;
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use xai_autodiff::RecordingContext;
 use xai_tensor::Tensor;
@@ -43,6 +44,51 @@ pub fn map_batches(
         })
         .collect::<Result<_>>()?;
     Ok(Tensor::cat(&parts, 0)?)
+}
+
+/// Runs `work` on the row ranges `0..rows` in chunks of `batch_size`, in parallel waves of
+/// [`WAVE_PER_THREAD`] chunks per rayon thread, and hands each result to `consume` in row
+/// order (so accumulations are deterministic and only one wave of results is held at a time).
+/// Chunks per rayon thread in one wave of [`run_rows`]: each wave ends in a barrier (threads
+/// park and wake), so a wave should hold several chunks per thread; results of one wave are
+/// held at once.
+const WAVE_PER_THREAD: usize = 8;
+
+pub(crate) fn run_rows<T: Send>(
+    rows: usize,
+    batch_size: usize,
+    work: impl Fn(Range<usize>) -> Result<T> + Sync,
+    mut consume: impl FnMut(Range<usize>, T) -> Result<()>,
+) -> Result<()> {
+    let bs = batch_size.max(1);
+    let chunks: Vec<Range<usize>> = (0..rows)
+        .step_by(bs)
+        .map(|s| s..(s + bs).min(rows))
+        .collect();
+    let wave = rayon::current_num_threads().max(1) * WAVE_PER_THREAD;
+    // Each chunk runs under the caller's grad mode and scope, whichever worker takes it.
+    let ctx = RecordingContext::current();
+    for group in chunks.chunks(wave) {
+        let results: Vec<T> = if group.len() == 1 {
+            vec![work(group[0].clone())?]
+        } else {
+            group
+                .par_iter()
+                .map(|r| ctx.enter(|| work(r.clone())))
+                .collect::<Result<_>>()?
+        };
+        for (r, t) in group.iter().zip(results) {
+            consume(r.clone(), t)?;
+        }
+    }
+    Ok(())
+}
+
+/// Shape `[rows, ...example]`.
+pub(crate) fn batch_shape(rows: usize, example: &[usize]) -> Vec<usize> {
+    let mut s = vec![rows];
+    s.extend(example);
+    s
 }
 
 #[cfg(test)]

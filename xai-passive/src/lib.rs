@@ -39,11 +39,16 @@
 //! ```
 
 mod attribution;
+mod baseline;
 mod batching;
 mod error;
 pub mod methods;
+mod objectives;
+mod quadrature;
 pub mod registry;
 pub mod report;
+#[cfg(test)]
+mod testing;
 
 pub use attribution::{
     resolve_targets, Attribution, Diagnostic, Explanation, MethodOptions, Target,

@@ -31,10 +31,10 @@
 //! rounding for piecewise-linear networks with non-overlapping pools, and for Rescale on any
 //! network of the supported ops).
 
-use super::common::target_logits;
-use super::lrp_rules::{plain_backward, LinearMap};
+use super::lrp_rules::{neg, plain_backward, pos, LinearMap};
 use super::saliency::target_gradient;
 use crate::attribution::{Attribution, Explanation, MethodOptions};
+use crate::objectives::target_logits;
 use crate::{map_batches, Result};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -171,14 +171,6 @@ fn activation(op: &Op, t: &Tensor) -> Option<xai_tensor::Result<Tensor>> {
         Op::Softplus => t.softplus(),
         _ => return None,
     })
-}
-
-fn pos(t: &Tensor) -> xai_tensor::Result<Tensor> {
-    t.relu()
-}
-
-fn neg(t: &Tensor) -> xai_tensor::Result<Tensor> {
-    t.sub(&t.relu()?)
 }
 
 impl DeepLiftGradRule {

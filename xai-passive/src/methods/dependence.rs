@@ -166,7 +166,7 @@ pub fn partial_dependence<M: Forward + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::methods::common::testing::*;
+    use crate::testing::models::*;
     use xai_nn::layers::ActivationKind;
     use xai_nn::Sequential;
     use xai_tensor::Rng;

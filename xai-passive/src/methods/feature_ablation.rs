@@ -103,8 +103,8 @@ impl<M: Forward + ?Sized> Attribution<M> for Omission {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::methods::common::testing::*;
     use crate::methods::Baseline;
+    use crate::testing::models::*;
     use xai_tensor::Rng;
 
     fn logit(m: &dyn Forward, v: &[f32], shape: &[usize], t: usize) -> f64 {

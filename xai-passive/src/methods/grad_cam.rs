@@ -20,8 +20,8 @@
 //! the layer's resolution `[N, H_l, W_l]`. The default layer is the last one whose output is
 //! `[C, H, W]` with H·W > 1.
 
-use super::common::{layer_gradient, resolve_layer, trace_values, Objective};
 use crate::attribution::{Attribution, Explanation, MethodOptions};
+use crate::objectives::{layer_gradient, resolve_layer, trace_values, Objective};
 use crate::{map_batches, PassiveError, Result};
 use xai_nn::Layered;
 use xai_tensor::{DType, Tensor};
@@ -275,7 +275,7 @@ impl<M: Layered + ?Sized> Attribution<M> for Cam {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::methods::common::testing::*;
+    use crate::testing::models::*;
     use xai_nn::layers::{AdaptiveAvgPool2d, Flatten};
     use xai_nn::Sequential;
     use xai_tensor::Rng;

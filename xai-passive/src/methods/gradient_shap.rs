@@ -10,9 +10,9 @@
 //! noise; Captum's `stdevs` is absolute). Seeded Philox streams: same seed, same result, but
 //! not Captum's random numbers.
 
-use super::common::{batch_shape, run_rows};
 use super::target_gradient;
 use crate::attribution::{Attribution, Explanation, MethodOptions};
+use crate::batching::{batch_shape, run_rows};
 use crate::{PassiveError, Result};
 use xai_nn::Differentiable;
 use xai_tensor::{DType, Rng, Tensor};
@@ -140,9 +140,9 @@ impl<M: Differentiable + ?Sized> Attribution<M> for GradientShap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::methods::common::rel_l2;
-    use crate::methods::common::testing::*;
     use crate::methods::{Baseline, IntegratedGradients};
+    use crate::testing::models::*;
+    use crate::testing::rel_l2;
 
     #[test]
     fn one_baseline_converges_to_integrated_gradients_and_is_seeded() {

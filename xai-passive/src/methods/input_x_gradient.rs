@@ -38,7 +38,7 @@ impl<M: Differentiable + ?Sized> Attribution<M> for InputXGradient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::methods::common::testing::*;
+    use crate::testing::models::*;
     use xai_nn::Sequential;
     use xai_tensor::Rng;
 
@@ -67,6 +67,6 @@ mod tests {
         }
         .attribute(&m, &x, &[0, 1, 2, 0, 1])
         .unwrap();
-        assert!(crate::methods::common::rel_l2(&a.attributions, &b.attributions) < 1e-5);
+        assert!(crate::testing::rel_l2(&a.attributions, &b.attributions) < 1e-5);
     }
 }

@@ -4,9 +4,10 @@
 //! Completeness: Σᵢ aᵢ = f_c(x) − f_c(b) up to the quadrature error, reported per example as
 //! [`Explanation::completeness_gap`].
 
-use super::common::{integrate_path, target_logits};
 use super::target_gradient;
 use crate::attribution::{Attribution, Explanation, MethodOptions};
+use crate::objectives::target_logits;
+use crate::quadrature::integrate_path;
 use crate::Result;
 use xai_nn::Differentiable;
 use xai_tensor::{DType, Tensor};
@@ -61,9 +62,9 @@ impl<M: Differentiable + ?Sized> Attribution<M> for IntegratedGradients {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::methods::common::rel_l2;
-    use crate::methods::common::testing::*;
     use crate::methods::{gauss_legendre, Baseline, Integration};
+    use crate::testing::models::*;
+    use crate::testing::rel_l2;
     use xai_nn::layers::ActivationKind;
     use xai_nn::Sequential;
     use xai_tensor::Rng;

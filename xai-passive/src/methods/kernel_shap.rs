@@ -257,8 +257,8 @@ impl<M: Forward + ?Sized> Attribution<M> for KernelShap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::methods::common::testing::*;
     use crate::methods::ShapleyExact;
+    use crate::testing::models::*;
     use xai_tensor::Rng;
 
     #[test]
@@ -331,7 +331,7 @@ mod tests {
             run(1).attributions.to_vec_f32().unwrap()
         );
         let e = ShapleyExact::default().attribute(&m, &x, &t).unwrap();
-        assert!(crate::methods::common::rel_l2(&a.attributions, &e.attributions) < 0.2);
+        assert!(crate::testing::rel_l2(&a.attributions, &e.attributions) < 0.2);
     }
 
     #[test]

@@ -15,11 +15,12 @@
 //!
 //! All steps of all examples go through the model as one batch, in chunks of `batch_size`.
 
-use super::common::{
-    index_column, integrate_path, layer_gradient, path_chunk, required_layer, run_rows,
-    target_logits, trace_values, Objective,
-};
 use crate::attribution::{Attribution, Explanation, MethodOptions};
+use crate::batching::run_rows;
+use crate::objectives::{
+    index_column, layer_gradient, required_layer, target_logits, trace_values, Objective,
+};
+use crate::quadrature::{integrate_path, path_chunk};
 use crate::{map_batches, Result};
 use xai_autodiff::{enable_grad, grad_tensors, Var};
 use xai_nn::Layered;
@@ -205,9 +206,9 @@ impl<M: Layered + ?Sized> Attribution<M> for LayerConductance {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::methods::common::rel_l2;
-    use crate::methods::common::testing::*;
     use crate::methods::{IntegratedGradients, Integration};
+    use crate::testing::models::*;
+    use crate::testing::rel_l2;
     use xai_tensor::Rng;
 
     fn opts(layer: &str) -> MethodOptions {

@@ -503,8 +503,8 @@ impl<M: Forward + ?Sized> Attribution<M> for Lime {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::methods::common::testing::*;
     use crate::methods::Baseline;
+    use crate::testing::models::*;
     use xai_nn::Sequential;
 
     /// f(x) = W x with two outputs over six features, and W.

@@ -40,11 +40,13 @@ pub fn stabilize(z: &Tensor, eps: f64) -> Result<Tensor> {
     z.add(&sgn.mul_scalar(eps)?)
 }
 
-fn pos(t: &Tensor) -> Result<Tensor> {
+/// t⁺ = max(t, 0).
+pub(crate) fn pos(t: &Tensor) -> Result<Tensor> {
     t.relu()
 }
 
-fn neg(t: &Tensor) -> Result<Tensor> {
+/// t⁻ = min(t, 0).
+pub(crate) fn neg(t: &Tensor) -> Result<Tensor> {
     t.sub(&t.relu()?)
 }
 
@@ -618,7 +620,7 @@ pub(crate) fn plain_backward(ctx: &RuleCtx) -> Result<Vec<Option<Tensor>>> {
 /// Small networks for the rule tests (LRP, deep Taylor, DeepLIFT, guided backprop).
 #[cfg(test)]
 pub(crate) mod testnets {
-    use crate::methods::common::testing::{act, layer, linear, randn};
+    use crate::testing::models::{act, layer, linear, randn};
     use xai_autodiff::Var;
     use xai_nn::layers::{ActivationKind, Conv2d, Flatten, MaxPool2d};
     use xai_nn::Sequential;

@@ -275,7 +275,7 @@ impl<M: Differentiable + ?Sized> Attribution<M> for MeaningfulPerturbation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::methods::common::testing::*;
+    use crate::testing::models::*;
     use xai_nn::layers::Flatten;
     use xai_nn::Sequential;
 

@@ -1,6 +1,5 @@
-//! One file per attribution method.
+//! One file per attribution method (and the rule and perturbation machinery they share).
 
-mod common;
 mod deep_taylor;
 mod deeplift;
 mod dependence;
@@ -27,7 +26,8 @@ mod segments;
 mod shapley_exact;
 mod shapley_sampling;
 
-pub use common::{gauss_legendre, Baseline, Integration};
+pub use crate::baseline::Baseline;
+pub use crate::quadrature::{gauss_legendre, Integration};
 pub use deep_taylor::DeepTaylor;
 pub use deeplift::{DeepLift, DeepLiftGradRule, DeepLiftRule, MAXPOOL_TIE_RTOL};
 pub use dependence::{partial_dependence, quantile_grid, Dependence};

@@ -7,8 +7,9 @@
 //! - `neuron-integrated-gradients`: (x − b) ⊙ Σₖ wₖ ∂A_j(b + αₖ(x − b))/∂x (Sundararajan et al.
 //!   2017 for a hidden unit; Captum's `NeuronIntegratedGradients`). Σa ≈ A_j(x) − A_j(b).
 
-use super::common::{integrate_path, layer_gradient, resolve_neuron, Objective};
 use crate::attribution::{Attribution, Explanation, MethodOptions};
+use crate::objectives::{layer_gradient, resolve_neuron, Objective};
+use crate::quadrature::integrate_path;
 use crate::{map_batches, Result};
 use xai_nn::Layered;
 use xai_tensor::{DType, Tensor};
@@ -79,8 +80,8 @@ impl<M: Layered + ?Sized> Attribution<M> for NeuronIntegratedGradients {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::methods::common::testing::*;
-    use crate::methods::common::trace_values;
+    use crate::objectives::trace_values;
+    use crate::testing::models::*;
     use xai_tensor::Rng;
 
     fn opts(n: &str) -> MethodOptions {

@@ -182,9 +182,9 @@ impl<M: ?Sized, A: Attribution<M>> Attribution<M> for NoiseTunnel<A> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::methods::common::rel_l2;
-    use crate::methods::common::testing::*;
     use crate::methods::Saliency;
+    use crate::testing::models::*;
+    use crate::testing::rel_l2;
     use xai_nn::Layered;
 
     fn tunnel(kind: NoiseKind, seed: u64) -> NoiseTunnel<Saliency> {

@@ -170,8 +170,8 @@ impl<M: Forward + ?Sized> Attribution<M> for Occlusion {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::methods::common::testing::*;
     use crate::methods::Baseline;
+    use crate::testing::models::*;
     use xai_tensor::Rng;
 
     /// Direct loop: every window start on each axis of a [C, H, W] example, written out.

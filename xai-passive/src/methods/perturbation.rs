@@ -6,9 +6,10 @@
 //! background of Shapley value functions. The surrogates' least squares are in
 //! `methods/least_squares.rs`.
 
-use super::common::{batch_shape, run_rows, Baseline};
 use super::segments::Segmentation;
 use crate::attribution::{Explanation, MethodOptions};
+use crate::baseline::Baseline;
+use crate::batching::{batch_shape, run_rows};
 use crate::{PassiveError, Result};
 use xai_nn::Forward;
 use xai_tensor::{DType, Tensor};

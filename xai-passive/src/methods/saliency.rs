@@ -3,8 +3,8 @@
 //! a(x) = ∂f_c(x)/∂x, or its absolute value |∂f_c/∂x|, or for images the paper's
 //! M_ij = max_c |∂f_c/∂x_cij| (`channel_max`).
 
-use super::common::index_column;
 use crate::attribution::{Attribution, Explanation, MethodOptions};
+use crate::objectives::index_column;
 use crate::{map_batches, Result};
 use std::sync::Arc;
 use xai_autodiff::{enable_grad, grad_tensors, GradRule, Var};

@@ -91,8 +91,8 @@ impl<M: Forward + ?Sized> Attribution<M> for ShapleyExact {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::methods::common::testing::*;
     use crate::methods::Baseline;
+    use crate::testing::models::*;
     use xai_tensor::{DType, Rng};
 
     /// Brute force over permutations: φ_g = mean over all d! orders of the marginal

@@ -97,9 +97,9 @@ impl<M: Forward + ?Sized> Attribution<M> for ShapleySampling {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::methods::common::rel_l2;
-    use crate::methods::common::testing::*;
     use crate::methods::ShapleyExact;
+    use crate::testing::models::*;
+    use crate::testing::rel_l2;
     use xai_nn::layers::ActivationKind;
     use xai_nn::Sequential;
     use xai_tensor::Rng;
