@@ -40,6 +40,20 @@ pub const DEFAULT_METHODS: &[&str] = &[
     "kernel-shap",
 ];
 
+/// The options method `name` is built with to explain the batch `x` when `base` leaves them
+/// unset: occlusion gets a 2×2 window on images (one feature otherwise) and gradient SHAP the
+/// batch itself as its baseline distribution; every other option is `base`'s.
+pub fn options_on_batch(name: &str, base: &MethodOptions, x: &Tensor) -> MethodOptions {
+    let mut o = base.clone();
+    if name == "occlusion" && o.window.is_none() {
+        o.window = Some(if x.rank() >= 4 { "2x2" } else { "1" }.into());
+    }
+    if name == "gradient-shap" && o.baselines.is_none() {
+        o.baselines = Some(x.clone());
+    }
+    o
+}
+
 /// One column of the league.
 #[derive(Clone, Debug, Serialize)]
 pub struct LeagueMetric {
@@ -251,13 +265,7 @@ fn score_method(
         notes: Vec::new(),
     };
     let m: &dyn Layered = model;
-    let mut method_options = opts.method_options.clone();
-    if name == "occlusion" && method_options.window.is_none() {
-        method_options.window = Some(if x.rank() >= 4 { "2x2" } else { "1" }.into());
-    }
-    if name == "gradient-shap" && method_options.baselines.is_none() {
-        method_options.baselines = Some(x.clone());
-    }
+    let method_options = options_on_batch(name, &opts.method_options, x);
     let method: BoxedMethod = match registry::build(name, &method_options) {
         Ok(method) => method,
         Err(e) => {

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use xai_eval::faithfulness::{infidelity, perturbation_curves, Curve, DEFAULT_STEPS};
-use xai_eval::league::{league, League, LeagueOptions};
+use xai_eval::league::{league, options_on_batch, League, LeagueOptions};
 use xai_eval::plot::{write_bar_chart, write_line_chart, BarChart, LineChart, Series};
 use xai_eval::{mean_std, sanity};
 use xai_nn::train::{evaluate, fit_normalize, train, TrainConfig};
@@ -50,14 +50,6 @@ const PERTURBATION: &[&str] = &[
     "kernel-shap",
     "lime",
 ];
-
-/// The options of a digits method: defaults, occlusion with a 2×2 window.
-fn digits_options(name: &str) -> MethodOptions {
-    MethodOptions {
-        window: (name == "occlusion").then(|| "2x2".to_string()),
-        ..MethodOptions::default()
-    }
-}
 
 /// Colour of the random reference map in the curves.
 const RANDOM_COLOUR: [u8; 3] = [0, 0, 0];
@@ -137,7 +129,8 @@ pub fn run(a: &Args) -> CliResult {
     for &(family, name) in &methods {
         bar.set_message(format!("explain {name}"));
         let t = Instant::now();
-        let e = registry::build(name, &digits_options(name))?.attribute(m, &x, &pred)?;
+        let e = registry::build(name, &options_on_batch(name, &MethodOptions::default(), &x))?
+            .attribute(m, &x, &pred)?;
         let seconds = t.elapsed().as_secs_f64();
         e.attributions.write_npy(dir.join(format!("{name}.npy")))?;
         crate::render::write_heatmaps(&dir.join("png"), name, &x, &e.attributions, true)?;

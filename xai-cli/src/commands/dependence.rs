@@ -10,8 +10,7 @@ use image::{Rgb, RgbImage};
 use std::path::Path;
 use xai_eval::plot::{line_chart, LineChart, Series};
 use xai_nn::Layered;
-use xai_passive::methods::{partial_dependence, Dependence};
-use xai_passive::{resolve_targets, Target};
+use xai_passive::methods::{dataset_target, partial_dependence, Dependence};
 use xai_tensor::write_atomic;
 
 /// Grid points per feature when `--grid` is not given.
@@ -30,30 +29,11 @@ fn parse_features(s: &str) -> CliResult<Vec<usize>> {
     }
 }
 
-/// The JSON document of `d` for `method`.
-fn to_json(method: &str, d: &Dependence) -> serde_json::Value {
-    let pd = if d.grid.len() == 2 {
-        let cols = d.grid[1].len();
-        serde_json::json!(d.pd.chunks(cols).collect::<Vec<_>>())
-    } else {
-        serde_json::json!(d.pd)
-    };
-    serde_json::json!({
-        "method": method,
-        "response": "logit",
-        "target": d.target,
-        "features": d.features,
-        "grid": d.grid,
-        "pd": pd,
-        "ice": d.ice,
-    })
-}
-
 /// The plot of `d` as PNG bytes.
-fn plot(method: &str, d: &Dependence) -> CliResult<Vec<u8>> {
+fn plot(method: &str, individual: bool, d: &Dependence) -> CliResult<Vec<u8>> {
     if d.grid.len() == 1 {
         // ICE curves (pale) first, the partial dependence (black) drawn last, on top.
-        let mut series: Vec<Vec<f64>> = if method == "ice" {
+        let mut series: Vec<Vec<f64>> = if individual {
             d.ice.iter().take(MAX_PLOTTED_CURVES).cloned().collect()
         } else {
             Vec::new()
@@ -109,8 +89,9 @@ fn plot(method: &str, d: &Dependence) -> CliResult<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Runs `xai explain --method pdp|ice`.
-pub fn run(a: &Args) -> CliResult {
+/// Runs `xai explain` for a method whose output is curves (pdp, ice); `individual`: the ICE
+/// curves are drawn too.
+pub fn run(a: &Args, individual: bool) -> CliResult {
     let method = a.method.as_str();
     let features = match &a.perturb.feature {
         Some(s) => parse_features(s)?,
@@ -124,21 +105,9 @@ pub fn run(a: &Args) -> CliResult {
     let model = load_model(&a.model)?;
     let (x, _) = read_input(&model, &a.input, a.allow_nan)?;
     let m: &dyn Layered = &model;
-    // One class for every row: the given one, or the class predicted most often.
-    let classes = resolve_targets(m, &x, &a.target)?;
-    let target = match a.target {
-        Target::Class(c) => c,
-        _ => {
-            let k = classes.iter().max().map_or(0, |c| c + 1);
-            let mut counts = vec![0usize; k];
-            classes.iter().for_each(|&c| counts[c] += 1);
-            (0..k)
-                .max_by_key(|&c| (counts[c], std::cmp::Reverse(c)))
-                .unwrap_or(0)
-        }
-    };
+    let target = dataset_target(m, &x, &a.target)?;
     let d = partial_dependence(m, &x, &features, target, grid, a.batch_size as usize)?;
-    let json = serde_json::to_string(&to_json(method, &d))?;
+    let json = serde_json::to_string(&d.to_json(method))?;
     match &a.output {
         Some(path) => write_atomic(path, format!("{json}\n").as_bytes())?,
         None => println!("{json}"),
@@ -147,7 +116,7 @@ pub fn run(a: &Args) -> CliResult {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let ids: Vec<String> = features.iter().map(usize::to_string).collect();
         let name = format!("{method}_feature_{}.png", ids.join("_"));
-        write_atomic(&Path::new(dir).join(name), &plot(method, &d)?)?;
+        write_atomic(&Path::new(dir).join(name), &plot(method, individual, &d)?)?;
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use xai_nn::Layered;
 use xai_passive::methods::{Baseline, Integration};
+use xai_passive::registry::Output;
 use xai_passive::report::{ExplanationReport, Timings};
 use xai_passive::{registry, resolve_targets, MethodOptions, Target};
 use xai_tensor::Tensor;
@@ -237,9 +238,9 @@ fn opt_number(flag: &str, v: &Option<String>) -> CliResult<Option<f64>> {
 
 /// Runs `xai explain`.
 pub fn run(a: &Args) -> CliResult {
-    if matches!(a.method.as_str(), "pdp" | "ice") {
+    if let Output::Curves { individual } = registry::info(&a.method)?.output {
         a.device.resolve()?;
-        return super::dependence::run(a);
+        return super::dependence::run(a, individual);
     }
     let Some(output) = &a.output else {
         return Err("--output is required: the .npy file for the attributions".into());

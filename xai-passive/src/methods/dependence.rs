@@ -18,7 +18,7 @@
 //! Every (row, grid point) input goes through the model in batches. Needs only `Forward`.
 
 use super::perturbation::eval_rows;
-use crate::{PassiveError, Result};
+use crate::{resolve_targets, PassiveError, Result, Target};
 use xai_nn::Forward;
 use xai_tensor::{DType, Tensor};
 
@@ -36,6 +36,51 @@ pub struct Dependence {
     pub pd: Vec<f64>,
     /// One ICE curve (or surface, row-major) per data row.
     pub ice: Vec<Vec<f64>>,
+}
+
+impl Dependence {
+    /// The JSON document of these curves for `method` (`pdp` or `ice`): method, response,
+    /// target, features, grid, pd (a row-major matrix for a pair) and ice.
+    pub fn to_json(&self, method: &str) -> serde_json::Value {
+        let pd = if self.grid.len() == 2 {
+            let cols = self.grid[1].len().max(1);
+            serde_json::json!(self.pd.chunks(cols).collect::<Vec<_>>())
+        } else {
+            serde_json::json!(self.pd)
+        };
+        serde_json::json!({
+            "method": method,
+            "response": "logit",
+            "target": self.target,
+            "features": self.features,
+            "grid": self.grid,
+            "pd": pd,
+            "ice": self.ice,
+        })
+    }
+}
+
+/// The one class whose logit PD and ICE follow over the rows of `x`: the given class, else
+/// the class `model` predicts most often (the smaller on a tie).
+///
+/// **Errors** if the class is out of range for the model.
+pub fn dataset_target<M: Forward + ?Sized>(
+    model: &M,
+    x: &Tensor,
+    target: &Target,
+) -> Result<usize> {
+    let classes = resolve_targets(model, x, target)?;
+    Ok(match target {
+        Target::Class(c) => *c,
+        _ => {
+            let k = classes.iter().max().map_or(0, |c| c + 1);
+            let mut counts = vec![0usize; k];
+            classes.iter().for_each(|&c| counts[c] += 1);
+            (0..k)
+                .max_by_key(|&c| (counts[c], std::cmp::Reverse(c)))
+                .unwrap_or(0)
+        }
+    })
 }
 
 /// The `q`-quantile of sorted values (linear interpolation, NumPy's default).

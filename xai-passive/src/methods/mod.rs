@@ -30,7 +30,7 @@ pub use crate::baseline::Baseline;
 pub use crate::quadrature::{gauss_legendre, Integration};
 pub use deep_taylor::DeepTaylor;
 pub use deeplift::{DeepLift, DeepLiftGradRule, DeepLiftRule, MAXPOOL_TIE_RTOL};
-pub use dependence::{partial_dependence, quantile_grid, Dependence};
+pub use dependence::{dataset_target, partial_dependence, quantile_grid, Dependence};
 pub use feature_ablation::{FeatureAblation, Omission};
 pub use grad_cam::{bilinear_resize, Cam, GradCam, GuidedGradCam};
 pub use gradient_shap::GradientShap;
