@@ -10,7 +10,7 @@ use xai_nn::Layered;
 pub type BoxedMethod = Box<dyn Attribution<dyn Layered>>;
 
 /// What a method gives: attribution maps of each input (built by [`MethodInfo::build`]), or
-/// curves over a data set (partial dependence, [`partial_dependence`](crate::methods::partial_dependence)).
+/// curves over a data set (partial dependence, [`crate::methods::partial_dependence`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Output {
     /// One map per input, the input's shape (or a layer's).
