@@ -15,6 +15,32 @@ pub const SOURCES: [(&str, &str); 8] = [
     ("optim.cu", include_str!("kernels/optim.cu")),
 ];
 
+/// The code of the family-kernel op called `name` (`UNARY_EXP`), as `common.cuh`'s op enums
+/// declare it (one `NAME = CODE,` per line): the launch code selects ops by name, so the
+/// codes live in one table, the kernels'.
+///
+/// # Panics
+/// If `common.cuh` declares no such op (a test checks every name the launch code uses).
+pub fn op_code(name: &str) -> u32 {
+    static CODES: std::sync::OnceLock<std::collections::HashMap<&'static str, u32>> =
+        std::sync::OnceLock::new();
+    let codes = CODES.get_or_init(|| {
+        SOURCES[0]
+            .1
+            .lines()
+            .filter_map(|l| {
+                let (k, v) = l.trim().strip_suffix(',')?.split_once(" = ")?;
+                let is_name =
+                    !k.is_empty() && k.bytes().all(|b| b.is_ascii_uppercase() || b == b'_');
+                Some((k, v.parse().ok()?)).filter(|_| is_name)
+            })
+            .collect()
+    });
+    *codes
+        .get(name)
+        .unwrap_or_else(|| panic!("kernel op {name} is not declared in common.cuh"))
+}
+
 /// One NVRTC program: every source concatenated (the sources include nothing).
 pub fn program() -> String {
     SOURCES
@@ -112,6 +138,40 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn every_op_the_launch_code_names_is_declared_once_by_the_kernels() {
+        let launch = include_str!("ops.rs");
+        let names: Vec<&str> = launch
+            .split("op_code(\"")
+            .skip(1)
+            .filter_map(|s| s.split('"').next())
+            .collect();
+        assert!(names.len() >= 32, "{} op names", names.len());
+        for name in &names {
+            super::op_code(name);
+        }
+        // Codes are distinct within a family and dense from 0, as the switches expect.
+        for family in ["UNARY_", "BINARY_", "REDUCE_"] {
+            let mut codes: Vec<u32> = names
+                .iter()
+                .filter(|n| n.starts_with(family))
+                .map(|n| super::op_code(n))
+                .collect();
+            codes.sort_unstable();
+            assert_eq!(
+                codes,
+                (0..codes.len() as u32).collect::<Vec<_>>(),
+                "{family}"
+            );
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "kernel op UNARY_NOPE is not declared")]
+    fn an_undeclared_op_is_refused() {
+        super::op_code("UNARY_NOPE");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! (grid and block sizes, argument packing, strides and broadcasting, chunking).
 
 use super::gpu::{device, Arg, Gpu, LaunchDims};
+use super::kernels::op_code;
 use crate::backend::{
     BackendStorage, BinaryOp, Conv2dParams, Pool2dParams, PoolBins, ReduceOp, UnaryOp,
 };
@@ -457,9 +458,9 @@ impl CudaStorage {
     /// long ones.
     fn reduce_rows(&self, op: ReduceOp, rows: usize, len: usize) -> Result<Self> {
         let (code, init) = match op {
-            ReduceOp::Sum => (0, 0.0),
-            ReduceOp::Max => (1, f64::NEG_INFINITY),
-            ReduceOp::Min => (2, f64::INFINITY),
+            ReduceOp::Sum => (op_code("REDUCE_SUM"), 0.0),
+            ReduceOp::Max => (op_code("REDUCE_MAX"), f64::NEG_INFINITY),
+            ReduceOp::Min => (op_code("REDUCE_MIN"), f64::INFINITY),
         };
         if len == 0 {
             return self.filled(rows, 0.0);
@@ -602,24 +603,24 @@ impl BackendStorage for CudaStorage {
 
     fn unary(&self, op: UnaryOp) -> Result<Self> {
         let (code, a, b) = match op {
-            UnaryOp::Neg => (0, 0.0, 0.0),
-            UnaryOp::Exp => (1, 0.0, 0.0),
-            UnaryOp::Log => (2, 0.0, 0.0),
-            UnaryOp::Sqrt => (3, 0.0, 0.0),
-            UnaryOp::Abs => (4, 0.0, 0.0),
-            UnaryOp::Sign => (5, 0.0, 0.0),
-            UnaryOp::Relu => (6, 0.0, 0.0),
-            UnaryOp::Step => (7, 0.0, 0.0),
-            UnaryOp::Sigmoid => (8, 0.0, 0.0),
-            UnaryOp::Tanh => (9, 0.0, 0.0),
-            UnaryOp::Softplus => (10, 0.0, 0.0),
-            UnaryOp::Recip => (11, 0.0, 0.0),
-            UnaryOp::Square => (12, 0.0, 0.0),
-            UnaryOp::Powf(p) => (13, p, 0.0),
-            UnaryOp::Affine(a, b) => (14, a, b),
-            UnaryOp::LeakyRelu(s) => (15, s, 0.0),
-            UnaryOp::Clamp(lo, hi) => (16, lo, hi),
-            UnaryOp::GtScalar(c) => (17, c, 0.0),
+            UnaryOp::Neg => (op_code("UNARY_NEG"), 0.0, 0.0),
+            UnaryOp::Exp => (op_code("UNARY_EXP"), 0.0, 0.0),
+            UnaryOp::Log => (op_code("UNARY_LOG"), 0.0, 0.0),
+            UnaryOp::Sqrt => (op_code("UNARY_SQRT"), 0.0, 0.0),
+            UnaryOp::Abs => (op_code("UNARY_ABS"), 0.0, 0.0),
+            UnaryOp::Sign => (op_code("UNARY_SIGN"), 0.0, 0.0),
+            UnaryOp::Relu => (op_code("UNARY_RELU"), 0.0, 0.0),
+            UnaryOp::Step => (op_code("UNARY_STEP"), 0.0, 0.0),
+            UnaryOp::Sigmoid => (op_code("UNARY_SIGMOID"), 0.0, 0.0),
+            UnaryOp::Tanh => (op_code("UNARY_TANH"), 0.0, 0.0),
+            UnaryOp::Softplus => (op_code("UNARY_SOFTPLUS"), 0.0, 0.0),
+            UnaryOp::Recip => (op_code("UNARY_RECIP"), 0.0, 0.0),
+            UnaryOp::Square => (op_code("UNARY_SQUARE"), 0.0, 0.0),
+            UnaryOp::Powf(p) => (op_code("UNARY_POWF"), p, 0.0),
+            UnaryOp::Affine(a, b) => (op_code("UNARY_AFFINE"), a, b),
+            UnaryOp::LeakyRelu(s) => (op_code("UNARY_LEAKY_RELU"), s, 0.0),
+            UnaryOp::Clamp(lo, hi) => (op_code("UNARY_CLAMP"), lo, hi),
+            UnaryOp::GtScalar(c) => (op_code("UNARY_GT_SCALAR"), c, 0.0),
         };
         let out = self.like(self.len)?;
         if self.len > 0 {
@@ -649,17 +650,17 @@ impl BackendStorage for CudaStorage {
     ) -> Result<Self> {
         self.check_peer("binary", rhs)?;
         let code = match op {
-            BinaryOp::Add => 0,
-            BinaryOp::Sub => 1,
-            BinaryOp::Mul => 2,
-            BinaryOp::Div => 3,
-            BinaryOp::Maximum => 4,
-            BinaryOp::Minimum => 5,
-            BinaryOp::Gt => 6,
-            BinaryOp::Ge => 7,
-            BinaryOp::Lt => 8,
-            BinaryOp::Le => 9,
-            BinaryOp::Eq => 10,
+            BinaryOp::Add => op_code("BINARY_ADD"),
+            BinaryOp::Sub => op_code("BINARY_SUB"),
+            BinaryOp::Mul => op_code("BINARY_MUL"),
+            BinaryOp::Div => op_code("BINARY_DIV"),
+            BinaryOp::Maximum => op_code("BINARY_MAXIMUM"),
+            BinaryOp::Minimum => op_code("BINARY_MINIMUM"),
+            BinaryOp::Gt => op_code("BINARY_GT"),
+            BinaryOp::Ge => op_code("BINARY_GE"),
+            BinaryOp::Lt => op_code("BINARY_LT"),
+            BinaryOp::Le => op_code("BINARY_LE"),
+            BinaryOp::Eq => op_code("BINARY_EQ"),
         };
         let n = numel(out);
         let res = self.like(n)?;

@@ -8,6 +8,48 @@ typedef unsigned long long u64;
 
 #define XAI_MAX_DIMS 8
 
+// The ops of the family kernels (`unary`, `binary`, `reduce_rows_*`), by name: the launch code
+// (cuda/ops.rs) selects each op by its name here (`kernels::op_code("UNARY_EXP")`), so this is
+// the one table of their codes. One entry per line, `NAME = CODE,`.
+enum UnaryCode : u32 {
+    UNARY_NEG = 0,
+    UNARY_EXP = 1,
+    UNARY_LOG = 2,
+    UNARY_SQRT = 3,
+    UNARY_ABS = 4,
+    UNARY_SIGN = 5,
+    UNARY_RELU = 6,
+    UNARY_STEP = 7,
+    UNARY_SIGMOID = 8,
+    UNARY_TANH = 9,
+    UNARY_SOFTPLUS = 10,
+    UNARY_RECIP = 11,
+    UNARY_SQUARE = 12,
+    UNARY_POWF = 13,
+    UNARY_AFFINE = 14,
+    UNARY_LEAKY_RELU = 15,
+    UNARY_CLAMP = 16,
+    UNARY_GT_SCALAR = 17,
+};
+enum BinaryCode : u32 {
+    BINARY_ADD = 0,
+    BINARY_SUB = 1,
+    BINARY_MUL = 2,
+    BINARY_DIV = 3,
+    BINARY_MAXIMUM = 4,
+    BINARY_MINIMUM = 5,
+    BINARY_GT = 6,
+    BINARY_GE = 7,
+    BINARY_LT = 8,
+    BINARY_LE = 9,
+    BINARY_EQ = 10,
+};
+enum ReduceCode : u32 {
+    REDUCE_SUM = 0,
+    REDUCE_MAX = 1,
+    REDUCE_MIN = 2,
+};
+
 // Shape and strides of a strided view, passed by value.
 struct Dims {
     u32 d[XAI_MAX_DIMS];

@@ -3,33 +3,34 @@
 // One thread per output element in a grid-stride loop; the op is a kernel argument, so one
 // kernel serves every op of a family (the switch is uniform across a warp: no divergence).
 
-// Op codes match `UnaryOp` in order (see cuda/ops.rs).
+// Unary ops by their `UnaryCode` (common.cuh).
 template <typename T>
 __device__ __forceinline__ T unary_apply(u32 op, T x, T a, T b) {
     const T zero = T(0), one = T(1);
     switch (op) {
-    case 0: return -x;
-    case 1: return x_exp(x);
-    case 2: return x_log(x);
-    case 3: return x_sqrt(x);
-    case 4: return x_abs(x);
-    case 5: return x > zero ? one : (x < zero ? -one : zero);
-    case 6: return x > zero ? x : zero;
-    case 7: return x > zero ? one : zero;
-    case 8:
+    case UNARY_NEG: return -x;
+    case UNARY_EXP: return x_exp(x);
+    case UNARY_LOG: return x_log(x);
+    case UNARY_SQRT: return x_sqrt(x);
+    case UNARY_ABS: return x_abs(x);
+    case UNARY_SIGN: return x > zero ? one : (x < zero ? -one : zero);
+    case UNARY_RELU: return x > zero ? x : zero;
+    case UNARY_STEP: return x > zero ? one : zero;
+    case UNARY_SIGMOID:
         if (x >= zero) return one / (one + x_exp(-x));
         else {
             T e = x_exp(x);
             return e / (one + e);
         }
-    case 9: return x_tanh(x);
-    case 10: return x_max(x, zero) + x_log1p(x_exp(-x_abs(x)));
-    case 11: return one / x;
-    case 12: return x * x;
-    case 13: return x_pow(x, a);
-    case 14: return a * x + b;
-    case 15: return x > zero ? x : a * x;
-    case 16: return x_min(x_max(x, a), b);
+    case UNARY_TANH: return x_tanh(x);
+    case UNARY_SOFTPLUS: return x_max(x, zero) + x_log1p(x_exp(-x_abs(x)));
+    case UNARY_RECIP: return one / x;
+    case UNARY_SQUARE: return x * x;
+    case UNARY_POWF: return x_pow(x, a);
+    case UNARY_AFFINE: return a * x + b;
+    case UNARY_LEAKY_RELU: return x > zero ? x : a * x;
+    case UNARY_CLAMP: return x_min(x_max(x, a), b);
+    case UNARY_GT_SCALAR:
     default: return x > a ? one : zero;
     }
 }
@@ -40,21 +41,22 @@ __device__ void unary_impl(const T* x, T* y, u32 n, u32 op, T a, T b) {
 }
 XAI_KERNELS(unary, (const T* x, T* y, u32 n, u32 op, T a, T b), (x, y, n, op, a, b))
 
-// Op codes match `BinaryOp` in order.
+// Binary ops by their `BinaryCode` (common.cuh).
 template <typename T>
 __device__ __forceinline__ T binary_apply(u32 op, T x, T y) {
     const T zero = T(0), one = T(1);
     switch (op) {
-    case 0: return x + y;
-    case 1: return x - y;
-    case 2: return x * y;
-    case 3: return x / y;
-    case 4: return y > x ? y : x;
-    case 5: return y < x ? y : x;
-    case 6: return x > y ? one : zero;
-    case 7: return x >= y ? one : zero;
-    case 8: return x < y ? one : zero;
-    case 9: return x <= y ? one : zero;
+    case BINARY_ADD: return x + y;
+    case BINARY_SUB: return x - y;
+    case BINARY_MUL: return x * y;
+    case BINARY_DIV: return x / y;
+    case BINARY_MAXIMUM: return y > x ? y : x;
+    case BINARY_MINIMUM: return y < x ? y : x;
+    case BINARY_GT: return x > y ? one : zero;
+    case BINARY_GE: return x >= y ? one : zero;
+    case BINARY_LT: return x < y ? one : zero;
+    case BINARY_LE: return x <= y ? one : zero;
+    case BINARY_EQ:
     default: return x == y ? one : zero;
     }
 }

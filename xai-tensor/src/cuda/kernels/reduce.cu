@@ -1,12 +1,13 @@
 // Reductions of rows (the backend first moves the reduced axes last, like the CPU), argmax,
 // and softmax / log-softmax along the middle axis of [outer, size, inner].
 
-// Op codes match `ReduceOp` in order. Max and Min let NaN win, like the CPU fold.
+// Reductions by their `ReduceCode` (common.cuh). Max and Min let NaN win, like the CPU fold.
 template <typename T>
 __device__ __forceinline__ T reduce_combine(u32 op, T m, T x) {
     switch (op) {
-    case 0: return m + x;
-    case 1: return (x > m || x != x) ? x : m;
+    case REDUCE_SUM: return m + x;
+    case REDUCE_MAX: return (x > m || x != x) ? x : m;
+    case REDUCE_MIN:
     default: return (x < m || x != x) ? x : m;
     }
 }
