@@ -141,6 +141,30 @@ fn methods_lists_each_method_with_its_taxonomy_and_needs() {
         n += 1;
     }
     assert!(n >= 30, "{n} methods");
+    // Grouped: each family's methods are listed together.
+    let families: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            // Columns are separated by two or more spaces: name, family, needs, description.
+            l.split("  ")
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .nth(1)
+                .unwrap_or("")
+        })
+        .collect();
+    assert!(
+        families.contains(&"attribution / global / passive"),
+        "{families:?}"
+    );
+    let mut seen = Vec::new();
+    for pair in families.windows(2) {
+        if pair[0] != pair[1] {
+            assert!(!seen.contains(&pair[1]), "{} listed apart", pair[1]);
+            seen.push(pair[0]);
+        }
+    }
     let help = xai(&["methods", "--help"]);
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(

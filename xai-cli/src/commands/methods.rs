@@ -6,7 +6,8 @@
 use super::CliResult;
 use xai_passive::registry::METHODS;
 
-/// Prints a header, then every method with its family, needs and description.
+/// Prints a header, then every method with its family, needs and description, grouped by
+/// family (kind of explanation, then scope, then role; registry order within a group).
 pub fn run() -> CliResult {
     let width = METHODS.iter().map(|m| m.name.len()).max().unwrap_or(0);
     let family = METHODS.iter().map(|m| m.family.len()).max().unwrap_or(0);
@@ -14,7 +15,9 @@ pub fn run() -> CliResult {
         "{:<width$}  {:<family$}  {:<9}  description",
         "method", "family (kind / scope / role)", "needs"
     );
-    for m in METHODS {
+    let mut rows: Vec<_> = METHODS.iter().collect();
+    rows.sort_by_key(|m| m.family);
+    for m in rows {
         println!(
             "{:<width$}  {:<family$}  {:<9}  {}",
             m.name, m.family, m.needs, m.description
