@@ -328,38 +328,31 @@ pub struct MetricInfo {
     pub better: Better,
     /// The inputs it needs besides the model.
     pub needs: &'static [Need],
-    /// Its parameters (snake case), for `--help` texts and checks.
-    pub params: &'static [&'static str],
-    /// Runs it.
+    /// Runs it (through [`MetricInfo::evaluate`]), given its own name.
     pub run: fn(MetricInputs, &Params, &'static str) -> Result<MetricReport>,
 }
 
-const CURVE: &[&str] = &["steps", "baseline", "batch_size"];
-const INFIDELITY: &[&str] = &["samples", "noise_std", "seed", "batch_size"];
-const SENSITIVITY: &[&str] = &["samples", "radius", "seed"];
-const RETRAIN: &[&str] = &["seed", "epochs", "lr", "train_batch_size", "test_fraction"];
-
 /// Every metric, in the order `xai evaluate --help` names them.
 pub const METRICS: &[MetricInfo] = &[
-    MetricInfo { name: "accuracy", kind: MetricKind::Model, better: Better::Higher, needs: &[Need::Data], params: &[], description: "share of correctly classified rows of the data", run: accuracy },
-    MetricInfo { name: "deletion", kind: MetricKind::Faithfulness, better: Better::Lower, needs: &[Need::Input, Need::Attributions], params: CURVE, description: "AUC of the target probability as top features go to the baseline (Petsiuk et al. 2018); lower is better", run: curves },
-    MetricInfo { name: "insertion", kind: MetricKind::Faithfulness, better: Better::Higher, needs: &[Need::Input, Need::Attributions], params: CURVE, description: "AUC of the target probability as top features are revealed over the baseline (Petsiuk et al. 2018); higher is better", run: curves },
-    MetricInfo { name: "aopc", kind: MetricKind::Faithfulness, better: Better::Higher, needs: &[Need::Input, Need::Attributions], params: CURVE, description: "pixel flipping, area over the MoRF deletion curve (Samek et al. 2017); higher is better", run: curves },
-    MetricInfo { name: "pixel-flipping", kind: MetricKind::Faithfulness, better: Better::Higher, needs: &[Need::Input, Need::Attributions], params: CURVE, description: "same as aopc", run: curves },
-    MetricInfo { name: "infidelity", kind: MetricKind::Faithfulness, better: Better::Lower, needs: &[Need::Input, Need::Attributions], params: INFIDELITY, description: "E[(Iᵀa − (f(x) − f(x − I)))²], I ~ N(0, σ²), target logit (Yeh et al. 2019); lower is better", run: infidelities },
-    MetricInfo { name: "infidelity-scaled", kind: MetricKind::Faithfulness, better: Better::Lower, needs: &[Need::Input, Need::Attributions], params: INFIDELITY, description: "infidelity of the optimally scaled map βa (Yeh et al. 2019; Captum normalize=True); scale-invariant; lower is better", run: infidelities },
-    MetricInfo { name: "completeness", kind: MetricKind::Faithfulness, better: Better::Lower, needs: &[Need::Input, Need::Attributions], params: &["baseline", "batch_size"], description: "|Σa − (f(x) − f(baseline))| on the target logit (completeness axiom of IG, DeepLIFT, LRP); lower is better", run: completeness },
-    MetricInfo { name: "max-sensitivity", kind: MetricKind::Robustness, better: Better::Lower, needs: &[Need::Input, Need::Method], params: SENSITIVITY, description: "max ‖a(x + δ) − a(x)‖/‖a(x)‖, δ ~ U(−r, r) (Yeh et al. 2019); lower is better", run: sensitivities },
-    MetricInfo { name: "local-lipschitz", kind: MetricKind::Robustness, better: Better::Lower, needs: &[Need::Input, Need::Method], params: SENSITIVITY, description: "max ‖a(x) − a(x + δ)‖/‖δ‖, δ ~ U(−r, r) (Alvarez-Melis & Jaakkola 2018); lower is better", run: sensitivities },
-    MetricInfo { name: "entropy", kind: MetricKind::Complexity, better: Better::Lower, needs: &[Need::Input, Need::Attributions], params: &[], description: "entropy of |a|/Σ|a| (Samek et al. 2017); lower is less complex", run: |i, _, _| attribution_only(i, "entropy", complexity::entropy) },
-    MetricInfo { name: "sparseness", kind: MetricKind::Complexity, better: Better::Higher, needs: &[Need::Input, Need::Attributions], params: &[], description: "Gini index of |a| (Chalasani et al. 2020); higher is sparser", run: |i, _, _| attribution_only(i, "sparseness", complexity::sparseness) },
-    MetricInfo { name: "relevance-mass", kind: MetricKind::Localisation, better: Better::Higher, needs: &[Need::Input, Need::Mask, Need::Attributions], params: &[], description: "share of positive relevance inside the mask (Arras et al. 2022)", run: |i, _, n| masked(i, n, localisation::relevance_mass_accuracy) },
-    MetricInfo { name: "relevance-rank", kind: MetricKind::Localisation, better: Better::Higher, needs: &[Need::Input, Need::Mask, Need::Attributions], params: &[], description: "share of the |mask| top features inside the mask (Arras et al. 2022)", run: |i, _, n| masked(i, n, localisation::relevance_rank_accuracy) },
-    MetricInfo { name: "pointing-game", kind: MetricKind::Localisation, better: Better::Higher, needs: &[Need::Input, Need::Mask, Need::Attributions], params: &[], description: "whether the top feature lies in the mask (Zhang et al. 2018)", run: |i, _, n| masked(i, n, localisation::pointing_game) },
-    MetricInfo { name: "data-randomization", kind: MetricKind::Sanity, better: Better::Lower, needs: &[Need::Data, Need::Method], params: RETRAIN, description: "retrain on permuted labels and compare explanations (Adebayo et al. 2018); per example: Spearman; lower is better", run: data_randomization },
-    MetricInfo { name: "roar", kind: MetricKind::Faithfulness, better: Better::Lower, needs: &[Need::Data, Need::Method], params: &["fractions", "seed", "epochs", "lr", "train_batch_size", "test_fraction"], description: "remove and retrain (Hooker et al. 2019): test accuracy after replacing the top-t features by the training mean and retraining; lower is better", run: remove_and_retrain },
-    MetricInfo { name: "kar", kind: MetricKind::Faithfulness, better: Better::Higher, needs: &[Need::Data, Need::Method], params: &["fractions", "seed", "epochs", "lr", "train_batch_size", "test_fraction"], description: "keep and retrain (Hooker et al. 2019): test accuracy after replacing the t least important features and retraining; higher is better", run: remove_and_retrain },
-    MetricInfo { name: "model-randomization", kind: MetricKind::Sanity, better: Better::Lower, needs: &[Need::Input, Need::Method, Need::OutputDir], params: &["independent", "seed"], description: "cascading (or independent) parameter randomization (Adebayo et al. 2018); per example: Spearman after randomizing every layer (independent: mean over the layers)", run: model_randomization },
+    MetricInfo { name: "accuracy", kind: MetricKind::Model, better: Better::Higher, needs: &[Need::Data], description: "share of correctly classified rows of the data", run: accuracy },
+    MetricInfo { name: "deletion", kind: MetricKind::Faithfulness, better: Better::Lower, needs: &[Need::Input, Need::Attributions], description: "AUC of the target probability as top features go to the baseline (Petsiuk et al. 2018); lower is better", run: curves },
+    MetricInfo { name: "insertion", kind: MetricKind::Faithfulness, better: Better::Higher, needs: &[Need::Input, Need::Attributions], description: "AUC of the target probability as top features are revealed over the baseline (Petsiuk et al. 2018); higher is better", run: curves },
+    MetricInfo { name: "aopc", kind: MetricKind::Faithfulness, better: Better::Higher, needs: &[Need::Input, Need::Attributions], description: "pixel flipping, area over the MoRF deletion curve (Samek et al. 2017); higher is better", run: curves },
+    MetricInfo { name: "pixel-flipping", kind: MetricKind::Faithfulness, better: Better::Higher, needs: &[Need::Input, Need::Attributions], description: "same as aopc", run: curves },
+    MetricInfo { name: "infidelity", kind: MetricKind::Faithfulness, better: Better::Lower, needs: &[Need::Input, Need::Attributions], description: "E[(Iᵀa − (f(x) − f(x − I)))²], I ~ N(0, σ²), target logit (Yeh et al. 2019); lower is better", run: infidelities },
+    MetricInfo { name: "infidelity-scaled", kind: MetricKind::Faithfulness, better: Better::Lower, needs: &[Need::Input, Need::Attributions], description: "infidelity of the optimally scaled map βa (Yeh et al. 2019; Captum normalize=True); scale-invariant; lower is better", run: infidelities },
+    MetricInfo { name: "completeness", kind: MetricKind::Faithfulness, better: Better::Lower, needs: &[Need::Input, Need::Attributions], description: "|Σa − (f(x) − f(baseline))| on the target logit (completeness axiom of IG, DeepLIFT, LRP); lower is better", run: completeness },
+    MetricInfo { name: "max-sensitivity", kind: MetricKind::Robustness, better: Better::Lower, needs: &[Need::Input, Need::Method], description: "max ‖a(x + δ) − a(x)‖/‖a(x)‖, δ ~ U(−r, r) (Yeh et al. 2019); lower is better", run: sensitivities },
+    MetricInfo { name: "local-lipschitz", kind: MetricKind::Robustness, better: Better::Lower, needs: &[Need::Input, Need::Method], description: "max ‖a(x) − a(x + δ)‖/‖δ‖, δ ~ U(−r, r) (Alvarez-Melis & Jaakkola 2018); lower is better", run: sensitivities },
+    MetricInfo { name: "entropy", kind: MetricKind::Complexity, better: Better::Lower, needs: &[Need::Input, Need::Attributions], description: "entropy of |a|/Σ|a| (Samek et al. 2017); lower is less complex", run: |i, _, _| attribution_only(i, "entropy", complexity::entropy) },
+    MetricInfo { name: "sparseness", kind: MetricKind::Complexity, better: Better::Higher, needs: &[Need::Input, Need::Attributions], description: "Gini index of |a| (Chalasani et al. 2020); higher is sparser", run: |i, _, _| attribution_only(i, "sparseness", complexity::sparseness) },
+    MetricInfo { name: "relevance-mass", kind: MetricKind::Localisation, better: Better::Higher, needs: &[Need::Input, Need::Mask, Need::Attributions], description: "share of positive relevance inside the mask (Arras et al. 2022)", run: |i, _, n| masked(i, n, localisation::relevance_mass_accuracy) },
+    MetricInfo { name: "relevance-rank", kind: MetricKind::Localisation, better: Better::Higher, needs: &[Need::Input, Need::Mask, Need::Attributions], description: "share of the |mask| top features inside the mask (Arras et al. 2022)", run: |i, _, n| masked(i, n, localisation::relevance_rank_accuracy) },
+    MetricInfo { name: "pointing-game", kind: MetricKind::Localisation, better: Better::Higher, needs: &[Need::Input, Need::Mask, Need::Attributions], description: "whether the top feature lies in the mask (Zhang et al. 2018)", run: |i, _, n| masked(i, n, localisation::pointing_game) },
+    MetricInfo { name: "data-randomization", kind: MetricKind::Sanity, better: Better::Lower, needs: &[Need::Data, Need::Method], description: "retrain on permuted labels and compare explanations (Adebayo et al. 2018); per example: Spearman; lower is better", run: data_randomization },
+    MetricInfo { name: "roar", kind: MetricKind::Faithfulness, better: Better::Lower, needs: &[Need::Data, Need::Method], description: "remove and retrain (Hooker et al. 2019): test accuracy after replacing the top-t features by the training mean and retraining; lower is better", run: remove_and_retrain },
+    MetricInfo { name: "kar", kind: MetricKind::Faithfulness, better: Better::Higher, needs: &[Need::Data, Need::Method], description: "keep and retrain (Hooker et al. 2019): test accuracy after replacing the t least important features and retraining; higher is better", run: remove_and_retrain },
+    MetricInfo { name: "model-randomization", kind: MetricKind::Sanity, better: Better::Lower, needs: &[Need::Input, Need::Method, Need::OutputDir], description: "cascading (or independent) parameter randomization (Adebayo et al. 2018); per example: Spearman after randomizing every layer (independent: mean over the layers)", run: model_randomization },
 ];
 
 /// The metric called `name`.
@@ -375,13 +368,21 @@ pub fn find(name: &str) -> Result<&'static MetricInfo> {
     })
 }
 
-/// Runs the metric called `name` on `inputs` with `params`.
+impl MetricInfo {
+    /// Runs this metric on `inputs` with `params`.
+    ///
+    /// **Errors** on a missing input it needs, a bad parameter
+    /// ([`PassiveError::BadParameter`]) or a failing model or method.
+    pub fn evaluate(&self, inputs: MetricInputs, params: &Params) -> Result<MetricReport> {
+        (self.run)(inputs, params, self.name)
+    }
+}
+
+/// Runs the metric called `name` on `inputs` with `params` ([`MetricInfo::evaluate`]).
 ///
-/// **Errors** on an unknown metric, a missing input it needs, a bad parameter
-/// ([`PassiveError::BadParameter`]) or a failing model or method.
+/// **Errors** on an unknown metric, and as [`MetricInfo::evaluate`].
 pub fn evaluate(name: &str, inputs: MetricInputs, params: &Params) -> Result<MetricReport> {
-    let info = find(name)?;
-    (info.run)(inputs, params, info.name)
+    find(name)?.evaluate(inputs, params)
 }
 
 fn missing(what: &str) -> PassiveError {

@@ -232,7 +232,7 @@ pub fn run(a: &Args) -> CliResult {
         data: data.as_ref(),
         output_dir: a.output_dir.as_deref(),
     };
-    let report = registry::evaluate(info.name, inputs, &params).map_err(with_flag_names)?;
+    let report = info.evaluate(inputs, &params).map_err(with_flag_names)?;
     spinner.finish_and_clear();
     println!("{}", report.to_json_line());
     Ok(())

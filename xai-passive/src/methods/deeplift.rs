@@ -114,6 +114,21 @@ fn ratio_or(num: &Tensor, den: &Tensor, fallback: &Tensor) -> xai_tensor::Result
     small.where_cond(fallback, &num.div(&safe)?)
 }
 
+/// `[num/Δx; num_r/Δx]`, each half falling back to its own half of `plain` (the ordinary
+/// `[2n, …]` gradient) where |Δx| < ε, as Captum's rules do.
+fn per_half(
+    num: &Tensor,
+    num_r: &Tensor,
+    dx: &Tensor,
+    plain: &Tensor,
+) -> xai_tensor::Result<Tensor> {
+    let (plain, plain_r) = halves(plain)?;
+    Tensor::cat(
+        &[ratio_or(num, dx, &plain)?, ratio_or(num_r, dx, &plain_r)?],
+        0,
+    )
+}
+
 /// Values within this relative distance of their window's maximum tie with it in DeepLIFT's
 /// max-pooling rule. A baseline's activations are often equal across a window in exact
 /// arithmetic (a constant baseline through a convolution), but our convolutions (im2col and
@@ -182,15 +197,8 @@ impl DeepLiftGradRule {
         let (y, yr) = halves(ctx.output.value())?;
         let (g, gr) = halves(ctx.grad.value())?;
         let plain = plain_backward(ctx)?.remove(0).expect("input 0 is needed");
-        let (plain, plain_r) = halves(&plain)?;
-        let (dy, dx) = (y.sub(&yr)?, a.sub(&ar)?);
-        Tensor::cat(
-            &[
-                ratio_or(&g.mul(&dy)?, &dx, &plain)?,
-                ratio_or(&gr.mul(&dy)?, &dx, &plain_r)?,
-            ],
-            0,
-        )
+        let dy = y.sub(&yr)?;
+        per_half(&g.mul(&dy)?, &gr.mul(&dy)?, &a.sub(&ar)?, &plain)
     }
 
     /// RevealCancel on an activation fed by the linear node `lin`: stores the positive and
@@ -287,16 +295,9 @@ impl DeepLiftGradRule {
         let plain = plain_backward(&pooled)?
             .remove(0)
             .expect("input 0 is needed");
-        let (plain, plain_r) = halves(&plain)?;
         let (a, ar) = halves(ctx.inputs[0].value())?;
-        let (spread, dx) = (sx.add(&sr)?, a.sub(&ar)?);
-        Tensor::cat(
-            &[
-                ratio_or(&spread, &dx, &plain)?,
-                ratio_or(&spread, &dx, &plain_r)?,
-            ],
-            0,
-        )
+        let spread = sx.add(&sr)?;
+        per_half(&spread, &spread, &a.sub(&ar)?, &plain)
     }
 }
 

@@ -10,7 +10,7 @@
 //! `lrp-z-plus` (one rule on every linear and convolutional layer), `lrp-zb` (z^B on the first
 //! layer, LRP-ε elsewhere).
 
-use super::lrp_rules::{Composite, LrpGradRule, LrpRule, SpecialLayer};
+use super::lrp_rules::{alpha_beta_conserves, Composite, LrpGradRule, LrpRule, SpecialLayer};
 use super::saliency::recorded_target_logits;
 use crate::attribution::{Attribution, Explanation, MethodOptions};
 use crate::{map_batches, PassiveError, Result};
@@ -163,7 +163,7 @@ pub fn check_lrp_options(o: &MethodOptions) -> Result<()> {
             return bad(format!("{name} must be a finite number ≥ 0, got {v}"));
         }
     }
-    if (o.alpha - o.beta - 1.0).abs() > 1e-9 {
+    if !alpha_beta_conserves(o.alpha, o.beta) {
         return bad(format!(
             "--alpha minus --beta must be 1 (relevance is conserved), got {} and {}",
             o.alpha, o.beta

@@ -372,6 +372,11 @@ impl Composite {
     }
 }
 
+/// Whether LRP-αβ with these α, β conserves relevance: α − β = 1 (to 1e-9).
+pub(crate) fn alpha_beta_conserves(alpha: f64, beta: f64) -> bool {
+    (alpha - beta - 1.0).abs() <= 1e-9
+}
+
 fn composite_error(msg: String) -> xai_tensor::Error {
     xai_tensor::Error::BadArgument { op: "lrp", msg }
 }
@@ -423,7 +428,7 @@ fn parse_rule(s: &str) -> std::result::Result<LrpRule, String> {
                 non_negative(num(0, "α")?, "α")?,
                 non_negative(num(1, "β")?, "β")?,
             );
-            if (a - b - 1.0).abs() > 1e-9 {
+            if !alpha_beta_conserves(a, b) {
                 return Err(format!(
                     "α − β must be 1 (relevance is conserved), got {a} and {b}"
                 ));
