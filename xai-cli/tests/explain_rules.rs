@@ -213,6 +213,10 @@ fn bad_rule_options_are_one_line_errors() {
             &["--method", "lrp", "--composite", "linear=pass"],
             "pass rule",
         ),
+        (
+            &["--method", "lrp", "--composite", "layer:nope=flat"],
+            "layer:nope names no linear",
+        ),
         (&["--method", "deeplift", "--rule", "linear"], "rule"),
         (&["--method", "lrp-zb", "--low", "0"], "--low"),
         (

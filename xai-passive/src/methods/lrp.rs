@@ -259,7 +259,10 @@ pub(crate) fn relevance_batches<M: Differentiable + ?Sized>(
             c.special.push((layer.clone(), LrpRule::ZBox(l, h)));
         }
         let t = &targets[start..start + chunk.shape()[0]];
-        target_relevance(model, chunk, t, LrpGradRule::new(c))
+        let rule = LrpGradRule::new(c);
+        let r = target_relevance(model, chunk, t, rule.clone())?;
+        rule.check_named_layers()?;
+        Ok(r)
     })
 }
 
@@ -375,6 +378,22 @@ mod tests {
                 ..o.clone()
             };
             close(&lrp("lrp", &mb, &x, &o), &want, 1e-5);
+        }
+        // A layer: entry that names no linear layer (misspelt, or an activation) is refused.
+        for spec in ["layer:fc9=flat", "layer:relu=flat"] {
+            let o = MethodOptions {
+                composite: spec.parse().unwrap(),
+                ..o.clone()
+            };
+            let e = Lrp::build("lrp", &o)
+                .unwrap()
+                .attribute(&mb, &x, &[0])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("names no linear or convolutional layer") && e.contains("fc1, fc2"),
+                "{spec}: {e}"
+            );
         }
         // pass needs one shape in and out: a dense 2 → 2 layer passes R_h = [4, 0] on.
         let pass = MethodOptions {

@@ -297,7 +297,9 @@ impl Composite {
     /// and `first`, `first-conv` and `layer:` entries over `linear`/`conv`.
     ///
     /// **Errors** with one line naming the entry on an unknown key or rule, a missing or
-    /// out-of-range number, or an empty spec.
+    /// out-of-range number, or an empty spec; a `layer:NAME` that names no linear or
+    /// convolutional layer of the model is refused when the composite runs
+    /// ([`LrpGradRule::check_named_layers`]).
     pub fn from_spec(spec: &str) -> Result<Self> {
         let mut c = Composite::uniform(LrpRule::Epsilon(1e-6));
         if spec.trim().is_empty() {
@@ -466,12 +468,38 @@ fn parse_rule(s: &str) -> std::result::Result<LrpRule, String> {
 pub struct LrpGradRule {
     /// The rules per layer kind.
     pub composite: Composite,
+    /// The layers (scopes) of the linear and convolutional ops the pass has met.
+    linear_layers: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl LrpGradRule {
     /// A shared rule for [`target_gradient`](super::target_gradient)-style backward passes.
     pub fn new(composite: Composite) -> Arc<Self> {
-        Arc::new(Self { composite })
+        Arc::new(Self {
+            composite,
+            linear_layers: Default::default(),
+        })
+    }
+
+    /// After a backward pass: refuses `layer:NAME` entries that named no linear or
+    /// convolutional layer the pass went through (a misspelt name, or an activation's), so
+    /// a composite never silently falls back to its kind's rule there.
+    pub fn check_named_layers(&self) -> Result<()> {
+        let seen = self.linear_layers.lock().expect("layer names");
+        for (s, _) in &self.composite.special {
+            if let SpecialLayer::Named(n) = s {
+                if !seen.contains(n) {
+                    let mut known: Vec<&str> = seen.iter().map(String::as_str).collect();
+                    known.sort_unstable();
+                    return Err(composite_error(format!(
+                        "composite entry layer:{n} names no linear or convolutional layer of \
+                         the model (those are: {})",
+                        known.join(", ")
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -551,6 +579,12 @@ impl GradRule for LrpGradRule {
                         x.shape()
                     );
                 };
+                if let Some(scope) = ctx.scope {
+                    self.linear_layers
+                        .lock()
+                        .expect("layer names")
+                        .insert(scope.to_string());
+                }
                 let c = &self.composite;
                 let rule = c.rule_for(ctx);
                 let w = ctx.inputs[1].value();
