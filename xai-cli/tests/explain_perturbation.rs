@@ -359,17 +359,14 @@ fn pdp_and_ice_write_curves_as_json_and_png() {
 #[test]
 fn slic_superpixels_group_the_perturbation_methods() {
     for method in ["lime", "kernel-shap", "feature-ablation"] {
-        let a = explain(
-            "lenet",
-            &[
-                "--method",
-                method,
-                "--segments",
-                "slic:12",
-                "--samples",
-                "100",
-            ],
-        );
+        // feature-ablation has no samples (a flag a method does not take is refused).
+        let samples: &[&str] = if method == "feature-ablation" {
+            &[]
+        } else {
+            &["--samples", "100"]
+        };
+        let flags = [&["--method", method, "--segments", "slic:12"][..], samples].concat();
+        let a = explain("lenet", &flags);
         assert_eq!(a.shape(), &[4, 1, 28, 28]);
         // Piecewise constant on about 12 superpixels per image.
         for img in a.to_vec_f32().unwrap().chunks(784) {
@@ -386,7 +383,7 @@ fn bad_perturbation_options_are_refused() {
     assert_fixture_refused(
         "lenet",
         &["--method", "occlusion"],
-        "occlusion needs --window",
+        "--window is needed by occlusion",
     );
     assert_fixture_refused(
         "lenet",
@@ -445,7 +442,7 @@ fn bad_perturbation_options_are_refused() {
     assert_fixture_refused(
         "mlp",
         &["--method", "lime", "--lime-sampling", "training"],
-        "needs training data: --data NAME or --baselines FILE.npy",
+        "--baselines (the training rows) are needed by lime's training sampling",
     );
     assert_fixture_refused(
         "mlp",
@@ -469,7 +466,7 @@ fn bad_perturbation_options_are_refused() {
         (
             "--lambda-l1",
             "-1",
-            "lambda-l1 must be a number ≥ 0, got -1",
+            "--lambda-l1 must be a finite number ≥ 0, got -1",
         ),
         ("--lambda-tv", "x", "--lambda-tv must be a number, got 'x'"),
         ("--mask-size", "0", "mask-size must be at least 1, got 0"),
@@ -496,7 +493,7 @@ fn bad_perturbation_options_are_refused() {
         "meaningful-perturbation needs image inputs",
     );
     for (extra, needle) in [
-        (vec!["--method", "pdp"], "pdp needs --feature I or I,J"),
+        (vec!["--method", "pdp"], "--feature is needed: I or I,J"),
         (
             vec!["--method", "ice", "--feature", "1,x"],
             "--feature must be I or I,J (feature indices), got '1,x'",

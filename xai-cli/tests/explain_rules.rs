@@ -218,7 +218,10 @@ fn bad_rule_options_are_one_line_errors() {
             "layer:nope names no linear",
         ),
         (&["--method", "deeplift", "--rule", "linear"], "rule"),
-        (&["--method", "lrp-zb", "--low", "0"], "--low"),
+        (
+            &["--method", "lrp-zb", "--low", "0"],
+            "--high must be given with low",
+        ),
         (
             &["--method", "deep-taylor", "--low", "1", "--high", "0"],
             "--low",

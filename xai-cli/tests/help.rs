@@ -114,7 +114,14 @@ fn methods_lists_each_method_with_its_taxonomy_and_needs() {
         "header expected"
     );
     let mut n = 0;
+    let mut flags = 0;
     for line in lines {
+        // Each method's flags, with their defaults, on the line under it.
+        if line.trim_start().starts_with("flags: ") {
+            assert!(line.contains("--"), "{line}");
+            flags += 1;
+            continue;
+        }
         let name = line.split_whitespace().next().unwrap();
         // "KIND / SCOPE / ROLE": the kind may be two words (hidden semantics).
         let rest = line[name.len()..].trim_start();
@@ -141,10 +148,15 @@ fn methods_lists_each_method_with_its_taxonomy_and_needs() {
         n += 1;
     }
     assert!(n >= 30, "{n} methods");
+    assert_eq!(flags, n, "one flags line per method");
+    assert!(text.contains(
+        "flags: --baseline zeros, --batch-size 256, --integration gauss-legendre, --steps 50"
+    ));
     // Grouped: each family's methods are listed together.
     let families: Vec<&str> = text
         .lines()
         .skip(1)
+        .filter(|l| !l.trim_start().starts_with("flags: "))
         .map(|l| {
             // Columns are separated by two or more spaces: name, family, needs, description.
             l.split("  ")

@@ -16,7 +16,7 @@ use std::time::Instant;
 use xai_nn::{Layered, Sequential};
 use xai_passive::methods::Baseline;
 use xai_passive::registry::{self, BoxedMethod};
-use xai_passive::MethodOptions;
+use xai_passive::Params;
 use xai_tensor::Tensor;
 
 /// Methods ranked when none are named: the gradient, propagation and perturbation families
@@ -40,18 +40,20 @@ pub const DEFAULT_METHODS: &[&str] = &[
     "kernel-shap",
 ];
 
-/// The options method `name` is built with to explain the batch `x` when `base` leaves them
-/// unset: occlusion gets a 2×2 window on images (one feature otherwise) and gradient SHAP the
-/// batch itself as its baseline distribution; every other option is `base`'s.
-pub fn options_on_batch(name: &str, base: &MethodOptions, x: &Tensor) -> MethodOptions {
-    let mut o = base.clone();
-    if name == "occlusion" && o.window.is_none() {
-        o.window = Some(if x.rank() >= 4 { "2x2" } else { "1" }.into());
+/// The parameters method `name` is built with to explain the batch `x`: those of `shared` it
+/// takes, and where they leave them unset, occlusion gets a 2×2 window on images (one
+/// feature otherwise) and gradient SHAP the batch itself as its baseline distribution.
+///
+/// **Errors** for an unknown method.
+pub fn params_on_batch(name: &str, shared: &Params, x: &Tensor) -> Result<Params> {
+    let mut p = registry::info(name)?.own(shared);
+    if name == "occlusion" && !p.has("window") {
+        p.set("window", if x.rank() >= 4 { "2x2" } else { "1" });
     }
-    if name == "gradient-shap" && o.baselines.is_none() {
-        o.baselines = Some(x.clone());
+    if name == "gradient-shap" && !p.has("baselines") {
+        p.set_tensor("baselines", x.clone());
     }
-    o
+    Ok(p)
 }
 
 /// One column of the league.
@@ -104,10 +106,11 @@ pub const METRICS: [LeagueMetric; 6] = [
 pub struct LeagueOptions {
     /// Registry names of the methods to rank.
     pub methods: Vec<String>,
-    /// Options every method is built with (batch size, integration steps, layer, seed, …).
-    /// Where they leave them unset, occlusion gets a 2×2 window on images (1 feature
-    /// otherwise) and gradient SHAP the scored batch as its baseline distribution.
-    pub method_options: MethodOptions,
+    /// Parameters shared by the methods (batch size, integration steps, layer, seed, …),
+    /// each method taking those it has ([`params_on_batch`]). Where they leave them unset,
+    /// occlusion gets a 2×2 window on images (1 feature otherwise) and gradient SHAP the
+    /// scored batch as its baseline distribution.
+    pub method_params: Params,
     /// Steps K of the deletion and insertion curves.
     pub steps: usize,
     /// Baseline of the deletion and insertion curves.
@@ -132,7 +135,7 @@ impl Default for LeagueOptions {
     fn default() -> Self {
         Self {
             methods: DEFAULT_METHODS.iter().map(|s| s.to_string()).collect(),
-            method_options: MethodOptions::default(),
+            method_params: Params::default(),
             steps: 20,
             baseline: Baseline::Zeros,
             infidelity_samples: 100,
@@ -150,10 +153,7 @@ impl LeagueOptions {
     /// integration steps for path methods.
     pub fn fast() -> Self {
         Self {
-            method_options: MethodOptions {
-                steps: 16,
-                ..MethodOptions::default()
-            },
+            method_params: Params::default().with("steps", 16),
             steps: 10,
             infidelity_samples: 32,
             sensitivity_samples: 4,
@@ -265,8 +265,9 @@ fn score_method(
         notes: Vec::new(),
     };
     let m: &dyn Layered = model;
-    let method_options = options_on_batch(name, &opts.method_options, x);
-    let method: BoxedMethod = match registry::build(name, &method_options) {
+    let method: BoxedMethod = match params_on_batch(name, &opts.method_params, x)
+        .and_then(|p| registry::build(name, &p))
+    {
         Ok(method) => method,
         Err(e) => {
             row.notes.push(format!("skipped: {e}"));

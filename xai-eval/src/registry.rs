@@ -16,7 +16,7 @@ use serde_json::Value;
 use std::path::Path;
 use xai_nn::train::TrainConfig;
 use xai_nn::{Dataset, Forward, Layered, Sequential};
-use xai_passive::methods::Baseline;
+use xai_passive::config::bad;
 use xai_passive::{resolve_targets, Attribution, PassiveError, Result, Target};
 use xai_tensor::Tensor;
 
@@ -106,129 +106,20 @@ impl<'a> MetricInputs<'a> {
     }
 }
 
-/// Parameters by name, as JSON values (from a CLI's flags or a config file). Each metric
-/// reads the ones it knows, with its defaults, and ignores the others.
-#[derive(Clone, Debug, Default)]
-pub struct Params(pub serde_json::Map<String, Value>);
+pub use xai_passive::Params;
 
-fn bad(name: &str, msg: String) -> PassiveError {
-    PassiveError::BadParameter {
-        name: name.into(),
-        msg,
-    }
-}
-
-impl Params {
-    /// Sets `name` (a builder for code and tests).
-    pub fn with(mut self, name: &str, v: impl Into<Value>) -> Self {
-        self.0.insert(name.into(), v.into());
-        self
-    }
-
-    fn get(&self, name: &str) -> Option<&Value> {
-        self.0.get(name).filter(|v| !v.is_null())
-    }
-
-    /// A count ≥ 1.
-    pub fn count(&self, name: &str, default: usize) -> Result<usize> {
-        match self.get(name) {
-            None => Ok(default),
-            Some(v) => match v.as_i64() {
-                Some(c) if c >= 1 => Ok(c as usize),
-                _ => Err(bad(name, format!("must be at least 1, got {v}"))),
-            },
-        }
-    }
-
-    /// A finite number ≥ 0.
-    pub fn non_negative(&self, name: &str, default: f64) -> Result<f64> {
-        let v = self.number(name, default)?;
-        if v.is_finite() && v >= 0.0 {
-            Ok(v)
-        } else {
-            Err(bad(name, format!("must be a finite number ≥ 0, got {v}")))
-        }
-    }
-
-    /// A number (NaN where a string says so, to be refused by the caller's check).
-    fn number(&self, name: &str, default: f64) -> Result<f64> {
-        match self.get(name) {
-            None => Ok(default),
-            Some(Value::String(s)) => s
-                .parse()
-                .map_err(|_| bad(name, format!("must be a number, got '{s}'"))),
-            Some(v) => v
-                .as_f64()
-                .ok_or_else(|| bad(name, format!("must be a number, got {v}"))),
-        }
-    }
-
-    /// A non-negative integer (a seed).
-    pub fn unsigned(&self, name: &str, default: u64) -> Result<u64> {
-        match self.get(name) {
-            None => Ok(default),
-            Some(v) => v
-                .as_u64()
-                .ok_or_else(|| bad(name, format!("must be an integer ≥ 0, got {v}"))),
-        }
-    }
-
-    /// A switch.
-    pub fn flag(&self, name: &str) -> Result<bool> {
-        match self.get(name) {
-            None => Ok(false),
-            Some(v) => v
-                .as_bool()
-                .ok_or_else(|| bad(name, format!("must be true or false, got {v}"))),
-        }
-    }
-
-    /// A list of numbers.
-    pub fn numbers(&self, name: &str, default: &[f64]) -> Result<Vec<f64>> {
-        match self.get(name) {
-            None => Ok(default.to_vec()),
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|v| {
-                    v.as_f64()
-                        .ok_or_else(|| bad(name, format!("must hold numbers, got {v}")))
-                })
-                .collect(),
-            Some(v) => Err(bad(name, format!("must be a list of numbers, got {v}"))),
-        }
-    }
-
-    /// A baseline: `zeros`, `constant:V`, `mean`, or a `.npy` file of one example or a
-    /// batch.
-    pub fn baseline(&self, name: &str) -> Result<Baseline> {
-        let Some(v) = self.get(name) else {
-            return Ok(Baseline::Zeros);
-        };
-        let Some(s) = v.as_str() else {
-            return Err(bad(name, format!("must be a string, got {v}")));
-        };
-        match s.parse::<Baseline>() {
-            Ok(b) => Ok(b),
-            Err(_) if s.ends_with(".npy") || Path::new(s).exists() => Tensor::read_npy(s)
-                .map(Baseline::Tensor)
-                .map_err(|e| bad(name, format!("{s}: {e}"))),
-            Err(e) => Err(PassiveError::BadArgument(e)),
-        }
-    }
-
-    /// The trainer's settings of the retraining metrics: `epochs` (10), `lr` (1e-3, Adam),
-    /// `train_batch_size` (32), `seed`.
-    pub fn train_config(&self) -> Result<TrainConfig> {
-        let cfg = TrainConfig {
-            epochs: self.count("epochs", 10)?,
-            batch_size: self.count("train_batch_size", 32)?,
-            lr: self.number("lr", 1e-3)?,
-            seed: self.unsigned("seed", 0)?,
-            ..TrainConfig::default()
-        };
-        cfg.validate()?;
-        Ok(cfg)
-    }
+/// The trainer's settings of the retraining metrics from `p`: `epochs` (10), `lr` (1e-3,
+/// Adam), `train_batch_size` (32), `seed`.
+pub fn train_config(p: &Params) -> Result<TrainConfig> {
+    let cfg = TrainConfig {
+        epochs: p.count("epochs", 10)?,
+        batch_size: p.count("train_batch_size", 32)?,
+        lr: p.number("lr", 1e-3)?,
+        seed: p.unsigned("seed", 0)?,
+        ..TrainConfig::default()
+    };
+    cfg.validate()?;
+    Ok(cfg)
 }
 
 /// A metric's result: one value per example with their mean and (population) standard
@@ -555,7 +446,7 @@ fn split(i: &MetricInputs, p: &Params) -> Result<(Dataset, Dataset)> {
 
 fn data_randomization(i: MetricInputs, p: &Params, name: &'static str) -> Result<MetricReport> {
     let method = method(&i)?;
-    let cfg = p.train_config()?;
+    let cfg = train_config(p)?;
     let (train_set, test_set) = split(&i, p)?;
     // The examples: as given, else the first 8 held-out rows.
     let x = match i.x {
@@ -589,13 +480,10 @@ fn remove_and_retrain(i: MetricInputs, p: &Params, name: &'static str) -> Result
     if let Some(t) = fractions.iter().find(|t| !(0.0..=1.0).contains(*t)) {
         return Err(bad("fractions", format!("must be in [0, 1], got {t}")));
     }
-    let cfg = p.train_config()?;
+    let cfg = train_config(p)?;
     let (train_set, test_set) = split(&i, p)?;
     if test_set.is_empty() {
-        return Err(bad(
-            "test_fraction",
-            "must be above 0 for retraining".into(),
-        ));
+        return Err(bad("test_fraction", "must be above 0 for retraining"));
     }
     let m: &dyn Layered = &*i.model;
     let explain = |x: &Tensor| -> Result<Tensor> {
@@ -687,9 +575,7 @@ mod tests {
         let x = xai_tensor::Rng::new(1)
             .normal(&[5, 3], 0.0, 1.0, xai_tensor::DType::F32)
             .unwrap();
-        let saliency =
-            xai_passive::registry::build("saliency", &xai_passive::MethodOptions::default())
-                .unwrap();
+        let saliency = xai_passive::registry::build("saliency", &Params::default()).unwrap();
         let mut m = linear_model();
         let t = resolve_targets(&m as &dyn Layered, &x, &Target::Argmax).unwrap();
         let a = saliency
@@ -698,9 +584,18 @@ mod tests {
             .attributions;
         let p = Params::default().with("steps", 3);
         let r = evaluate("deletion", inputs(&mut m, &x, Some(saliency.as_ref())), &p).unwrap();
-        let want = perturbation_curves(&m, &x, &a, &t, Curve::Deletion, 3, &Baseline::Zeros, 256)
-            .unwrap()
-            .auc();
+        let want = perturbation_curves(
+            &m,
+            &x,
+            &a,
+            &t,
+            Curve::Deletion,
+            3,
+            &xai_passive::methods::Baseline::Zeros,
+            256,
+        )
+        .unwrap()
+        .auc();
         assert_eq!(r.per_example.as_deref(), Some(&want[..]));
         let mut m2 = linear_model();
         let mut given = inputs(&mut m2, &x, None);

@@ -6,7 +6,7 @@ use xai_eval::localisation::{pointing_game, relevance_mass_accuracy, relevance_r
 use xai_eval::mean_std;
 use xai_nn::data::synthetic::planted_patch;
 use xai_nn::{file, train, Forward, TrainConfig};
-use xai_passive::{registry, MethodOptions};
+use xai_passive::{registry, Params};
 
 #[test]
 fn saliency_of_a_trained_cnn_finds_the_planted_patch() {
@@ -34,14 +34,7 @@ fn saliency_of_a_trained_cnn_finds_the_planted_patch() {
     let (test, mask) = planted_patch(100, 2, 10, 3, 2).unwrap();
     let pred = model.predict(&test.x).unwrap().argmax(1).unwrap();
     let acc = pred.iter().zip(&test.y).filter(|(p, y)| p == y).count() as f64 / 100.0;
-    let sal = registry::build(
-        "saliency",
-        &MethodOptions {
-            abs: true,
-            ..MethodOptions::default()
-        },
-    )
-    .unwrap();
+    let sal = registry::build("saliency", &Params::default().with("abs", true)).unwrap();
     let m: &dyn xai_nn::Layered = &model;
     let a = sal.attribute(m, &test.x, &test.y).unwrap().attributions;
     // The patch covers 9 of 100 pixels: chance is 0.09 for all three metrics.

@@ -4,7 +4,7 @@
 use std::path::Path;
 use xai_eval::sanity::cascading_randomization;
 use xai_nn::{file, train, Dataset, Forward, TrainConfig};
-use xai_passive::{registry, MethodOptions};
+use xai_passive::{registry, Params};
 
 fn trained_digits_cnn() -> (xai_nn::Sequential, Dataset) {
     let arch = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/digits_cnn.json");
@@ -38,7 +38,7 @@ fn gradient_and_integrated_gradients_fail_to_survive_randomization() {
     let dir = tempfile::tempdir().unwrap();
     let mut model = Some(model);
     for name in ["saliency", "integrated-gradients"] {
-        let method = registry::build(name, &MethodOptions::default()).unwrap();
+        let method = registry::build(name, &Params::default()).unwrap();
         // Retrain-free copy: reload the trained weights by saving once.
         let mut m = model
             .take()

@@ -15,6 +15,17 @@ pub enum PassiveError {
         /// What is wrong, starting with a verb ("must be …").
         msg: String,
     },
+    /// A parameter the method does not take: `{name} is not a parameter of {method} (its
+    /// parameters: …)`; a front end may show the names as its own (CLI flags).
+    #[error("{name} is not a parameter of {method} (its parameters: {})", known.join(", "))]
+    UnknownParameter {
+        /// The parameter given, in snake case.
+        name: String,
+        /// The method (or metric) it was given to.
+        method: String,
+        /// The parameters it takes.
+        known: Vec<String>,
+    },
     /// The model failed.
     #[error(transparent)]
     Nn(#[from] xai_nn::NnError),

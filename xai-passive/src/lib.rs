@@ -6,7 +6,9 @@
 //! Neural Networks*). Every attribution method is one file in [`methods`] implementing
 //! [`Attribution`], stating in its impl bound what it needs from a model
 //! ([`Forward`](xai_nn::Forward), [`Differentiable`](xai_nn::Differentiable),
-//! [`Layered`](xai_nn::Layered)), and one line in [`registry`].
+//! [`Layered`](xai_nn::Layered)), owning its configuration ([`MethodConfig`]: serde,
+//! `Default`, `validate`), and one line in [`registry`], which builds it from [`Params`] by
+//! name.
 //!
 //! Later issues add here: the rest of the gradient family (integrated gradients, SmoothGrad,
 //! guided backprop, LRP, DeepLIFT, Grad-CAM…), the perturbation family (occlusion, LIME,
@@ -16,7 +18,7 @@
 //! use xai_autodiff::Var;
 //! use xai_nn::layers::Linear;
 //! use xai_nn::{Layered, NamedLayer, Sequential};
-//! use xai_passive::{registry, resolve_targets, MethodOptions, Target};
+//! use xai_passive::{registry, resolve_targets, Attribution, Params, Target};
 //! use xai_tensor::Tensor;
 //!
 //! // A linear model f(x) = W x: saliency of class 1 is W's row 1, and integrated gradients
@@ -28,10 +30,13 @@
 //! let model: &dyn Layered = &model;
 //! let x = Tensor::from_slice(&[1.0f32, 2.0, 4.0], &[1, 3])?;
 //! let targets = resolve_targets(model, &x, &Target::Class(1))?;
-//! let opts = MethodOptions::default();
-//! let saliency = registry::build("saliency", &opts)?.attribute(model, &x, &targets)?;
-//! assert_eq!(saliency.attributions.to_vec_f32()?, [3.0, 0.25, -1.0]);
-//! let ig = registry::build("integrated-gradients", &opts)?.attribute(model, &x, &targets)?;
+//! let saliency = registry::build("saliency", &Params::default())?;
+//! let e = saliency.attribute(model, &x, &targets)?;
+//! assert_eq!(e.attributions.to_vec_f32()?, [3.0, 0.25, -1.0]);
+//! // Parameters by name; the configuration used is recorded.
+//! let ig = registry::build("integrated-gradients", &Params::default().with("steps", 20))?;
+//! assert_eq!(ig.config()["steps"], 20);
+//! let ig = ig.attribute(model, &x, &targets)?;
 //! for (a, want) in ig.attributions.to_vec_f32()?.iter().zip([3.0, 0.5, -4.0]) {
 //!     assert!((a - want).abs() < 1e-5);
 //! }
@@ -41,6 +46,7 @@
 mod attribution;
 mod baseline;
 mod batching;
+pub mod config;
 mod error;
 pub mod methods;
 mod objectives;
@@ -50,8 +56,10 @@ pub mod report;
 #[cfg(test)]
 mod testing;
 
-pub use attribution::{
-    resolve_targets, Attribution, Diagnostic, Explanation, MethodOptions, Target,
-};
+pub use attribution::{resolve_targets, Attribution, Diagnostic, Explanation, Target};
+pub use config::{MethodConfig, Params};
+
+/// Examples (or rows) per model call where a method's configuration does not say.
+pub const DEFAULT_BATCH_SIZE: usize = 256;
 pub use batching::{map_batches, rows_done};
 pub use error::{PassiveError, Result};

@@ -91,7 +91,7 @@ pub(crate) fn resolve_layer<M: Layered + ?Sized>(model: &M, name: &str) -> Resul
     })
 }
 
-/// The layer named by `--layer`, required by layer methods.
+/// The layer named by parameter `layer`, required by layer methods.
 pub(crate) fn required_layer<M: Layered + ?Sized>(
     model: &M,
     layer: &Option<String>,
@@ -99,14 +99,17 @@ pub(crate) fn required_layer<M: Layered + ?Sized>(
 ) -> Result<usize> {
     match layer {
         Some(name) => resolve_layer(model, name),
-        None => Err(PassiveError::BadArgument(format!(
-            "{method} needs --layer NAME (layers: {})",
-            model.layer_names().join(", ")
-        ))),
+        None => Err(crate::config::bad(
+            "layer",
+            format!(
+                "is needed by {method}: a layer's name (layers: {})",
+                model.layer_names().join(", ")
+            ),
+        )),
     }
 }
 
-/// Parses `--neuron LAYER:INDEX` (flat index into one example's layer output) and checks it
+/// Parses parameter `neuron`, `LAYER:INDEX` (flat index into one example's layer output) and checks it
 /// against the model.
 pub(crate) fn resolve_neuron<M: Layered + ?Sized>(
     model: &M,
@@ -115,14 +118,18 @@ pub(crate) fn resolve_neuron<M: Layered + ?Sized>(
     method: &str,
 ) -> Result<(usize, usize)> {
     let Some(spec) = spec else {
-        return Err(PassiveError::BadArgument(format!(
-            "{method} needs --neuron LAYER:INDEX"
-        )));
+        return Err(crate::config::bad(
+            "neuron",
+            format!("is needed by {method}: LAYER:INDEX"),
+        ));
     };
     let bad = || {
-        PassiveError::BadArgument(format!(
-            "--neuron must be LAYER:INDEX (flat index into one example's layer output), got '{spec}'"
-        ))
+        crate::config::bad(
+            "neuron",
+            format!(
+                "must be LAYER:INDEX (flat index into one example's layer output), got '{spec}'"
+            ),
+        )
     };
     let (name, index) = spec.rsplit_once(':').ok_or_else(bad)?;
     let index: usize = index.parse().map_err(|_| bad())?;

@@ -11,7 +11,7 @@ use xai_tensor::Tensor;
 /// How the path integral ∫₀¹ g(α) dα of integrated gradients (and its layer/neuron variants)
 /// is approximated by Σₖ wₖ g(αₖ). Same nodes and weights as Captum's
 /// `captum.attr._utils.approximation_methods`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Integration {
     /// Gauss–Legendre quadrature: the nodes xₖ and weights vₖ of
@@ -57,9 +57,7 @@ impl Integration {
     /// **Errors** if `n` is 0, or 1 for the trapezoid rule.
     pub fn nodes(self, n: usize) -> Result<(Vec<f64>, Vec<f64>)> {
         if n == 0 {
-            return Err(PassiveError::BadArgument(
-                "steps must be at least 1, got 0".into(),
-            ));
+            return Err(crate::config::bad("steps", "must be at least 1, got 0"));
         }
         let nf = n as f64;
         let even = vec![1.0 / nf; n];

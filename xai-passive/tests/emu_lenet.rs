@@ -9,7 +9,7 @@
 use xai_autodiff::{grad_tensors, Var};
 use xai_nn::{file, Differentiable, Sequential};
 use xai_passive::methods::{target_gradient, IntegratedGradients, Integration, Saliency};
-use xai_passive::{Attribution, MethodOptions};
+use xai_passive::Attribution;
 use xai_tensor::cuda::emulator;
 use xai_tensor::{DType, Device, Pool2dParams, Rng, Tensor};
 
@@ -70,10 +70,8 @@ fn emu_lenet_logits_and_saliency_equal_cpu() {
     let want = cpu.forward(&Var::constant(x.clone())).unwrap();
     assert_close("logits", logits.value(), want.value(), 1e-4);
     let method = Saliency {
-        opts: MethodOptions {
-            batch_size: 2,
-            ..MethodOptions::default()
-        },
+        batch_size: 2,
+        ..Saliency::default()
     };
     let got = method.attribute(&dev, &xd, &targets).unwrap();
     let want = method.attribute(&cpu, &x, &targets).unwrap();
@@ -87,15 +85,14 @@ fn emu_lenet_integrated_gradients_equal_cpu() {
     let dev = moved(lenet(), DType::F32, emulator());
     let (x, targets) = inputs(2);
     let steps = 8;
-    let opts = MethodOptions {
+    let opts = IntegratedGradients {
         steps,
-        ..MethodOptions::default()
+        ..IntegratedGradients::default()
     };
-    let want = IntegratedGradients { opts: opts.clone() }
-        .attribute(&cpu, &x, &targets)
-        .unwrap();
+    let want = opts.clone().attribute(&cpu, &x, &targets).unwrap();
     // The method itself, with the model and input on the device.
-    let through = IntegratedGradients { opts: opts.clone() }
+    let through = opts
+        .clone()
         .attribute(&dev, &x.to_device(emulator()).unwrap(), &targets)
         .unwrap();
     assert_close(

@@ -5,8 +5,10 @@
 //! `lrp_epsilon-gamma-box.npy` in xai-cli), each example's argmax class explained.
 
 use xai_nn::{file, Forward, Sequential};
-use xai_passive::methods::{Bounds, Composite, CompositeKind, Lrp, LrpRule, SpecialLayer};
-use xai_passive::{Attribution, MethodOptions};
+use xai_passive::methods::{
+    Bounds, Composite, CompositeKind, Lrp, LrpComposite, LrpRule, SpecialLayer,
+};
+use xai_passive::Attribution;
 use xai_tensor::Tensor;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../xai-cli/tests/fixtures");
@@ -47,7 +49,8 @@ fn a_users_composite_equals_zennits_on_lenet() {
         name: "lrp",
         composite,
         zbox: None,
-        opts: MethodOptions::default(),
+        abs: false,
+        batch_size: 256,
     };
     let e = rel_l2(&by_hand.attribute(&m, &x, &t).unwrap().attributions, &want);
     assert!(e < 1e-5, "composite in code vs Zennit: relative L2 {e:e}");
@@ -56,56 +59,45 @@ fn a_users_composite_equals_zennits_on_lenet() {
         .parse()
         .unwrap();
     for batch_size in [1, 3] {
-        let o = MethodOptions {
+        let o = LrpComposite {
             composite: spec.clone(),
             batch_size,
-            ..MethodOptions::default()
+            ..LrpComposite::default()
         };
-        let a = Lrp::build("lrp", &o)
-            .unwrap()
-            .attribute(&m, &x, &t)
-            .unwrap();
+        let a = o.method("lrp").unwrap().attribute(&m, &x, &t).unwrap();
         let e = rel_l2(&a.attributions, &want);
         assert!(e < 1e-5, "spec, batch size {batch_size}: relative L2 {e:e}");
     }
     let zbox = Lrp {
         zbox: Some((SpecialLayer::First, Bounds::Given(-4.0, 4.0))),
-        ..Lrp::build(
-            "lrp",
-            &MethodOptions {
-                composite: "linear=epsilon:1e-6,conv=gamma:0.25".parse().unwrap(),
-                ..MethodOptions::default()
-            },
-        )
+        ..LrpComposite {
+            composite: "linear=epsilon:1e-6,conv=gamma:0.25".parse().unwrap(),
+            ..LrpComposite::default()
+        }
+        .method("lrp")
         .unwrap()
     };
     let e = rel_l2(&zbox.attribute(&m, &x, &t).unwrap().attributions, &want);
     assert!(e < 1e-5, "z^B given as bounds: relative L2 {e:e}");
     // The test can fail: z^B left out is another attribution.
-    let o = MethodOptions {
+    let o = LrpComposite {
         composite: "linear=epsilon:1e-6,conv=gamma:0.25".parse().unwrap(),
-        ..MethodOptions::default()
+        ..LrpComposite::default()
     };
-    let a = Lrp::build("lrp", &o)
-        .unwrap()
-        .attribute(&m, &x, &t)
-        .unwrap();
+    let a = o.method("lrp").unwrap().attribute(&m, &x, &t).unwrap();
     assert!(rel_l2(&a.attributions, &want) > 1e-2);
 }
 
 #[test]
 fn epsilon_gamma_box_equals_zennits_preset() {
     let (m, x, t) = lenet();
-    let o = MethodOptions {
+    let o = LrpComposite {
         composite: CompositeKind::EpsilonGammaBox,
         low: Some(-4.0),
         high: Some(4.0),
-        ..MethodOptions::default()
+        ..LrpComposite::default()
     };
-    let a = Lrp::build("lrp", &o)
-        .unwrap()
-        .attribute(&m, &x, &t)
-        .unwrap();
+    let a = o.method("lrp").unwrap().attribute(&m, &x, &t).unwrap();
     let e = rel_l2(&a.attributions, &zennit("lrp_epsilon-gamma-box"));
     assert!(e < 1e-5, "epsilon-gamma-box vs Zennit: relative L2 {e:e}");
 }

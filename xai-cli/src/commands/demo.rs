@@ -11,13 +11,13 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use xai_eval::faithfulness::{infidelity, perturbation_curves, Curve, DEFAULT_STEPS};
-use xai_eval::league::{league, options_on_batch, League, LeagueOptions};
+use xai_eval::league::{league, params_on_batch, League, LeagueOptions};
 use xai_eval::plot::{write_bar_chart, write_line_chart, BarChart, LineChart, Series};
 use xai_eval::{mean_std, sanity};
 use xai_nn::train::{evaluate, fit_normalize, train, TrainConfig};
 use xai_nn::{file, Dataset, Forward, Layered, Sequential};
 use xai_passive::methods::Baseline;
-use xai_passive::{registry, MethodOptions};
+use xai_passive::{registry, Params};
 use xai_tensor::{write_atomic, DType, Rng, Tensor};
 
 const DIGITS_ARCH: &[u8] = include_bytes!("../../../examples/digits_cnn.json");
@@ -129,7 +129,7 @@ pub fn run(a: &Args) -> CliResult {
     for &(family, name) in &methods {
         bar.set_message(format!("explain {name}"));
         let t = Instant::now();
-        let e = registry::build(name, &options_on_batch(name, &MethodOptions::default(), &x))?
+        let e = registry::build(name, &params_on_batch(name, &Params::default(), &x)?)?
             .attribute(m, &x, &pred)?;
         let seconds = t.elapsed().as_secs_f64();
         e.attributions.write_npy(dir.join(format!("{name}.npy")))?;
@@ -239,7 +239,7 @@ pub fn run(a: &Args) -> CliResult {
 
     for name in SANITY_METHODS {
         bar.set_message(format!("sanity {name}"));
-        let method = registry::build(name, &MethodOptions::default())?;
+        let method = registry::build(name, &Params::default())?;
         let mut fresh = file::load(dir.join("model.json"))?;
         let report = sanity::cascading_randomization(&mut fresh, method.as_ref(), &x, &pred, 0)?;
         let sub = format!("sanity/{name}");
@@ -370,15 +370,13 @@ fn tabular(dir: &Path, epochs: usize, bar: &ProgressBar, html: &mut Html) -> Cli
     let x = test_set.x.index_select(0, &rows)?;
     let pred = model.predict(&x)?.argmax(1)?;
     let mean = train_set.x.mean(&[0], false)?;
-    let opts = MethodOptions {
-        baseline: Baseline::Tensor(mean),
-        ..MethodOptions::default()
-    };
+    // Each method's baseline is the training mean.
+    let opts = Params::default().with_tensor("baseline", mean);
     let m: &dyn Layered = &model;
     let mut charts = vec![Vec::new(); rows.len()];
     for name in TABULAR_METHODS {
         bar.set_message(format!("explain {name}"));
-        let e = registry::build(name, &opts)?.attribute(m, &x, &pred)?;
+        let e = registry::build_shared(name, &opts)?.attribute(m, &x, &pred)?;
         let a = e.attributions.to_vec_f64()?;
         let d = test_set.feature_names.len();
         for (i, row) in a.chunks(d).enumerate() {

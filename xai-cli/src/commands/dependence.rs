@@ -5,29 +5,20 @@
 //! drawn last (ice) for one feature, a heat map of the PD surface for a pair.
 
 use super::explain::Args;
-use super::{load_model, read_input, CliResult};
+use super::{load_model, read_input, with_flag_names, CliResult};
 use image::{Rgb, RgbImage};
 use std::path::Path;
 use xai_eval::plot::{line_chart, LineChart, Series};
 use xai_nn::Layered;
-use xai_passive::methods::{dataset_target, partial_dependence, Dependence};
+use xai_passive::config::from_params;
+use xai_passive::methods::{dataset_target, partial_dependence, Dependence, DependenceConfig};
+use xai_passive::Params;
 use xai_tensor::write_atomic;
 
-/// Grid points per feature when `--grid` is not given.
-const DEFAULT_GRID: usize = 20;
 /// ICE curves drawn at most in the PNG (all are in the JSON).
 const MAX_PLOTTED_CURVES: usize = 50;
 /// Side of one grid cell of a pair's heat map, in pixels.
 const CELL: u32 = 16;
-
-/// Parses `I` or `I,J`.
-fn parse_features(s: &str) -> CliResult<Vec<usize>> {
-    let parts: Option<Vec<usize>> = s.split(',').map(|p| p.trim().parse().ok()).collect();
-    match parts {
-        Some(v) if (1..=2).contains(&v.len()) => Ok(v),
-        _ => Err(format!("--feature must be I or I,J (feature indices), got '{s}'").into()),
-    }
-}
 
 /// The plot of `d` as PNG bytes.
 fn plot(method: &str, individual: bool, d: &Dependence) -> CliResult<Vec<u8>> {
@@ -91,22 +82,15 @@ fn plot(method: &str, individual: bool, d: &Dependence) -> CliResult<Vec<u8>> {
 
 /// Runs `xai explain` for a method whose output is curves (pdp, ice); `individual`: the ICE
 /// curves are drawn too.
-pub fn run(a: &Args, individual: bool) -> CliResult {
+pub fn run(a: &Args, params: &Params, individual: bool) -> CliResult {
     let method = a.method.as_str();
-    let features = match &a.perturb.feature {
-        Some(s) => parse_features(s)?,
-        None => return Err(format!("{method} needs --feature I or I,J").into()),
-    };
-    let grid = match a.perturb.grid {
-        None => DEFAULT_GRID,
-        Some(g) if g >= 2 => g as usize,
-        Some(g) => return Err(format!("--grid must be at least 2, got {g}").into()),
-    };
+    let config: DependenceConfig = from_params(method, params).map_err(with_flag_names)?;
+    let features = config.features().map_err(with_flag_names)?;
     let model = load_model(&a.model)?;
     let (x, _) = read_input(&model, &a.input, a.allow_nan)?;
     let m: &dyn Layered = &model;
     let target = dataset_target(m, &x, &a.target)?;
-    let d = partial_dependence(m, &x, &features, target, grid, a.batch_size as usize)?;
+    let d = partial_dependence(m, &x, &features, target, config.grid, config.batch_size)?;
     let json = serde_json::to_string(&d.to_json(method))?;
     match &a.output {
         Some(path) => write_atomic(path, format!("{json}\n").as_bytes())?,

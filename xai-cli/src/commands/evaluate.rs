@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use xai_eval::registry::{self, MetricInputs, Need, Params};
 use xai_passive::registry::{self as methods, BoxedMethod};
-use xai_passive::{MethodOptions, Target};
+use xai_passive::Target;
 use xai_tensor::Tensor;
 
 /// Arguments of `xai evaluate`.
@@ -145,10 +145,9 @@ fn float(v: Option<f64>) -> Value {
 }
 
 /// The metrics' parameters from the flags: each flag is the parameter of the same name.
-fn params(a: &Args) -> Params {
+fn params(a: &Args) -> CliResult<Params> {
     let p = [
         ("steps", json!(a.steps)),
-        ("baseline", json!(a.baseline)),
         ("samples", json!(a.samples)),
         ("noise_std", float(a.noise_std)),
         ("radius", float(a.radius)),
@@ -161,7 +160,12 @@ fn params(a: &Args) -> Params {
         ("train_batch_size", json!(a.train_batch_size)),
         ("test_fraction", float(Some(a.test_fraction))),
     ];
-    Params(p.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    let mut params = Params {
+        values: p.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        ..Params::default()
+    };
+    super::explain::baseline_param(&mut params, "baseline", &a.baseline)?;
+    Ok(params)
 }
 
 /// The flag that gives what a metric needs.
@@ -195,7 +199,7 @@ pub fn run(a: &Args) -> CliResult {
             return Err(format!("--metric {} needs {}", a.metric, flag_of(need)).into());
         }
     }
-    let params = params(a);
+    let params = params(a)?;
     let method = match &a.method {
         Some(name) => Some(build_method(a, name, &params)?),
         None => None,
@@ -227,7 +231,7 @@ pub fn run(a: &Args) -> CliResult {
         target: a.target.clone(),
         x: x.as_ref(),
         attributions: attributions.as_ref(),
-        method: method.as_deref(),
+        method: method.as_ref().map(AsRef::as_ref),
         mask: mask.as_ref(),
         data: data.as_ref(),
         output_dir: a.output_dir.as_deref(),
@@ -238,16 +242,15 @@ pub fn run(a: &Args) -> CliResult {
     Ok(())
 }
 
-/// The --method with its flags.
-fn build_method(a: &Args, name: &str, params: &Params) -> CliResult<BoxedMethod> {
-    let opts = MethodOptions {
-        abs: a.abs,
-        batch_size: a.batch_size as usize,
-        baseline: params.baseline("baseline").map_err(with_flag_names)?,
-        steps: count("--method-steps", Some(a.method_steps), 50)?,
-        seed: a.seed,
-        layer: a.layer.clone(),
-        ..MethodOptions::default()
-    };
-    Ok(methods::build(name, &opts)?)
+/// The --method with the flags it takes (`--method-steps` as its `steps`).
+fn build_method(a: &Args, name: &str, metric: &Params) -> CliResult<BoxedMethod> {
+    let mut p = metric.filtered(|n| ["baseline", "seed", "batch_size"].contains(&n));
+    p.set("steps", count("--method-steps", Some(a.method_steps), 50)?);
+    if a.abs {
+        p.set("abs", true);
+    }
+    if let Some(layer) = &a.layer {
+        p.set("layer", layer.as_str());
+    }
+    methods::build_shared(name, &p).map_err(with_flag_names)
 }

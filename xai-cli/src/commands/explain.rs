@@ -1,13 +1,14 @@
 //! `xai explain`: attributions from any registered method.
 
-use super::{load_model, read_input, CliResult};
+use super::{load_model, read_input, with_flag_names, CliResult};
+use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use xai_nn::Layered;
-use xai_passive::methods::{Baseline, Integration};
+use xai_passive::methods::Baseline;
 use xai_passive::registry::Output;
 use xai_passive::report::{ExplanationReport, Timings};
-use xai_passive::{registry, resolve_targets, MethodOptions, Target};
+use xai_passive::{registry, resolve_targets, Params, Target};
 use xai_tensor::Tensor;
 
 /// Arguments of `xai explain`.
@@ -34,9 +35,9 @@ pub struct Args {
     /// the channels, so the output keeps the input's shape).
     #[arg(long)]
     pub channel_max: bool,
-    /// Examples per model call (chunks run in parallel).
-    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
-    pub batch_size: u64,
+    /// Examples per model call (chunks run in parallel; default 256).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_size: Option<u64>,
     /// Where to write the attributions (f32 .npy, the input's shape; required), or with
     /// --format json the JSON report (`-`: standard output); pdp/ice write their JSON here
     /// (default: standard output).
@@ -59,16 +60,16 @@ pub struct Args {
     /// Baseline of path methods (integrated gradients, layer/neuron variants) and of the
     /// perturbation methods (the value a removed feature takes): `zeros`,
     /// `constant:V`, `mean` (per-feature mean of the input batch) or a .npy file holding one
-    /// baseline [...input_shape] or one per example [N, ...input_shape].
-    #[arg(long, default_value = "zeros")]
-    pub baseline: String,
-    /// Quadrature of path methods: gauss-legendre | riemann-left | riemann-right |
+    /// baseline [...input_shape] or one per example [N, ...input_shape] (default zeros).
+    #[arg(long)]
+    pub baseline: Option<String>,
+    /// Quadrature of path methods: gauss-legendre (default) | riemann-left | riemann-right |
     /// riemann-middle | riemann-trapezoid (Captum's nodes and weights).
-    #[arg(long, default_value = "gauss-legendre")]
-    pub integration: Integration,
-    /// Integration steps of path methods (at least 1; 2 for riemann-trapezoid).
-    #[arg(long, default_value_t = 50, allow_negative_numbers = true)]
-    pub steps: i64,
+    #[arg(long)]
+    pub integration: Option<String>,
+    /// Integration steps of path methods (at least 1; 2 for riemann-trapezoid; default 50).
+    #[arg(long, allow_negative_numbers = true)]
+    pub steps: Option<i64>,
     /// Samples per input: noisy samples (smoothgrad family, gradient-shap; default 50),
     /// coalitions (kernel-shap; default 2d + 2048, d features or groups), permutations (shapley-sampling; default 100),
     /// perturbations (lime; default 5000).
@@ -79,9 +80,9 @@ pub struct Args {
     /// meaningful-perturbation, where it is added to the perturbed input at every step).
     #[arg(long, allow_negative_numbers = true)]
     pub noise_std: Option<f64>,
-    /// Seed of the random methods (same seed, same result).
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    /// Seed of the random methods (same seed, same result; default 0).
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Layer (its name in model.json) of layer methods and grad-cam/cam (default for
     /// grad-cam/cam: the last layer with a [C, H, W] output).
     #[arg(long)]
@@ -142,9 +143,9 @@ pub struct PerturbArgs {
     /// baseline), training (tabular, lime's LimeTabularExplainer without discretisation:
     /// μ + N(0,1)·σ from the training rows), around-instance (x + N(0,1)·σ) or quartile
     /// (lime's default: features binned at their training quartiles, values drawn inside the
-    /// bins). The tabular ones need --data or --baselines.
-    #[arg(long, default_value = "on-off")]
-    pub lime_sampling: String,
+    /// bins). The tabular ones need --data or --baselines. Default on-off.
+    #[arg(long)]
+    pub lime_sampling: Option<String>,
     /// Training rows from a dataset (a bundled name: iris, wine, breast_cancer, digits,
     /// mnist, or a CSV file), used as --baselines is: tabular lime's statistics, the Shapley
     /// methods' background.
@@ -154,18 +155,18 @@ pub struct PerturbArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub iterations: Option<i64>,
     /// meaningful-perturbation: λ₁ ≥ 0 on mean |1 − m| (default 0.1).
-    #[arg(long, default_value = "0.1", allow_hyphen_values = true)]
-    pub lambda_l1: String,
+    #[arg(long, allow_hyphen_values = true)]
+    pub lambda_l1: Option<String>,
     /// meaningful-perturbation: λ₂ ≥ 0 on the mask's total variation (default 0.05).
-    #[arg(long, default_value = "0.05", allow_hyphen_values = true)]
-    pub lambda_tv: String,
+    #[arg(long, allow_hyphen_values = true)]
+    pub lambda_tv: Option<String>,
     /// meaningful-perturbation: side of the low-resolution mask (default ⌈max(H, W)/4⌉).
     #[arg(long, allow_negative_numbers = true)]
     pub mask_size: Option<i64>,
     /// meaningful-perturbation: what deleted pixels become: blur (Gaussian, σ = 10·max(H, W)/224
-    /// px), blur:SIGMA, or baseline (--baseline).
-    #[arg(long, default_value = "blur")]
-    pub reference: String,
+    /// px; the default), blur:SIGMA, or baseline (--baseline).
+    #[arg(long)]
+    pub reference: Option<String>,
     /// pdp / ice: the feature I (flat index into one example) or the pair I,J.
     #[arg(long)]
     pub feature: Option<String>,
@@ -179,30 +180,31 @@ pub struct PerturbArgs {
 #[derive(clap::Args)]
 pub struct RuleArgs {
     /// LRP-ε stabiliser ε ≥ 0 (lrp-epsilon, lrp-zb, lrp's dense layers; Zennit's default):
-    /// R_in = x ⊙ Wᵀ(R / (z + ε·sign z)).
-    #[arg(long, default_value = "1e-6", allow_hyphen_values = true)]
-    pub epsilon: String,
-    /// LRP-γ's γ ≥ 0 (lrp-gamma, lrp --composite epsilon-gamma-box): weights W + γW⁺.
-    #[arg(long, default_value = "0.25", allow_hyphen_values = true)]
-    pub gamma: String,
-    /// LRP-αβ's α ≥ 0 (lrp-alpha-beta); α − β must be 1.
-    #[arg(long, default_value = "2.0", allow_hyphen_values = true)]
-    pub alpha: String,
-    /// LRP-αβ's β ≥ 0 (lrp-alpha-beta).
-    #[arg(long, default_value = "1.0", allow_hyphen_values = true)]
-    pub beta: String,
+    /// R_in = x ⊙ Wᵀ(R / (z + ε·sign z)) (default 1e-6).
+    #[arg(long, allow_hyphen_values = true)]
+    pub epsilon: Option<String>,
+    /// LRP-γ's γ ≥ 0 (lrp-gamma, lrp --composite epsilon-gamma-box): weights W + γW⁺
+    /// (default 0.25).
+    #[arg(long, allow_hyphen_values = true)]
+    pub gamma: Option<String>,
+    /// LRP-αβ's α ≥ 0 (lrp-alpha-beta; default 2); α − β must be 1.
+    #[arg(long, allow_hyphen_values = true)]
+    pub alpha: Option<String>,
+    /// LRP-αβ's β ≥ 0 (lrp-alpha-beta; default 1).
+    #[arg(long, allow_hyphen_values = true)]
+    pub beta: Option<String>,
     /// Composite of `--method lrp`: a Zennit preset, epsilon-plus (ε dense, z⁺ conv),
     /// epsilon-plus-flat (and flat first layer), epsilon-alpha2-beta1 (ε dense, α2β1 conv),
     /// epsilon-gamma-box (z^B first conv, γ conv, ε dense); or comma-separated KEY=RULE,
     /// KEY one of linear, conv, first, first-conv, relu, pool, layer:NAME, RULE one of
     /// epsilon:E, gamma:G, alpha-beta:A:B, z-plus, zb:LOW:HIGH, w-square, flat, pass (later
     /// keys win for the layers they name; first and layer: over linear/conv), e.g.
-    /// linear=epsilon:1e-6,conv=gamma:0.25,first=zb:0:1.
-    #[arg(long, default_value = "epsilon-plus")]
-    pub composite: String,
-    /// DeepLIFT multiplier rule: rescale or reveal-cancel.
-    #[arg(long, default_value = "rescale")]
-    pub rule: String,
+    /// linear=epsilon:1e-6,conv=gamma:0.25,first=zb:0:1. Default epsilon-plus.
+    #[arg(long)]
+    pub composite: Option<String>,
+    /// DeepLIFT multiplier rule: rescale (default) or reveal-cancel.
+    #[arg(long)]
+    pub rule: Option<String>,
     /// Lowest input value for the z^B rule (lrp-zb, deep-taylor, epsilon-gamma-box), in the
     /// raw input space; with --high. Default for lrp-zb: each example's minimum; deep-taylor
     /// without bounds uses the w² rule on the first layer.
@@ -218,99 +220,110 @@ fn read_npy(what: &str, path: &Path) -> CliResult<Tensor> {
     Tensor::read_npy(path).map_err(|e| format!("{what} {}: {e}", path.display()).into())
 }
 
-fn count(flag: &str, v: i64) -> CliResult<usize> {
-    if v < 1 {
-        return Err(format!("{flag} must be at least 1, got {v}").into());
+/// A number flag (parsed here, so a bad value is a one-line error); a non-finite value is
+/// passed as text, for the method to refuse by name.
+fn number(flag: &str, v: &str) -> CliResult<Value> {
+    let x: f64 = v
+        .parse()
+        .map_err(|_| format!("{flag} must be a number, got '{v}'"))?;
+    Ok(float(x))
+}
+
+/// A float as a parameter value (JSON has no NaN or infinity: those go as text).
+pub fn float(x: f64) -> Value {
+    if x.is_finite() {
+        json!(x)
+    } else {
+        Value::String(x.to_string())
     }
-    Ok(v as usize)
 }
 
-/// A number flag (parsed here, so a bad value is a one-line error).
-fn number(flag: &str, v: &str) -> CliResult<f64> {
-    v.parse()
-        .map_err(|_| format!("{flag} must be a number, got '{v}'").into())
+/// `--baseline`: a name the library parses, or a .npy file read here.
+pub fn baseline_param(p: &mut Params, name: &str, spec: &str) -> CliResult {
+    match spec.parse::<Baseline>() {
+        Ok(_) => p.set(name, spec),
+        Err(_) if spec.ends_with(".npy") || Path::new(spec).exists() => {
+            p.set_tensor(name, read_npy(name, Path::new(spec))?)
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
 }
 
-/// An optional number flag.
-fn opt_number(flag: &str, v: &Option<String>) -> CliResult<Option<f64>> {
-    v.as_deref().map(|v| number(flag, v)).transpose()
+/// The method's parameters from the flags given: each flag is the parameter of its name
+/// (`--noise-std` → `noise_std`), except `--no-upsample` (`upsample = false`) and `--data`
+/// (a dataset's rows as `baselines`). Flags left out take the method's defaults; a flag the
+/// method does not take is refused by the registry, naming the ones it takes.
+pub fn method_params(a: &Args) -> CliResult<Params> {
+    let (r, q) = (&a.rules, &a.perturb);
+    let text = |s: &Option<String>| s.as_ref().map(|s| json!(s));
+    let num = |flag: &str, s: &Option<String>| s.as_deref().map(|s| number(flag, s)).transpose();
+    let given: [(&str, Option<Value>); 32] = [
+        ("abs", a.abs.then_some(json!(true))),
+        ("channel_max", a.channel_max.then_some(json!(true))),
+        ("upsample", a.no_upsample.then_some(json!(false))),
+        ("batch_size", a.batch_size.map(|v| json!(v))),
+        ("integration", text(&a.integration)),
+        ("steps", a.steps.map(|v| json!(v))),
+        ("samples", a.samples.map(|v| json!(v))),
+        ("noise_std", a.noise_std.map(float)),
+        ("seed", a.seed.map(|v| json!(v))),
+        ("layer", text(&a.layer)),
+        ("neuron", text(&a.neuron)),
+        ("inner", text(&a.inner)),
+        ("epsilon", num("--epsilon", &r.epsilon)?),
+        ("gamma", num("--gamma", &r.gamma)?),
+        ("alpha", num("--alpha", &r.alpha)?),
+        ("beta", num("--beta", &r.beta)?),
+        ("composite", text(&r.composite)),
+        ("rule", text(&r.rule)),
+        ("low", num("--low", &r.low)?),
+        ("high", num("--high", &r.high)?),
+        ("window", text(&q.window)),
+        ("stride", text(&q.stride)),
+        ("segments", text(&q.segments)),
+        ("kernel_width", num("--kernel-width", &q.kernel_width)?),
+        ("lime_sampling", text(&q.lime_sampling)),
+        ("iterations", q.iterations.map(|v| json!(v))),
+        ("lambda_l1", num("--lambda-l1", &q.lambda_l1)?),
+        ("lambda_tv", num("--lambda-tv", &q.lambda_tv)?),
+        ("mask_size", q.mask_size.map(|v| json!(v))),
+        ("reference", text(&q.reference)),
+        ("feature", text(&q.feature)),
+        ("grid", q.grid.map(|v| json!(v))),
+    ];
+    let mut p = Params::default();
+    for (name, v) in given {
+        if let Some(v) = v {
+            p.set(name, v);
+        }
+    }
+    if let Some(b) = &a.baseline {
+        baseline_param(&mut p, "baseline", b)?;
+    }
+    match (&a.baselines, &q.data) {
+        (Some(_), Some(_)) => return Err("give --baselines or --data, not both".into()),
+        (Some(path), None) => p.set_tensor("baselines", read_npy("baselines", path)?),
+        (None, Some(name)) => p.set_tensor("baselines", xai_nn::Dataset::load(name)?.x),
+        (None, None) => {}
+    }
+    if let Some(path) = &q.mask {
+        p.set_tensor("mask", read_npy("mask", path)?);
+    }
+    Ok(p)
 }
 
 /// Runs `xai explain`.
 pub fn run(a: &Args) -> CliResult {
+    let params = method_params(a)?;
     if let Output::Curves { individual } = registry::info(&a.method)?.output {
         a.device.resolve()?;
-        return super::dependence::run(a, individual);
+        return super::dependence::run(a, &params, individual);
     }
     let Some(output) = &a.output else {
         return Err("--output is required: the .npy file for the attributions".into());
     };
-    let baseline = match a.baseline.parse::<Baseline>() {
-        Ok(b) => b,
-        Err(_) if a.baseline.ends_with(".npy") || Path::new(&a.baseline).exists() => {
-            Baseline::Tensor(read_npy("baseline", Path::new(&a.baseline))?)
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let opts = MethodOptions {
-        baseline,
-        integration: a.integration,
-        steps: count("steps", a.steps)?,
-        samples: a.samples.map(|s| count("samples", s)).transpose()?,
-        noise_std: a.noise_std,
-        seed: a.seed,
-        layer: a.layer.clone(),
-        neuron: a.neuron.clone(),
-        upsample: !a.no_upsample,
-        baselines: match (&a.baselines, &a.perturb.data) {
-            (Some(_), Some(_)) => return Err("give --baselines or --data, not both".into()),
-            (Some(p), None) => Some(read_npy("baselines", p)?),
-            (None, Some(name)) => Some(xai_nn::Dataset::load(name)?.x),
-            (None, None) => None,
-        },
-        inner: a.inner.clone(),
-        abs: a.abs,
-        channel_max: a.channel_max,
-        batch_size: a.batch_size as usize,
-        epsilon: number("--epsilon", &a.rules.epsilon)?,
-        gamma: number("--gamma", &a.rules.gamma)?,
-        alpha: number("--alpha", &a.rules.alpha)?,
-        beta: number("--beta", &a.rules.beta)?,
-        composite: a.rules.composite.parse()?,
-        deeplift_rule: a.rules.rule.parse()?,
-        low: opt_number("--low", &a.rules.low)?,
-        high: opt_number("--high", &a.rules.high)?,
-        window: a.perturb.window.clone(),
-        stride: a.perturb.stride.clone(),
-        mask: a
-            .perturb
-            .mask
-            .as_deref()
-            .map(|p| read_npy("mask", p))
-            .transpose()?,
-        segments: a.perturb.segments.clone(),
-        kernel_width: match opt_number("--kernel-width", &a.perturb.kernel_width)? {
-            Some(w) if !(w > 0.0 && w.is_finite()) => {
-                return Err(format!("--kernel-width must be a number > 0, got {w}").into())
-            }
-            w => w,
-        },
-        lime_sampling: a.perturb.lime_sampling.parse()?,
-        iterations: a
-            .perturb
-            .iterations
-            .map(|v| count("iterations", v))
-            .transpose()?,
-        lambda_l1: number("--lambda-l1", &a.perturb.lambda_l1)?,
-        lambda_tv: number("--lambda-tv", &a.perturb.lambda_tv)?,
-        mask_size: a
-            .perturb
-            .mask_size
-            .map(|v| count("mask-size", v))
-            .transpose()?,
-        reference: a.perturb.reference.parse()?,
-    };
-    let method = registry::build(&a.method, &opts)?;
+    let method = registry::build(&a.method, &params).map_err(with_flag_names)?;
     if a.format == Format::Npy && output == Path::new("-") {
         return Err("--output - (standard output) needs --format json".into());
     }
@@ -325,7 +338,7 @@ pub fn run(a: &Args) -> CliResult {
         return Err(format!("--png needs image inputs [N, C, H, W], got {:?}", x.shape()).into());
     }
     let targets = resolve_targets(m, &x, &a.target)?;
-    let e = method.attribute(m, &x, &targets)?;
+    let e = method.attribute(m, &x, &targets).map_err(with_flag_names)?;
     spinner.finish_and_clear();
     // The method's own figures about its explanation (LIME's local fidelity).
     for d in &e.diagnostics {
@@ -351,8 +364,15 @@ pub fn run(a: &Args) -> CliResult {
                 total_seconds: 0.0,
             };
             let digest = crate::report::model_digest(&a.model)?;
-            let report =
-                ExplanationReport::new(&a.method, &opts, &e, &out, &shape, digest, timings)?;
+            let report = ExplanationReport::new(
+                &a.method,
+                method.config(),
+                &e,
+                &out,
+                &shape,
+                digest,
+                timings,
+            )?;
             crate::report::write_json(output, &report, start)?;
         }
     }

@@ -113,9 +113,13 @@ pub fn run(a: &Args) -> CliResult {
     }
     let baseline: Baseline = a.baseline.parse()?;
     opts.baseline = baseline.clone();
-    opts.method_options.baseline = baseline;
-    opts.method_options.layer = a.layer.clone();
-    opts.method_options.seed = a.seed;
+    // The methods share these flags, each taking those it has.
+    let p = &mut opts.method_params;
+    p.set("baseline", a.baseline.as_str());
+    if let Some(layer) = &a.layer {
+        p.set("layer", layer.as_str());
+    }
+    p.set("seed", a.seed);
     opts.seed = a.seed;
     let target = parse_targets(&a.targets)?;
     let model = load_model(&a.model)?;

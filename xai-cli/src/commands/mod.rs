@@ -16,12 +16,33 @@ use xai_tensor::{DType, Device, Tensor};
 /// Errors of the CLI: any library error, shown as one line.
 pub type CliResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
-/// A library error with its parameter, if it names one, spelled as the flag of that name
+/// The flag of parameter `name` (`noise_std` → `--noise-std`; `upsample`, on by default,
+/// is turned off by `--no-upsample`).
+pub fn flag_name(name: &str) -> String {
+    match name {
+        "upsample" => "--no-upsample".into(),
+        _ => format!("--{}", name.replace('_', "-")),
+    }
+}
+
+/// A library error with the parameters it names spelled as the flags of those names
 /// (`steps must be …` → `--steps must be …`).
 pub fn with_flag_names(e: xai_passive::PassiveError) -> Box<dyn std::error::Error + Send + Sync> {
+    use xai_passive::PassiveError;
     match e {
-        xai_passive::PassiveError::BadParameter { name, msg } => {
-            format!("--{} {msg}", name.replace('_', "-")).into()
+        PassiveError::BadParameter { name, msg } => format!("{} {msg}", flag_name(&name)).into(),
+        PassiveError::UnknownParameter {
+            name,
+            method,
+            known,
+        } => {
+            let flags: Vec<String> = known.iter().map(|k| flag_name(k)).collect();
+            format!(
+                "{} is not a flag of {method} (its flags: {})",
+                flag_name(&name),
+                flags.join(", ")
+            )
+            .into()
         }
         e => e.into(),
     }

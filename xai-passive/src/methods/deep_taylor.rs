@@ -6,7 +6,7 @@
 //! - the z⁺ rule on every hidden linear and convolutional layer (ReLU inputs are ≥ 0):
 //!   R_i = Σⱼ x_i w⁺_ij / (Σ_i' x_i' w⁺_i'j) R_j;
 //! - on the first layer, the z^B rule when the input domain is a box l ≤ x ≤ h (`--low`,
-//!   `--high`): R_i = Σⱼ (x_i w_ij − l_i w⁺_ij − h_i w⁻_ij) / Σ_i'(…) R_j;
+//!   `high`): R_i = Σⱼ (x_i w_ij − l_i w⁺_ij − h_i w⁻_ij) / Σ_i'(…) R_j;
 //!   otherwise (unbounded real inputs) the w² rule R_i = Σⱼ w²_ij / (Σ_i' w²_i'j) R_j.
 //!
 //! Seeded, like LRP, with the target logit's value: R_out = f_c(x)·e_c. The formulas are the
@@ -15,29 +15,43 @@
 
 use super::lrp::{relevance_batches, Bounds};
 use super::lrp_rules::{Composite, LrpRule, SpecialLayer};
-use crate::attribution::{Attribution, Explanation, MethodOptions};
+use crate::attribution::{Attribution, Explanation};
+use crate::config::{at_least_one, MethodConfig};
 use crate::Result;
+use crate::DEFAULT_BATCH_SIZE;
 use xai_nn::Differentiable;
 use xai_tensor::Tensor;
 
 /// Deep Taylor decomposition (z⁺ with a z^B or w² first layer).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct DeepTaylor {
-    /// Input bounds for z^B on the first layer; `None` uses the w² rule there.
-    pub bounds: Option<Bounds>,
-    /// Shared options (batch size, `--abs`).
-    pub opts: MethodOptions,
+    /// Lowest input value: with `high`, z^B on the first layer (raw input space); without
+    /// bounds, the w² rule there.
+    pub low: Option<f64>,
+    /// Highest input value (with `low`).
+    pub high: Option<f64>,
+    /// Take the absolute value.
+    pub abs: bool,
+    /// Examples per backward pass.
+    pub batch_size: usize,
 }
 
-impl DeepTaylor {
-    /// From the shared options (`--low`/`--high` select z^B on the first layer).
-    ///
-    /// **Errors** if only one of `--low`/`--high` is given, or `low ≥ high`.
-    pub fn build(o: &MethodOptions) -> Result<Self> {
-        Ok(Self {
-            bounds: Bounds::from_options(o)?,
-            opts: o.clone(),
-        })
+impl Default for DeepTaylor {
+    fn default() -> Self {
+        Self {
+            low: None,
+            high: None,
+            abs: false,
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+impl MethodConfig for DeepTaylor {
+    fn validate(&self) -> Result<()> {
+        Bounds::from_low_high(self.low, self.high)?;
+        at_least_one("batch_size", self.batch_size)
     }
 }
 
@@ -47,13 +61,15 @@ impl<M: Differentiable + ?Sized> Attribution<M> for DeepTaylor {
     }
 
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
+        self.validate()?;
+        let bounds = Bounds::from_low_high(self.low, self.high)?;
         let mut c = Composite::uniform(LrpRule::ZPlus);
-        if self.bounds.is_none() {
+        if bounds.is_none() {
             c = c.with_first(LrpRule::WSquare);
         }
-        let zbox = self.bounds.map(|b| (SpecialLayer::First, b));
-        let r = relevance_batches(model, x, targets, &c, zbox.as_ref(), self.opts.batch_size)?;
-        let attributions = if self.opts.abs { r.abs()? } else { r };
+        let zbox = bounds.map(|b| (SpecialLayer::First, b));
+        let r = relevance_batches(model, x, targets, &c, zbox.as_ref(), self.batch_size)?;
+        let attributions = if self.abs { r.abs()? } else { r };
         Ok(Explanation {
             attributions,
             targets: targets.to_vec(),
@@ -75,10 +91,11 @@ mod tests {
         let m = mlp(9, false);
         let x = Rng::new(1).normal(&[4, 8], 0.0, 1.0, DType::F32).unwrap();
         let logits = m.predict(&x).unwrap().to_vec_f64().unwrap();
-        for bounds in [None, Some(Bounds::Given(-4.0, 4.0))] {
+        for bounds in [None, Some((-4.0, 4.0))] {
             let d = DeepTaylor {
-                bounds,
-                opts: MethodOptions::default(),
+                low: bounds.map(|b| b.0),
+                high: bounds.map(|b| b.1),
+                ..Default::default()
             };
             let r = d.attribute(&m, &x, &[0; 4]).unwrap().attributions;
             let r = r.to_vec_f64().unwrap();

@@ -33,8 +33,11 @@
 
 use super::lrp_rules::{neg, plain_backward, pos, LinearMap};
 use super::saliency::target_gradient;
-use crate::attribution::{Attribution, Explanation, MethodOptions};
+use crate::attribution::{Attribution, Explanation};
+use crate::baseline::Baseline;
+use crate::config::{at_least_one, MethodConfig};
 use crate::objectives::target_logits;
+use crate::DEFAULT_BATCH_SIZE;
 use crate::{map_batches, Result};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -46,7 +49,7 @@ use xai_tensor::{DType, Tensor};
 pub const DEEPLIFT_EPS: f64 = 1e-10;
 
 /// The multiplier rule of the activations.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DeepLiftRule {
     /// m = Δy/Δx (Shrikumar et al. 2017, §3.5.2).
@@ -71,12 +74,34 @@ impl std::str::FromStr for DeepLiftRule {
 }
 
 /// DeepLIFT with a reference input.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct DeepLift {
     /// Rescale or RevealCancel.
     pub rule: DeepLiftRule,
-    /// Shared options (`baseline`, batch size, `--abs`).
-    pub opts: MethodOptions,
+    /// The reference input x̄.
+    pub baseline: Baseline,
+    /// Take the absolute value.
+    pub abs: bool,
+    /// Examples per model call.
+    pub batch_size: usize,
+}
+
+impl Default for DeepLift {
+    fn default() -> Self {
+        Self {
+            rule: DeepLiftRule::Rescale,
+            baseline: Baseline::Zeros,
+            abs: false,
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+impl MethodConfig for DeepLift {
+    fn validate(&self) -> Result<()> {
+        at_least_one("batch_size", self.batch_size)
+    }
 }
 
 /// The DeepLIFT [`GradRule`] for one backward pass over a `[x; x̄]` batch.
@@ -345,12 +370,13 @@ impl<M: Differentiable + ?Sized> Attribution<M> for DeepLift {
     }
 
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
+        self.validate()?;
         let x = x.to_dtype(DType::F32)?;
-        let base = self.opts.baseline.resolve(&x)?;
+        let base = self.baseline.resolve(&x)?;
         let n = x.shape()[0];
         // Chunks of examples; each goes through the model as [x; x̄].
         let index = Tensor::from_vec((0..n).map(|i| i as f32).collect::<Vec<_>>(), &[n])?;
-        let a = map_batches(&index, self.opts.batch_size, |chunk, start| {
+        let a = map_batches(&index, self.batch_size, |chunk, start| {
             let m = chunk.shape()[0];
             let (xc, bc) = (x.narrow(0, start, m)?, base.narrow(0, start, m)?);
             let both = Tensor::cat(&[xc.clone(), bc.clone()], 0)?;
@@ -359,14 +385,14 @@ impl<M: Differentiable + ?Sized> Attribution<M> for DeepLift {
             let g = target_gradient(model, &both, &t2, Some(DeepLiftGradRule::new(self.rule)))?;
             Ok(xc.sub(&bc)?.mul(&g.narrow(0, 0, m)?)?)
         })?;
-        let fx = target_logits(model, &x, targets, self.opts.batch_size)?;
-        let fb = target_logits(model, &base, targets, self.opts.batch_size)?;
+        let fx = target_logits(model, &x, targets, self.batch_size)?;
+        let fb = target_logits(model, &base, targets, self.batch_size)?;
         let f = a.numel() / n.max(1);
         let av = a.to_vec_f64()?;
         let gap = (0..n)
             .map(|i| av[i * f..(i + 1) * f].iter().sum::<f64>() - (fx[i] - fb[i]))
             .collect();
-        let attributions = if self.opts.abs { a.abs()? } else { a };
+        let attributions = if self.abs { a.abs()? } else { a };
         Ok(Explanation {
             attributions,
             targets: targets.to_vec(),
@@ -384,19 +410,14 @@ mod tests {
     use xai_nn::Sequential;
     use xai_tensor::Rng;
 
-    fn run(m: &Sequential, x: &Tensor, o: MethodOptions) -> Explanation {
+    fn run(m: &Sequential, x: &Tensor, o: DeepLift) -> Explanation {
         let targets: Vec<usize> = (0..x.shape()[0]).map(|i| i % 3).collect();
         let targets = if m.num_outputs() == 1 {
             vec![0; x.shape()[0]]
         } else {
             targets
         };
-        DeepLift {
-            rule: o.deeplift_rule,
-            opts: o,
-        }
-        .attribute(m, x, &targets)
-        .unwrap()
+        o.attribute(m, x, &targets).unwrap()
     }
 
     #[test]
@@ -407,7 +428,7 @@ mod tests {
         let e = run(
             &hand(Some([-1.0, -4.0])),
             &t(&[1.0, 2.0], &[1, 2]),
-            MethodOptions::default(),
+            DeepLift::default(),
         );
         let a = e.attributions.to_vec_f64().unwrap();
         assert!(
@@ -427,10 +448,10 @@ mod tests {
             ] {
                 let x = rng.normal(&shape, 0.0, 1.0, DType::F32).unwrap();
                 for baseline in [Baseline::Zeros, Baseline::Constant(0.3), Baseline::Mean] {
-                    let o = MethodOptions {
+                    let o = DeepLift {
                         baseline: baseline.clone(),
-                        deeplift_rule: rule,
-                        ..MethodOptions::default()
+                        rule,
+                        ..DeepLift::default()
                     };
                     let e = run(&m, &x, o);
                     let a = e.attributions.to_vec_f64().unwrap();
@@ -457,11 +478,11 @@ mod tests {
             run(
                 &m,
                 &x,
-                MethodOptions {
-                    deeplift_rule: rule,
+                DeepLift {
+                    rule,
                     batch_size: bs,
                     baseline: Baseline::Mean,
-                    ..MethodOptions::default()
+                    ..DeepLift::default()
                 },
             )
             .attributions

@@ -22,6 +22,71 @@ use crate::{resolve_targets, PassiveError, Result, Target};
 use xai_nn::Forward;
 use xai_tensor::{DType, Tensor};
 
+/// The parameters of `pdp` and `ice`: the feature (or pair), grid points per feature, rows
+/// per model call.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct DependenceConfig {
+    /// `I` or `I,J`: flat feature indices into one example (required).
+    pub feature: Option<String>,
+    /// Grid points per feature, from the data's quantiles (≥ 2).
+    pub grid: usize,
+    /// Rows per model call.
+    pub batch_size: usize,
+}
+
+impl Default for DependenceConfig {
+    fn default() -> Self {
+        Self {
+            feature: None,
+            grid: 20,
+            batch_size: crate::DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+impl crate::MethodConfig for DependenceConfig {
+    fn validate(&self) -> Result<()> {
+        if let Some(f) = &self.feature {
+            parse_features(f)?;
+        }
+        if self.grid < 2 {
+            return Err(crate::config::bad(
+                "grid",
+                format!("must be at least 2, got {}", self.grid),
+            ));
+        }
+        crate::config::at_least_one("batch_size", self.batch_size)
+    }
+}
+
+impl DependenceConfig {
+    /// The feature indices, one or two.
+    ///
+    /// **Errors** naming `feature` when it is missing or not `I` / `I,J`.
+    pub fn features(&self) -> Result<Vec<usize>> {
+        match &self.feature {
+            Some(f) => parse_features(f),
+            None => Err(crate::config::bad(
+                "feature",
+                "is needed: I or I,J (flat feature indices)",
+            )),
+        }
+    }
+}
+
+/// Parses `I` or `I,J`.
+fn parse_features(s: &str) -> Result<Vec<usize>> {
+    let parts: Option<Vec<usize>> = s.split(',').map(|p| p.trim().parse().ok()).collect();
+    match parts {
+        Some(v) if (1..=2).contains(&v.len()) => Ok(v),
+        _ => Err(crate::config::bad(
+            "feature",
+            format!("must be I or I,J (feature indices), got '{s}'"),
+        )),
+    }
+}
+
 /// Partial dependence and ICE curves of one feature or a pair.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dependence {

@@ -1,31 +1,75 @@
 //! Feature ablation (Captum's `FeatureAblation`) and omission / leave-one-out (Zeiler & Fergus
 //! 2014; Li, Monroe & Jurafsky, *Understanding Neural Networks through Representation
-//! Erasure*, 2016): for each feature or group G (`--mask` group ids, `--segments grid:N | slic:N`),
+//! Erasure*, 2016): for each feature or group G ([`FeatureGroups`]: mask group ids, segments `grid:N | slic:N`),
 //! a_G(x) = f_c(x) − f_c(x with G set to the baseline b), the group's value given to each of
 //! its members. Needs only `Forward`.
 
-use super::perturbation::{compose, eval_rows, explain_by_groups, group_explanation, Groups};
-use crate::attribution::{Attribution, Explanation, MethodOptions};
+use super::perturbation::{
+    compose, eval_rows, explain_by_groups, group_explanation, FeatureGroups, Groups,
+};
+use crate::attribution::{Attribution, Explanation};
+use crate::baseline::Baseline;
+use crate::config::{at_least_one, MethodConfig};
 use crate::Result;
+use crate::DEFAULT_BATCH_SIZE;
 use xai_nn::Forward;
 use xai_tensor::Tensor;
 
-/// Feature ablation against `opts.baseline`, per feature or per group of `opts.mask` /
-/// `opts.segments`; all N × G ablated inputs go through the model in chunks of
-/// `opts.batch_size` rows.
-#[derive(Clone, Debug, Default)]
+/// Feature ablation against `baseline`, per feature or per group of `groups`; all N × G
+/// ablated inputs go through the model in chunks of `batch_size` rows.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct FeatureAblation {
-    /// Options the method reads (see [`MethodOptions`]).
-    pub opts: MethodOptions,
+    /// What an ablated feature becomes.
+    pub baseline: Baseline,
+    /// The features ablated together.
+    #[serde(flatten)]
+    pub groups: FeatureGroups,
+    /// Rows per model call.
+    pub batch_size: usize,
+}
+
+impl Default for FeatureAblation {
+    fn default() -> Self {
+        Self {
+            baseline: Baseline::Zeros,
+            groups: FeatureGroups::default(),
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+impl MethodConfig for FeatureAblation {
+    fn validate(&self) -> Result<()> {
+        self.groups.validate()?;
+        at_least_one("batch_size", self.batch_size)
+    }
 }
 
 /// Omission (leave-one-out): aᵢ = f_c(x) − f_c(x without feature i), "without" meaning set to
-/// the baseline. Identical to [`FeatureAblation`] (per feature unless a mask is given); a
-/// registry alias under the name the surveys use.
-#[derive(Clone, Debug, Default)]
+/// the baseline: [`FeatureAblation`] per feature, under the name the surveys use.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Omission {
-    /// Options the method reads (see [`MethodOptions`]).
-    pub opts: MethodOptions,
+    /// What an omitted feature becomes.
+    pub baseline: Baseline,
+    /// Rows per model call.
+    pub batch_size: usize,
+}
+
+impl Default for Omission {
+    fn default() -> Self {
+        Self {
+            baseline: Baseline::Zeros,
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+impl MethodConfig for Omission {
+    fn validate(&self) -> Result<()> {
+        at_least_one("batch_size", self.batch_size)
+    }
 }
 
 /// f_c(x) − f_c(x with group g at the baseline), `[N·G]`.
@@ -33,19 +77,20 @@ fn ablate<M: Forward + ?Sized>(
     model: &M,
     x: &Tensor,
     targets: &[usize],
-    opts: &MethodOptions,
+    baseline: &Baseline,
+    batch_size: usize,
     groups: &Groups,
 ) -> Result<Vec<f64>> {
     let example = x.shape()[1..].to_vec();
     let (n, f) = (x.shape()[0], x.numel() / x.shape()[0].max(1));
     let g = groups.count;
     let xv = x.to_vec_f32()?;
-    let bv = opts.baseline.resolve(x)?.to_vec_f32()?;
+    let bv = baseline.resolve(x)?.to_vec_f32()?;
     let fx = eval_rows(
         model,
         &example,
         n,
-        opts.batch_size,
+        batch_size,
         |i, buf| buf.copy_from_slice(&xv[i * f..(i + 1) * f]),
         |i| targets[i],
     )?;
@@ -53,7 +98,7 @@ fn ablate<M: Forward + ?Sized>(
         model,
         &example,
         n * g,
-        opts.batch_size,
+        batch_size,
         |r, buf| {
             let (i, k) = (r / g, r % g);
             let (xi, bi) = (&xv[i * f..(i + 1) * f], &bv[i * f..(i + 1) * f]);
@@ -65,19 +110,20 @@ fn ablate<M: Forward + ?Sized>(
 }
 
 fn run<M: Forward + ?Sized>(
-    opts: &MethodOptions,
+    o: &FeatureAblation,
     model: &M,
     x: &Tensor,
     targets: &[usize],
 ) -> Result<Explanation> {
-    let run = |opts: &MethodOptions, x: &Tensor, targets: &[usize], groups: &Groups| {
-        let phi = ablate(model, x, targets, opts, groups)?;
+    o.validate()?;
+    let run = |baseline: &Baseline, x: &Tensor, targets: &[usize], groups: &Groups| {
+        let phi = ablate(model, x, targets, baseline, o.batch_size, groups)?;
         Ok((
             group_explanation(&phi, groups, x, targets, None)?,
             Vec::<()>::new(),
         ))
     };
-    Ok(explain_by_groups(opts, x, targets, run)?.0)
+    Ok(explain_by_groups(&o.groups, &o.baseline, x, targets, run)?.0)
 }
 
 impl<M: Forward + ?Sized> Attribution<M> for FeatureAblation {
@@ -86,7 +132,7 @@ impl<M: Forward + ?Sized> Attribution<M> for FeatureAblation {
     }
 
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
-        run(&self.opts, model, x, targets)
+        run(self, model, x, targets)
     }
 }
 
@@ -96,7 +142,12 @@ impl<M: Forward + ?Sized> Attribution<M> for Omission {
     }
 
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
-        run(&self.opts, model, x, targets)
+        let per_feature = FeatureAblation {
+            baseline: self.baseline.clone(),
+            groups: FeatureGroups::default(),
+            batch_size: self.batch_size,
+        };
+        run(&per_feature, model, x, targets)
     }
 }
 
@@ -127,12 +178,12 @@ mod tests {
         let mask = Tensor::from_vec(labels.clone(), &[2, 5, 5]).unwrap();
         for with_mask in [false, true] {
             let e = FeatureAblation {
-                opts: MethodOptions {
-                    baseline: Baseline::Constant(-0.2),
+                baseline: Baseline::Constant(-0.2),
+                groups: FeatureGroups {
                     mask: with_mask.then(|| mask.clone()),
-                    batch_size: 9,
-                    ..Default::default()
+                    segments: None,
                 },
+                batch_size: 9,
             }
             .attribute(&m, &x, &t)
             .unwrap()
@@ -168,12 +219,13 @@ mod tests {
         let m = cnn(7);
         let x = randn(&mut Rng::new(8), &[2, 2, 5, 5], 1.0);
         let t = [0, 2];
-        let opts = MethodOptions {
-            segments: Some("slic:4".into()),
+        let opts = FeatureAblation {
+            groups: FeatureGroups::segments("slic:4"),
             baseline: Baseline::Constant(0.3),
             ..Default::default()
         };
-        let got = FeatureAblation { opts: opts.clone() }
+        let got = opts
+            .clone()
             .attribute(&m, &x, &t)
             .unwrap()
             .attributions
@@ -191,11 +243,8 @@ mod tests {
         for i in 0..2 {
             let mask = labels[i].iter().map(|&l| l as f32).collect();
             let want = FeatureAblation {
-                opts: MethodOptions {
-                    mask: Some(Tensor::from_vec(mask, &[2, 5, 5]).unwrap()),
-                    segments: None,
-                    ..opts.clone()
-                },
+                groups: FeatureGroups::mask(Tensor::from_vec(mask, &[2, 5, 5]).unwrap()),
+                ..opts.clone()
             }
             .attribute(&m, &x.narrow(0, i, 1).unwrap(), &t[i..i + 1])
             .unwrap()

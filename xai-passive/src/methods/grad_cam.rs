@@ -16,36 +16,81 @@
 //! Maps are upsampled to the input's H×W by bilinear interpolation (PyTorch's
 //! `F.interpolate(mode="bilinear", align_corners=False)`, what Captum's
 //! `LayerAttribution.interpolate` does) and broadcast over the input's channels, so the result
-//! has the input's shape `[N, C_in, H, W]`. With `upsample` off (`--no-upsample`) the result is
+//! has the input's shape `[N, C_in, H, W]`. With `upsample` off the result is
 //! the layer's resolution `[N, H_l, W_l]`. The default layer is the last one whose output is
 //! `[C, H, W]` with H·W > 1.
 
-use crate::attribution::{Attribution, Explanation, MethodOptions};
+use crate::attribution::{Attribution, Explanation};
+use crate::config::{at_least_one, MethodConfig};
 use crate::objectives::{layer_gradient, resolve_layer, trace_values, Objective};
+use crate::DEFAULT_BATCH_SIZE;
 use crate::{map_batches, PassiveError, Result};
 use xai_nn::Layered;
 use xai_tensor::{DType, Tensor};
 
-/// Grad-CAM on `opts.layer` (default: the last `[C, H, W]` layer).
-#[derive(Clone, Debug, Default)]
+/// Grad-CAM on `layer` (default: the last `[C, H, W]` layer).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct GradCam {
-    /// Options the method reads (see [`MethodOptions`]).
-    pub opts: MethodOptions,
+    /// The layer's name in the model (`None`: the last layer with a `[C, H, W]` output).
+    pub layer: Option<String>,
+    /// Upsample the maps to the input's size (bilinear); `false` keeps the layer's.
+    pub upsample: bool,
+    /// Examples per model call.
+    pub batch_size: usize,
 }
 
-/// CAM on `opts.layer` (default: the last `[C, H, W]` layer), which must be followed by global
-/// average pooling.
-#[derive(Clone, Debug, Default)]
-pub struct Cam {
-    /// Options the method reads (see [`MethodOptions`]).
-    pub opts: MethodOptions,
+impl Default for GradCam {
+    fn default() -> Self {
+        Self {
+            layer: None,
+            upsample: true,
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
 }
 
-/// Guided Grad-CAM: guided backprop ⊙ upsampled Grad-CAM on `opts.layer`.
-#[derive(Clone, Debug, Default)]
+impl MethodConfig for GradCam {
+    fn validate(&self) -> Result<()> {
+        at_least_one("batch_size", self.batch_size)
+    }
+}
+
+/// CAM on `layer` (default: the last `[C, H, W]` layer), which must be followed by global
+/// average pooling. The same parameters as [`GradCam`].
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Cam(pub GradCam);
+
+impl MethodConfig for Cam {
+    fn validate(&self) -> Result<()> {
+        self.0.validate()
+    }
+}
+
+/// Guided Grad-CAM: guided backprop ⊙ upsampled Grad-CAM on `layer`.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct GuidedGradCam {
-    /// Options the method reads (see [`MethodOptions`]).
-    pub opts: MethodOptions,
+    /// The layer's name in the model (`None`: the last layer with a `[C, H, W]` output).
+    pub layer: Option<String>,
+    /// Examples per model call.
+    pub batch_size: usize,
+}
+
+impl Default for GuidedGradCam {
+    fn default() -> Self {
+        Self {
+            layer: None,
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+impl MethodConfig for GuidedGradCam {
+    fn validate(&self) -> Result<()> {
+        at_least_one("batch_size", self.batch_size)
+    }
 }
 
 impl<M: Layered + ?Sized> Attribution<M> for GuidedGradCam {
@@ -54,15 +99,17 @@ impl<M: Layered + ?Sized> Attribution<M> for GuidedGradCam {
     }
 
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
-        let opts = MethodOptions {
+        self.validate()?;
+        let cam = GradCam {
+            layer: self.layer.clone(),
             upsample: true,
-            abs: false,
-            ..self.opts.clone()
-        };
-        let cam = GradCam { opts: opts.clone() }.attribute(model, x, targets)?;
+            batch_size: self.batch_size,
+        }
+        .attribute(model, x, targets)?;
         let guided = super::GuidedGradient {
             rule: super::ReluRule::Guided,
-            opts,
+            abs: false,
+            batch_size: self.batch_size,
         }
         .attribute(model, x, targets)?;
         Ok(Explanation {
@@ -148,7 +195,7 @@ fn finish(
     }
     let &[c, h, w] = input else {
         return Err(PassiveError::BadArgument(format!(
-            "cannot upsample a map to an input of shape {input:?} (needs [C, H, W]); use --no-upsample"
+            "cannot upsample a map to an input of shape {input:?} (needs [C, H, W]); set upsample to false"
         )));
     };
     let up = bilinear_resize(&maps, hw, [h, w]);
@@ -165,12 +212,13 @@ impl<M: Layered + ?Sized> Attribution<M> for GradCam {
     }
 
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
+        self.validate()?;
         let x = x.to_dtype(DType::F32)?;
-        let (l, shapes) = cam_layer(model, &x, &self.opts.layer, "grad-cam")?;
+        let (l, shapes) = cam_layer(model, &x, &self.layer, "grad-cam")?;
         let [c, h, w] = shapes[l][..] else {
             unreachable!("checked above")
         };
-        let maps = map_batches(&x, self.opts.batch_size, |chunk, start| {
+        let maps = map_batches(&x, self.batch_size, |chunk, start| {
             let n = chunk.shape()[0];
             let t = &targets[start..start + n];
             let (g, a) = layer_gradient(model, chunk, Objective::Logit(t), Some(l))?;
@@ -196,7 +244,7 @@ impl<M: Layered + ?Sized> Attribution<M> for GradCam {
                 n,
                 [h, w],
                 &x.shape()[1..],
-                self.opts.upsample,
+                self.upsample,
             )?,
             targets: targets.to_vec(),
             completeness_gap: None,
@@ -211,8 +259,10 @@ impl<M: Layered + ?Sized> Attribution<M> for Cam {
     }
 
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
+        self.validate()?;
+        let Cam(o) = self;
         let x = x.to_dtype(DType::F32)?;
-        let (l, shapes) = cam_layer(model, &x, &self.opts.layer, "cam")?;
+        let (l, shapes) = cam_layer(model, &x, &o.layer, "cam")?;
         let [c, h, w] = shapes[l][..] else {
             unreachable!("checked above")
         };
@@ -230,7 +280,7 @@ impl<M: Layered + ?Sized> Attribution<M> for Cam {
         {
             return Err(not_gap());
         }
-        let maps = map_batches(&x, self.opts.batch_size, |chunk, start| {
+        let maps = map_batches(&x, o.batch_size, |chunk, start| {
             let n = chunk.shape()[0];
             let t = &targets[start..start + n];
             let (wts, p) = layer_gradient(model, chunk, Objective::Logit(t), Some(l + 1))?;
@@ -258,13 +308,7 @@ impl<M: Layered + ?Sized> Attribution<M> for Cam {
         })?;
         let n = x.shape()[0];
         Ok(Explanation {
-            attributions: finish(
-                maps.to_vec_f64()?,
-                n,
-                [h, w],
-                &x.shape()[1..],
-                self.opts.upsample,
-            )?,
+            attributions: finish(maps.to_vec_f64()?, n, [h, w], &x.shape()[1..], o.upsample)?,
             targets: targets.to_vec(),
             completeness_gap: None,
             diagnostics: Vec::new(),
@@ -324,12 +368,12 @@ mod tests {
         let m = gap_model(1);
         let x = randn(&mut Rng::new(2), &[3, 2, 6, 6], 1.0);
         let t = [0, 1, 2];
-        let opts = MethodOptions {
+        let opts = GradCam {
             upsample: false,
             ..Default::default()
         };
-        let cam = Cam { opts: opts.clone() }.attribute(&m, &x, &t).unwrap();
-        let gc = GradCam { opts }.attribute(&m, &x, &t).unwrap();
+        let cam = Cam(opts.clone()).attribute(&m, &x, &t).unwrap();
+        let gc = opts.attribute(&m, &x, &t).unwrap();
         assert_eq!(cam.attributions.shape(), &[3, 4, 4]);
         // Grad-CAM weights are the fc weights / HW, so Grad-CAM = ReLU(CAM)/16.
         let (c, g) = (
@@ -360,10 +404,8 @@ mod tests {
         let m = cnn(3);
         let x = randn(&mut Rng::new(2), &[2, 2, 5, 5], 1.0);
         let e = GradCam {
-            opts: MethodOptions {
-                upsample: false,
-                ..Default::default()
-            },
+            upsample: false,
+            ..Default::default()
         }
         .attribute(&m, &x, &[0, 1])
         .unwrap();
@@ -375,10 +417,8 @@ mod tests {
             .iter()
             .all(|&v| v >= 0.0));
         let err = GradCam {
-            opts: MethodOptions {
-                layer: Some("fc".into()),
-                ..Default::default()
-            },
+            layer: Some("fc".into()),
+            ..Default::default()
         }
         .attribute(&m, &x, &[0, 1])
         .unwrap_err()
@@ -386,12 +426,9 @@ mod tests {
         assert!(err.contains("needs a [C, H, W] layer"), "{err}");
         let gg = GuidedGradCam::default().attribute(&m, &x, &[0, 1]).unwrap();
         let cam = GradCam::default().attribute(&m, &x, &[0, 1]).unwrap();
-        let gb = crate::methods::GuidedGradient {
-            rule: crate::methods::ReluRule::Guided,
-            opts: MethodOptions::default(),
-        }
-        .attribute(&m, &x, &[0, 1])
-        .unwrap();
+        let gb = crate::methods::GuidedGradient::default()
+            .attribute(&m, &x, &[0, 1])
+            .unwrap();
         assert_eq!(
             gg.attributions.to_vec_f32().unwrap(),
             gb.attributions

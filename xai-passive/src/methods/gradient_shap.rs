@@ -11,18 +11,50 @@
 //! not Captum's random numbers.
 
 use super::target_gradient;
-use crate::attribution::{Attribution, Explanation, MethodOptions};
+use crate::attribution::{Attribution, Explanation};
 use crate::batching::{batch_shape, run_rows};
+use crate::config::{at_least_one, bad, finite_non_negative, MethodConfig};
+use crate::DEFAULT_BATCH_SIZE;
 use crate::{PassiveError, Result};
 use xai_nn::Differentiable;
 use xai_tensor::{DType, Rng, Tensor};
 
-/// Expected gradients over `opts.baselines` with `opts.samples` (default 50) samples per
-/// input and `opts.noise_std` (default 0) relative input noise, seeded by `opts.seed`.
-#[derive(Clone, Debug, Default)]
+/// Expected gradients over `baselines` with `samples` (default 50) samples per input and
+/// `noise_std` (default 0) relative input noise, seeded by `seed`.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct GradientShap {
-    /// Options the method reads (see [`MethodOptions`]).
-    pub opts: MethodOptions,
+    /// The baseline distribution `[B, ...input_shape]` (or one baseline; required).
+    #[serde(with = "crate::config::tensor")]
+    pub baselines: Option<Tensor>,
+    /// Samples per input (S ≥ 1).
+    pub samples: usize,
+    /// Input noise σ relative to each example's range max x − min x.
+    pub noise_std: f64,
+    /// Seed of the samples (same seed, same result).
+    pub seed: u64,
+    /// Rows (samples × examples) per model call.
+    pub batch_size: usize,
+}
+
+impl Default for GradientShap {
+    fn default() -> Self {
+        Self {
+            baselines: None,
+            samples: 50,
+            noise_std: 0.0,
+            seed: 0,
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+impl MethodConfig for GradientShap {
+    fn validate(&self) -> Result<()> {
+        at_least_one("samples", self.samples)?;
+        finite_non_negative("noise_std", self.noise_std)?;
+        at_least_one("batch_size", self.batch_size)
+    }
 }
 
 impl<M: Differentiable + ?Sized> Attribution<M> for GradientShap {
@@ -31,14 +63,15 @@ impl<M: Differentiable + ?Sized> Attribution<M> for GradientShap {
     }
 
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
-        let o = &self.opts;
+        self.validate()?;
+        let o = self;
         let x = x.to_dtype(DType::F32)?;
         let example = x.shape()[1..].to_vec();
         let (n, f) = (x.shape()[0], x.numel() / x.shape()[0].max(1));
         let Some(dist) = &o.baselines else {
-            return Err(PassiveError::BadArgument(
-                "gradient-shap needs --baselines FILE.npy (a distribution [B, ...input_shape])"
-                    .into(),
+            return Err(bad(
+                "baselines",
+                "is needed by gradient-shap: a distribution [B, ...input_shape]",
             ));
         };
         let dist = if dist.shape() == &example[..] {
@@ -62,18 +95,7 @@ impl<M: Differentiable + ?Sized> Attribution<M> for GradientShap {
                 "baselines must hold at least one finite baseline".into(),
             ));
         }
-        let s = o.samples.unwrap_or(50);
-        let noise_std = o.noise_std.unwrap_or(0.0);
-        if s == 0 {
-            return Err(PassiveError::BadArgument(
-                "samples must be at least 1, got 0".into(),
-            ));
-        }
-        if !(noise_std >= 0.0 && noise_std.is_finite()) {
-            return Err(PassiveError::BadArgument(format!(
-                "noise-std must be a finite number ≥ 0, got {noise_std}"
-            )));
-        }
+        let (s, noise_std) = (o.samples, o.noise_std);
         // Example-major rows: row r is sample r % S of example r / S.
         let mut rng = Rng::new(o.seed);
         let eps = rng
@@ -152,13 +174,11 @@ mod tests {
         let t = [0, 2];
         let gs = |seed, samples, bs| {
             GradientShap {
-                opts: MethodOptions {
-                    baselines: Some(b.clone()),
-                    samples: Some(samples),
-                    seed,
-                    batch_size: bs,
-                    ..Default::default()
-                },
+                baselines: Some(b.clone()),
+                samples,
+                seed,
+                batch_size: bs,
+                ..Default::default()
             }
             .attribute(&m, &x, &t)
             .unwrap()
@@ -166,10 +186,8 @@ mod tests {
         };
         let a = gs(3, 4000, 512);
         let ig = IntegratedGradients {
-            opts: MethodOptions {
-                baseline: Baseline::Tensor(b.clone()),
-                ..Default::default()
-            },
+            baseline: Baseline::Tensor(b.clone()),
+            ..Default::default()
         }
         .attribute(&m, &x, &t)
         .unwrap();
@@ -195,10 +213,8 @@ mod tests {
         let m = mlp(1);
         let x = Tensor::zeros(&[2, 6], DType::F32);
         let err = GradientShap {
-            opts: MethodOptions {
-                baselines: Some(Tensor::zeros(&[3, 5], DType::F32)),
-                ..Default::default()
-            },
+            baselines: Some(Tensor::zeros(&[3, 5], DType::F32)),
+            ..Default::default()
         }
         .attribute(&m, &x, &[0, 0])
         .unwrap_err()
@@ -211,6 +227,9 @@ mod tests {
             .attribute(&m, &x, &[0, 0])
             .unwrap_err()
             .to_string();
-        assert!(err.contains("needs --baselines"));
+        assert!(
+            err.contains("baselines is needed by gradient-shap"),
+            "{err}"
+        );
     }
 }

@@ -11,7 +11,9 @@
 //! activations keep their gradient.
 
 use super::saliency::target_gradient;
-use crate::attribution::{Attribution, Explanation, MethodOptions};
+use crate::attribution::{Attribution, Explanation};
+use crate::config::{at_least_one, MethodConfig};
+use crate::DEFAULT_BATCH_SIZE;
 use crate::{map_batches, Result};
 use std::sync::Arc;
 use xai_autodiff::{GradRule, Op, RuleCtx, Var};
@@ -19,8 +21,9 @@ use xai_nn::Differentiable;
 use xai_tensor::DType;
 
 /// Which ReLU backward replaces the ordinary one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ReluRule {
+    #[default]
     /// g · 1\[x > 0\] · 1\[g > 0\] (Springenberg et al. 2015).
     Guided,
     /// max(g, 0) (Zeiler & Fergus 2014).
@@ -41,13 +44,34 @@ impl GradRule for ReluRule {
     }
 }
 
-/// Guided backpropagation or DeconvNet (`abs` takes |·|).
-#[derive(Clone, Debug)]
+/// Guided backpropagation or DeconvNet (`abs` takes |·|). The rule is the method's, not a
+/// parameter: the registry's `guided-backprop` and `deconvnet` set it.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct GuidedGradient {
     /// The ReLU rule.
+    #[serde(skip)]
     pub rule: ReluRule,
-    /// Shared options (batch size, `--abs`).
-    pub opts: MethodOptions,
+    /// Take the absolute value.
+    pub abs: bool,
+    /// Examples per model call.
+    pub batch_size: usize,
+}
+
+impl Default for GuidedGradient {
+    fn default() -> Self {
+        Self {
+            rule: ReluRule::Guided,
+            abs: false,
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+impl MethodConfig for GuidedGradient {
+    fn validate(&self) -> Result<()> {
+        at_least_one("batch_size", self.batch_size)
+    }
 }
 
 impl<M: Differentiable + ?Sized> Attribution<M> for GuidedGradient {
@@ -64,13 +88,14 @@ impl<M: Differentiable + ?Sized> Attribution<M> for GuidedGradient {
         x: &xai_tensor::Tensor,
         targets: &[usize],
     ) -> Result<Explanation> {
+        self.validate()?;
         let x = x.to_dtype(DType::F32)?;
         let rule: Arc<dyn GradRule> = Arc::new(self.rule);
-        let g = map_batches(&x, self.opts.batch_size, |chunk, start| {
+        let g = map_batches(&x, self.batch_size, |chunk, start| {
             let t = &targets[start..start + chunk.shape()[0]];
             target_gradient(model, chunk, t, Some(rule.clone()))
         })?;
-        let attributions = if self.opts.abs { g.abs()? } else { g };
+        let attributions = if self.abs { g.abs()? } else { g };
         Ok(Explanation {
             attributions,
             targets: targets.to_vec(),
@@ -97,27 +122,20 @@ mod tests {
 
     #[test]
     fn guided_backprop_blocks_negative_signals_that_the_gradient_keeps() {
-        let opts = MethodOptions::default();
-        let guided = GuidedGradient {
-            rule: ReluRule::Guided,
-            opts: opts.clone(),
-        };
+        let guided = GuidedGradient::default();
         let deconv = GuidedGradient {
             rule: ReluRule::Deconv,
-            opts: opts.clone(),
+            ..Default::default()
         };
         // Both ReLUs active, upstream gradient w2 = [2, −1]: gradient W1ᵀ[2, −1] = [3, 0];
         // guided/deconv drop the negative −1: W1ᵀ[2, 0] = [2, 2].
-        assert_eq!(run(&Saliency { opts }, None), vec![3.0, 0.0]);
+        assert_eq!(run(&Saliency::default(), None), vec![3.0, 0.0]);
         assert_eq!(run(&guided, None), vec![2.0, 2.0]);
         assert_eq!(run(&deconv, None), vec![2.0, 2.0]);
         // Bias [−1, −4]: z1 = [2, −1], the second ReLU is off. Guided respects the forward
         // mask; DeconvNet ignores it (its −1 upstream signal is clipped anyway).
         assert_eq!(run(&guided, Some([-1.0, -4.0])), vec![2.0, 2.0]);
-        let w2_neg = GuidedGradient {
-            rule: ReluRule::Deconv,
-            opts: MethodOptions::default(),
-        };
+        let w2_neg = deconv.clone();
         assert_eq!(run(&w2_neg, Some([-1.0, -4.0])), vec![2.0, 2.0]);
     }
 }

@@ -3,16 +3,33 @@
 //! a(x) = x ⊙ ∂f_c(x)/∂x. For a linear model f(x) = w·x + b it is each feature's term wᵢxᵢ.
 
 use super::target_gradient;
-use crate::attribution::{Attribution, Explanation, MethodOptions};
+use crate::attribution::{Attribution, Explanation};
+use crate::config::{at_least_one, MethodConfig};
+use crate::DEFAULT_BATCH_SIZE;
 use crate::{map_batches, Result};
 use xai_nn::Differentiable;
 use xai_tensor::{DType, Tensor};
 
-/// x ⊙ ∂f_c/∂x, computed in chunks of `opts.batch_size` examples.
-#[derive(Clone, Debug, Default)]
+/// x ⊙ ∂f_c/∂x, computed in chunks of `batch_size` examples.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct InputXGradient {
-    /// Options the method reads (see [`MethodOptions`]).
-    pub opts: MethodOptions,
+    /// Examples per model call (chunks run in parallel).
+    pub batch_size: usize,
+}
+
+impl Default for InputXGradient {
+    fn default() -> Self {
+        Self {
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+impl MethodConfig for InputXGradient {
+    fn validate(&self) -> Result<()> {
+        at_least_one("batch_size", self.batch_size)
+    }
 }
 
 impl<M: Differentiable + ?Sized> Attribution<M> for InputXGradient {
@@ -22,7 +39,7 @@ impl<M: Differentiable + ?Sized> Attribution<M> for InputXGradient {
 
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
         let x = x.to_dtype(DType::F32)?;
-        let a = map_batches(&x, self.opts.batch_size, |chunk, start| {
+        let a = map_batches(&x, self.batch_size, |chunk, start| {
             let t = &targets[start..start + chunk.shape()[0]];
             Ok(target_gradient(model, chunk, t, None)?.mul(chunk)?)
         })?;
@@ -59,14 +76,9 @@ mod tests {
         let a = InputXGradient::default()
             .attribute(&m, &x, &[0, 1, 2, 0, 1])
             .unwrap();
-        let b = InputXGradient {
-            opts: MethodOptions {
-                batch_size: 2,
-                ..Default::default()
-            },
-        }
-        .attribute(&m, &x, &[0, 1, 2, 0, 1])
-        .unwrap();
+        let b = InputXGradient { batch_size: 2 }
+            .attribute(&m, &x, &[0, 1, 2, 0, 1])
+            .unwrap();
         assert!(crate::testing::rel_l2(&a.attributions, &b.attributions) < 1e-5);
     }
 }

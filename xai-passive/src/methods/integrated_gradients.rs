@@ -5,20 +5,49 @@
 //! [`Explanation::completeness_gap`].
 
 use super::target_gradient;
-use crate::attribution::{Attribution, Explanation, MethodOptions};
+use crate::attribution::{Attribution, Explanation};
+use crate::baseline::Baseline;
+use crate::config::{at_least_one, MethodConfig};
 use crate::objectives::target_logits;
 use crate::quadrature::integrate_path;
+use crate::quadrature::Integration;
 use crate::Result;
+use crate::DEFAULT_BATCH_SIZE;
 use xai_nn::Differentiable;
 use xai_tensor::{DType, Tensor};
 
-/// Integrated gradients from `opts.baseline` with `opts.steps` nodes of `opts.integration`.
-/// All steps of all examples go through the model as one batch of steps × N rows, in chunks
-/// of `opts.batch_size` rows run in parallel.
-#[derive(Clone, Debug, Default)]
+/// Integrated gradients from `baseline` with `steps` nodes of `integration`. All steps of
+/// all examples go through the model as one batch of steps × N rows, in chunks of
+/// `batch_size` rows run in parallel.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct IntegratedGradients {
-    /// Options the method reads (see [`MethodOptions`]).
-    pub opts: MethodOptions,
+    /// The path's start b (Captum's `baselines`).
+    pub baseline: Baseline,
+    /// Quadrature of the path integral (Captum's `method`).
+    pub integration: Integration,
+    /// Integration steps (≥ 1; Captum's `n_steps`).
+    pub steps: usize,
+    /// Rows (steps × examples) per model call.
+    pub batch_size: usize,
+}
+
+impl Default for IntegratedGradients {
+    fn default() -> Self {
+        Self {
+            baseline: Baseline::Zeros,
+            integration: Integration::GaussLegendre,
+            steps: 50,
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+impl MethodConfig for IntegratedGradients {
+    fn validate(&self) -> Result<()> {
+        self.integration.nodes(self.steps)?;
+        at_least_one("batch_size", self.batch_size)
+    }
 }
 
 impl<M: Differentiable + ?Sized> Attribution<M> for IntegratedGradients {
@@ -27,7 +56,8 @@ impl<M: Differentiable + ?Sized> Attribution<M> for IntegratedGradients {
     }
 
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
-        let o = &self.opts;
+        self.validate()?;
+        let o = self;
         let x = x.to_dtype(DType::F32)?;
         let b = o.baseline.resolve(&x)?;
         let (alphas, weights) = o.integration.nodes(o.steps)?;
@@ -69,8 +99,8 @@ mod tests {
     use xai_nn::Sequential;
     use xai_tensor::Rng;
 
-    fn ig(opts: MethodOptions) -> IntegratedGradients {
-        IntegratedGradients { opts }
+    fn ig(o: IntegratedGradients) -> IntegratedGradients {
+        o
     }
 
     #[test]
@@ -105,7 +135,7 @@ mod tests {
         let m = Sequential::new(vec![3], vec![layer("l", linear(w, Some(bias)))], None).unwrap();
         let x = Tensor::from_vec(vec![2.0f32, 1.0, 4.0, -1.0, 1.0, 2.0], &[2, 3]).unwrap();
         for integration in [Integration::GaussLegendre, Integration::RiemannLeft] {
-            let e = ig(MethodOptions {
+            let e = ig(IntegratedGradients {
                 baseline: Baseline::Constant(1.0),
                 integration,
                 steps: 7,
@@ -126,7 +156,7 @@ mod tests {
         let m = smooth_mlp(11);
         let x = randn(&mut Rng::new(2), &[6, 6], 1.5);
         let targets = [0, 1, 2, 0, 1, 2];
-        let e = ig(MethodOptions::default())
+        let e = ig(IntegratedGradients::default())
             .attribute(&m, &x, &targets)
             .unwrap();
         let fx = target_logits(&m, &x, &targets, 256).unwrap();
@@ -146,8 +176,10 @@ mod tests {
         let m = smooth_mlp(5);
         let x = randn(&mut Rng::new(3), &[3, 6], 1.0);
         let t = [2, 0, 1];
-        let gl = ig(MethodOptions::default()).attribute(&m, &x, &t).unwrap();
-        let rm = ig(MethodOptions {
+        let gl = ig(IntegratedGradients::default())
+            .attribute(&m, &x, &t)
+            .unwrap();
+        let rm = ig(IntegratedGradients {
             integration: Integration::RiemannMiddle,
             steps: 5000,
             batch_size: 4096,
@@ -196,8 +228,12 @@ mod tests {
         .unwrap();
         let x = randn(&mut r, &[4, 4], 1.0);
         let t = [0, 1, 0, 1];
-        let ea = ig(MethodOptions::default()).attribute(&a, &x, &t).unwrap();
-        let eb = ig(MethodOptions::default()).attribute(&b, &x, &t).unwrap();
+        let ea = ig(IntegratedGradients::default())
+            .attribute(&a, &x, &t)
+            .unwrap();
+        let eb = ig(IntegratedGradients::default())
+            .attribute(&b, &x, &t)
+            .unwrap();
         assert!(rel_l2(&eb.attributions, &ea.attributions) < 1e-5);
     }
 
@@ -206,7 +242,7 @@ mod tests {
         let m = cnn(4);
         let x = randn(&mut Rng::new(4), &[3, 2, 5, 5], 1.0);
         let t = [0, 2, 1];
-        let opts = |bs| MethodOptions {
+        let opts = |bs| IntegratedGradients {
             batch_size: bs,
             steps: 20,
             baseline: Baseline::Mean,
@@ -224,7 +260,7 @@ mod tests {
         let b = Baseline::Mean.resolve(&x).unwrap().narrow(0, 0, 1).unwrap();
         let per: Vec<Tensor> = (0..3)
             .map(|i| {
-                ig(MethodOptions {
+                ig(IntegratedGradients {
                     baseline: Baseline::Tensor(b.reshape(&[2, 5, 5]).unwrap()),
                     ..opts(64)
                 })
@@ -241,18 +277,19 @@ mod tests {
     fn bad_steps_and_baselines_are_refused() {
         let m = mlp(1);
         let x = Tensor::zeros(&[2, 6], DType::F32);
-        let err = |o: MethodOptions| ig(o).attribute(&m, &x, &[0, 0]).unwrap_err().to_string();
-        assert!(err(MethodOptions {
+        let err =
+            |o: IntegratedGradients| ig(o).attribute(&m, &x, &[0, 0]).unwrap_err().to_string();
+        assert!(err(IntegratedGradients {
             steps: 0,
             ..Default::default()
         })
         .contains("at least 1"));
-        assert!(err(MethodOptions {
+        assert!(err(IntegratedGradients {
             baseline: Baseline::Tensor(Tensor::zeros(&[5], DType::F32)),
             ..Default::default()
         })
         .contains("baseline has shape [5]"));
-        assert!(err(MethodOptions {
+        assert!(err(IntegratedGradients {
             integration: Integration::RiemannTrapezoid,
             steps: 1,
             ..Default::default()
@@ -270,7 +307,7 @@ mod tests {
         let m = smooth_mlp(5);
         let x = randn(&mut Rng::new(9), &[6, 6], 1.0);
         let t = [0, 1, 2, 0, 1, 2];
-        let ig = ig(MethodOptions {
+        let ig = ig(IntegratedGradients {
             batch_size: 4,
             ..Default::default()
         });

@@ -14,21 +14,62 @@
 
 use super::least_squares::WeightedLeastSquares;
 use super::perturbation::{
-    binom, coalition_values, explain_by_groups, group_explanation, Background, Groups,
+    binom, coalition_values, explain_by_groups, group_explanation, Background, FeatureGroups,
+    Groups,
 };
-use crate::attribution::{Attribution, Explanation, MethodOptions};
+use crate::attribution::{Attribution, Explanation};
+use crate::baseline::Baseline;
+use crate::config::{at_least_one, MethodConfig};
 use crate::Result;
+use crate::DEFAULT_BATCH_SIZE;
 use ndarray::Array2;
 use std::collections::HashMap;
 use xai_nn::Forward;
 use xai_tensor::{DType, Rng, Tensor};
 
-/// Kernel SHAP with `opts.samples` coalitions (default 2d + 2048, SHAP's `auto`), background
-/// `opts.baselines` (or `opts.baseline`), seeded by `opts.seed`.
-#[derive(Clone, Debug, Default)]
+/// Kernel SHAP with `samples` coalitions (default 2d + 2048, SHAP's `auto`), background
+/// `baselines` (or `baseline`), seeded by `seed`.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct KernelShap {
-    /// Options the method reads (see [`MethodOptions`]).
-    pub opts: MethodOptions,
+    /// The single baseline of each example, where no distribution is given.
+    pub baseline: Baseline,
+    /// A background distribution `[B, ...input_shape]` averaged over as SHAP's
+    /// interventional value (or one baseline).
+    #[serde(with = "crate::config::tensor")]
+    pub baselines: Option<Tensor>,
+    /// The players: features, or groups of them.
+    #[serde(flatten)]
+    pub groups: FeatureGroups,
+    /// Coalitions drawn (`None`: 2d + 2048 for d players, SHAP's `auto`).
+    pub samples: Option<usize>,
+    /// Seed of the drawn coalitions.
+    pub seed: u64,
+    /// Rows per model call.
+    pub batch_size: usize,
+}
+
+impl Default for KernelShap {
+    fn default() -> Self {
+        Self {
+            baseline: Baseline::Zeros,
+            baselines: None,
+            groups: FeatureGroups::default(),
+            samples: None,
+            seed: 0,
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+impl MethodConfig for KernelShap {
+    fn validate(&self) -> Result<()> {
+        self.groups.validate()?;
+        if let Some(s) = self.samples {
+            at_least_one("samples", s)?;
+        }
+        at_least_one("batch_size", self.batch_size)
+    }
 }
 
 /// SHAP's coalition design for `d` players and a budget of `samples`: the masks (flat
@@ -222,10 +263,12 @@ impl<M: Forward + ?Sized> Attribution<M> for KernelShap {
     }
 
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
-        let run = |o: &MethodOptions, x: &Tensor, targets: &[usize], groups: &Groups| {
+        self.validate()?;
+        let o = self;
+        let run = |baseline: &Baseline, x: &Tensor, targets: &[usize], groups: &Groups| {
             let example = x.shape()[1..].to_vec();
             let d = groups.count;
-            let bg = Background::resolve(o, x, true)?;
+            let bg = Background::resolve(baseline, o.baselines.as_ref(), x)?;
             let samples = o.samples.unwrap_or(2 * d + 2048);
             let (mut masks, weights) = kernel_coalitions(d, samples, &mut Rng::new(o.seed));
             let c = weights.len();
@@ -250,7 +293,7 @@ impl<M: Forward + ?Sized> Attribution<M> for KernelShap {
                 Vec::<()>::new(),
             ))
         };
-        Ok(explain_by_groups(&self.opts, x, targets, run)?.0)
+        Ok(explain_by_groups(&o.groups, &o.baseline, x, targets, run)?.0)
     }
 }
 
@@ -282,16 +325,21 @@ mod tests {
         let x = randn(&mut r, &[3, 6], 1.0);
         let bgd = randn(&mut r, &[4, 6], 1.0);
         let t = [0, 1, 2];
-        let opts = MethodOptions {
-            baselines: Some(bgd),
+        let k = KernelShap {
+            baselines: Some(bgd.clone()),
             samples: Some(64),
             batch_size: 50,
             ..Default::default()
-        };
-        let k = KernelShap { opts: opts.clone() }
-            .attribute(&m, &x, &t)
-            .unwrap();
-        let e = ShapleyExact { opts }.attribute(&m, &x, &t).unwrap();
+        }
+        .attribute(&m, &x, &t)
+        .unwrap();
+        let e = ShapleyExact {
+            baselines: Some(bgd),
+            batch_size: 50,
+            ..Default::default()
+        }
+        .attribute(&m, &x, &t)
+        .unwrap();
         let (k, e) = (
             k.attributions.to_vec_f64().unwrap(),
             e.attributions.to_vec_f64().unwrap(),
@@ -310,11 +358,9 @@ mod tests {
         let t = [0, 1];
         let run = |seed| {
             KernelShap {
-                opts: MethodOptions {
-                    samples: Some(40),
-                    seed,
-                    ..Default::default()
-                },
+                samples: Some(40),
+                seed,
+                ..Default::default()
             }
             .attribute(&m, &x, &t)
             .unwrap()
@@ -339,11 +385,9 @@ mod tests {
         let m = cnn(13);
         let x = randn(&mut Rng::new(14), &[3, 2, 5, 5], 1.0);
         let e = KernelShap {
-            opts: MethodOptions {
-                segments: Some("slic:4".into()),
-                samples: Some(64),
-                ..Default::default()
-            },
+            groups: FeatureGroups::segments("slic:4"),
+            samples: Some(64),
+            ..Default::default()
         }
         .attribute(&m, &x, &[0, 1, 2])
         .unwrap();

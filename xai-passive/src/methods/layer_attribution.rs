@@ -1,6 +1,6 @@
 //! Layer attribution: how much each unit of a hidden layer's output A(x) contributes to the
 //! target logit f_c (Captum's layer methods). Results have the layer's shape
-//! `[N, ...layer_shape]`; the layer is `--layer NAME`.
+//! `[N, ...layer_shape]`; the layer is parameter `layer`, its name in the model.
 //!
 //! - `layer-gradient-x-activation`: A(x) ⊙ ∂f_c/∂A (Captum's `LayerGradientXActivation`).
 //! - `layer-integrated-gradients` (Captum's `LayerIntegratedGradients`): the layer's
@@ -15,36 +15,101 @@
 //!
 //! All steps of all examples go through the model as one batch, in chunks of `batch_size`.
 
-use crate::attribution::{Attribution, Explanation, MethodOptions};
+use crate::attribution::{Attribution, Explanation};
+use crate::baseline::Baseline;
 use crate::batching::run_rows;
+use crate::config::{at_least_one, MethodConfig};
 use crate::objectives::{
     index_column, layer_gradient, required_layer, target_logits, trace_values, Objective,
 };
+use crate::quadrature::Integration;
 use crate::quadrature::{integrate_path, path_chunk};
+use crate::DEFAULT_BATCH_SIZE;
 use crate::{map_batches, Result};
 use xai_autodiff::{enable_grad, grad_tensors, Var};
 use xai_nn::Layered;
 use xai_tensor::{DType, Tensor};
 
-/// A(x) ⊙ ∂f_c/∂A for the layer `opts.layer`.
-#[derive(Clone, Debug, Default)]
+/// A(x) ⊙ ∂f_c/∂A for the layer `layer`.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct LayerGradientXActivation {
-    /// Options the method reads (see [`MethodOptions`]).
-    pub opts: MethodOptions,
+    /// The layer's name in the model (required).
+    pub layer: Option<String>,
+    /// Examples per model call.
+    pub batch_size: usize,
+}
+
+impl Default for LayerGradientXActivation {
+    fn default() -> Self {
+        Self {
+            layer: None,
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+impl MethodConfig for LayerGradientXActivation {
+    fn validate(&self) -> Result<()> {
+        at_least_one("batch_size", self.batch_size)
+    }
+}
+
+/// The parameters of the layer path methods: a layer and the path from a baseline.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct LayerPath {
+    /// The layer's name in the model (required).
+    pub layer: Option<String>,
+    /// The path's start b.
+    pub baseline: Baseline,
+    /// Quadrature of the path integral.
+    pub integration: Integration,
+    /// Integration steps (≥ 1).
+    pub steps: usize,
+    /// Rows (steps × examples) per model call.
+    pub batch_size: usize,
+}
+
+impl Default for LayerPath {
+    fn default() -> Self {
+        Self {
+            layer: None,
+            baseline: Baseline::Zeros,
+            integration: Integration::GaussLegendre,
+            steps: 50,
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+impl MethodConfig for LayerPath {
+    fn validate(&self) -> Result<()> {
+        self.integration.nodes(self.steps)?;
+        at_least_one("batch_size", self.batch_size)
+    }
 }
 
 /// Integrated gradients of a layer along its interpolated activation (see the module docs).
-#[derive(Clone, Debug, Default)]
-pub struct LayerIntegratedGradients {
-    /// Options the method reads (see [`MethodOptions`]).
-    pub opts: MethodOptions,
-}
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct LayerIntegratedGradients(pub LayerPath);
 
 /// Layer conductance (Dhamdhere et al. 2019), Captum's discretisation.
-#[derive(Clone, Debug, Default)]
-pub struct LayerConductance {
-    /// Options the method reads (see [`MethodOptions`]).
-    pub opts: MethodOptions,
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct LayerConductance(pub LayerPath);
+
+impl MethodConfig for LayerIntegratedGradients {
+    fn validate(&self) -> Result<()> {
+        self.0.validate()
+    }
+}
+
+impl MethodConfig for LayerConductance {
+    fn validate(&self) -> Result<()> {
+        self.0.validate()
+    }
 }
 
 /// ∂/∂A Σᵣ f_{t_r} of the network after layer `l`, run on the activations `a`.
@@ -76,9 +141,10 @@ impl<M: Layered + ?Sized> Attribution<M> for LayerGradientXActivation {
     }
 
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
+        self.validate()?;
         let x = x.to_dtype(DType::F32)?;
-        let l = required_layer(model, &self.opts.layer, "layer-gradient-x-activation")?;
-        let a = map_batches(&x, self.opts.batch_size, |chunk, start| {
+        let l = required_layer(model, &self.layer, "layer-gradient-x-activation")?;
+        let a = map_batches(&x, self.batch_size, |chunk, start| {
             let t = &targets[start..start + chunk.shape()[0]];
             let (g, a) = layer_gradient(model, chunk, Objective::Logit(t), Some(l))?;
             Ok(g.mul(&a.expect("layer activation"))?)
@@ -98,7 +164,8 @@ impl<M: Layered + ?Sized> Attribution<M> for LayerIntegratedGradients {
     }
 
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
-        let o = &self.opts;
+        self.validate()?;
+        let o = &self.0;
         let x = x.to_dtype(DType::F32)?;
         let l = required_layer(model, &o.layer, "layer-integrated-gradients")?;
         let b = o.baseline.resolve(&x)?;
@@ -144,15 +211,11 @@ impl<M: Layered + ?Sized> Attribution<M> for LayerConductance {
     }
 
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
-        let o = &self.opts;
+        self.validate()?;
+        let o = &self.0;
         let x = x.to_dtype(DType::F32)?;
         let l = required_layer(model, &o.layer, "layer-conductance")?;
         let b = o.baseline.resolve(&x)?;
-        if o.steps == 0 {
-            return Err(crate::PassiveError::BadArgument(
-                "steps must be at least 1, got 0".into(),
-            ));
-        }
         let (alphas, _) = o.integration.nodes(o.steps + 1)?;
         let s = alphas.len();
         let n = x.shape()[0];
@@ -211,8 +274,8 @@ mod tests {
     use crate::testing::rel_l2;
     use xai_tensor::Rng;
 
-    fn opts(layer: &str) -> MethodOptions {
-        MethodOptions {
+    fn opts(layer: &str) -> LayerPath {
+        LayerPath {
             layer: Some(layer.into()),
             ..Default::default()
         }
@@ -224,7 +287,7 @@ mod tests {
         let m = smooth_mlp(3);
         let x = randn(&mut Rng::new(1), &[4, 6], 1.0);
         let t = [0, 1, 2, 1];
-        let e = LayerIntegratedGradients { opts: opts("0") }
+        let e = LayerIntegratedGradients(opts("0"))
             .attribute(&m, &x, &t)
             .unwrap();
         assert_eq!(e.attributions.shape(), &[4, 16]);
@@ -242,14 +305,12 @@ mod tests {
         let m = smooth_mlp(8);
         let x = randn(&mut Rng::new(2), &[3, 6], 1.0);
         let t = [2, 0, 1];
-        let o = MethodOptions {
+        let o = LayerPath {
             integration: Integration::RiemannTrapezoid,
             steps: 400,
             ..opts("1")
         };
-        let c = LayerConductance { opts: o.clone() }
-            .attribute(&m, &x, &t)
-            .unwrap();
+        let c = LayerConductance(o.clone()).attribute(&m, &x, &t).unwrap();
         assert_eq!(c.attributions.shape(), &[3, 16]);
         let fx = target_logits(&m, &x, &t, 256).unwrap();
         let fb = target_logits(&m, &Tensor::zeros(&[3, 6], DType::F32), &t, 256).unwrap();
@@ -259,12 +320,10 @@ mod tests {
             assert!((s - (fx[i] - fb[i])).abs() < 1e-2 * (fx[i] - fb[i]).abs().max(0.1));
         }
         // Batch size does not matter.
-        let c2 = LayerConductance {
-            opts: MethodOptions {
-                batch_size: 37,
-                ..o
-            },
-        }
+        let c2 = LayerConductance(LayerPath {
+            batch_size: 37,
+            ..o
+        })
         .attribute(&m, &x, &t)
         .unwrap();
         // Other batch sizes give other GEMM shapes, so fp32 rounding differs; conductance sums
@@ -278,9 +337,12 @@ mod tests {
     fn gradient_x_activation_and_missing_layers() {
         let m = cnn(2);
         let x = randn(&mut Rng::new(3), &[2, 2, 5, 5], 1.0);
-        let e = LayerGradientXActivation { opts: opts("relu") }
-            .attribute(&m, &x, &[0, 1])
-            .unwrap();
+        let e = LayerGradientXActivation {
+            layer: Some("relu".into()),
+            ..Default::default()
+        }
+        .attribute(&m, &x, &[0, 1])
+        .unwrap();
         assert_eq!(e.attributions.shape(), &[2, 4, 5, 5]);
         // Σ over relu's output of A ⊙ ∂f/∂A is the logit (the head is linear, no bias).
         let logits = xai_nn::Forward::predict(&m, &x)
@@ -296,8 +358,8 @@ mod tests {
             .attribute(&m, &x, &[0, 1])
             .unwrap_err()
             .to_string();
-        assert!(err.contains("needs --layer"), "{err}");
-        let err = LayerConductance { opts: opts("nope") }
+        assert!(err.contains("layer is needed by"), "{err}");
+        let err = LayerConductance(opts("nope"))
             .attribute(&m, &x, &[0, 1])
             .unwrap_err()
             .to_string();

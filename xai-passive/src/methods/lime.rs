@@ -1,10 +1,10 @@
 //! LIME (Ribeiro, Singh & Guestrin, *"Why Should I Trust You?": Explaining the Predictions of
 //! Any Classifier*, KDD 2016), with binary interpretable features: d features or groups
-//! (`--mask`, `--segments grid:N | slic:N` superpixels) switched on or off against the baseline,
+//! (a mask, or segments `grid:N | slic:N` superpixels) switched on or off against the baseline,
 //! x'(z) = z·x + (1 − z)·b, z ∈ {0,1}^d. As lime's text and image explainers, the first sample
 //! is z = 1 and each other sample switches off k features chosen uniformly, k ~ U{1..d}.
 //! Samples are weighted by lime's exponential kernel on the distance D(z) = ‖1 − z‖₂,
-//! π(z) = √(exp(−D²/σ²)) (σ = `--kernel-width`, default 0.75·√d as lime's tabular explainer),
+//! π(z) = √(exp(−D²/σ²)) (σ = `kernel_width`, default 0.75·√d as lime's tabular explainer),
 //! and the surrogate g(z) = β₀ + β·z is weighted ridge regression with α = 1 and an intercept
 //! (scikit-learn's `Ridge()` as lime): β = (Z̃ᵀWZ̃ + I)⁻¹ Z̃ᵀW ỹ on weighted-centred data. The
 //! attribution of a feature is its group's β. The local fidelity (weighted R² of g, lime's
@@ -27,9 +27,13 @@
 use super::least_squares::WeightedLeastSquares;
 use super::lime_discretizer;
 use super::perturbation::{
-    coalition_values, draw_and_eval, explain_by_groups, group_explanation, Background, Groups,
+    coalition_values, draw_and_eval, explain_by_groups, group_explanation, Background,
+    FeatureGroups, Groups,
 };
-use crate::attribution::{Attribution, Diagnostic, Explanation, MethodOptions};
+use crate::attribution::{Attribution, Diagnostic, Explanation};
+use crate::baseline::Baseline;
+use crate::config::{at_least_one, bad, MethodConfig};
+use crate::DEFAULT_BATCH_SIZE;
 use crate::{PassiveError, Result};
 use ndarray::{ArrayView1, ArrayView2};
 use rand_distr::{Distribution, StandardNormal};
@@ -40,12 +44,65 @@ use xai_nn::Forward;
 use xai_tensor::random::philox4x32;
 use xai_tensor::{DType, Rng, Tensor};
 
-/// LIME with `opts.samples` perturbations (default 5000, lime's), `opts.kernel_width`,
-/// `opts.baseline`, seeded by `opts.seed`.
-#[derive(Clone, Debug, Default)]
+/// LIME with `samples` perturbations (default 5000, lime's), `kernel_width`, `baseline`,
+/// seeded by `seed`.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Lime {
-    /// Options the method reads (see [`MethodOptions`]).
-    pub opts: MethodOptions,
+    /// How samples are drawn: on/off against the baseline, or tabular from training rows.
+    pub lime_sampling: LimeSampling,
+    /// Perturbations per example (≥ 2).
+    pub samples: usize,
+    /// The kernel width σ > 0 (`None`: 0.75·√d, lime's default).
+    pub kernel_width: Option<f64>,
+    /// Seed of the samples.
+    pub seed: u64,
+    /// What a switched-off feature becomes (on/off sampling).
+    pub baseline: Baseline,
+    /// The interpretable features of on/off sampling: features, or groups of them.
+    #[serde(flatten)]
+    pub groups: FeatureGroups,
+    /// The training rows `[B, ...input_shape]` of the tabular samplings.
+    #[serde(with = "crate::config::tensor")]
+    pub baselines: Option<Tensor>,
+    /// Rows per model call.
+    pub batch_size: usize,
+}
+
+impl Default for Lime {
+    fn default() -> Self {
+        Self {
+            lime_sampling: LimeSampling::OnOff,
+            samples: 5000,
+            kernel_width: None,
+            seed: 0,
+            baseline: Baseline::Zeros,
+            groups: FeatureGroups::default(),
+            baselines: None,
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+impl MethodConfig for Lime {
+    fn validate(&self) -> Result<()> {
+        if self.samples < 2 {
+            return Err(bad(
+                "samples",
+                format!("must be at least 2 for lime, got {}", self.samples),
+            ));
+        }
+        if let Some(w) = self.kernel_width {
+            if !(w > 0.0 && w.is_finite()) {
+                return Err(bad(
+                    "kernel_width",
+                    format!("must be a number > 0, got {w}"),
+                ));
+            }
+        }
+        self.groups.validate()?;
+        at_least_one("batch_size", self.batch_size)
+    }
 }
 
 /// The surrogate's fit of one example: coefficients β (one per group), intercept β₀ and the
@@ -109,21 +166,13 @@ fn shape_error(e: ndarray::ShapeError) -> PassiveError {
     PassiveError::BadArgument(format!("least-squares design: {e}"))
 }
 
-/// LIME's sample count S (default 5000, ≥ 2) and kernel width σ (default 0.75·√d, > 0).
-fn samples_and_width(o: &MethodOptions, d: usize) -> Result<(usize, f64)> {
-    let s = o.samples.unwrap_or(5000);
-    if s < 2 {
-        return Err(PassiveError::BadArgument(format!(
-            "lime needs at least 2 samples, got {s}"
-        )));
-    }
-    let width = o.kernel_width.unwrap_or(0.75 * (d as f64).sqrt());
-    if !(width > 0.0 && width.is_finite()) {
-        return Err(PassiveError::BadArgument(format!(
-            "kernel-width must be a number > 0, got {width}"
-        )));
-    }
-    Ok((s, width))
+/// LIME's sample count S and kernel width σ (default 0.75·√d) for d interpretable features.
+fn samples_and_width(o: &Lime, d: usize) -> Result<(usize, f64)> {
+    o.validate()?;
+    Ok((
+        o.samples,
+        o.kernel_width.unwrap_or(0.75 * (d as f64).sqrt()),
+    ))
 }
 
 /// LIME's exponential kernel as a regression weight: √exp(−D²/σ²) for squared distance D².
@@ -140,7 +189,8 @@ impl Lime {
         x: &Tensor,
         targets: &[usize],
     ) -> Result<(Explanation, Vec<LimeFit>)> {
-        let (mut e, fits) = if self.opts.lime_sampling != LimeSampling::OnOff {
+        self.validate()?;
+        let (mut e, fits) = if self.lime_sampling != LimeSampling::OnOff {
             self.explain_tabular(model, x, targets)?
         } else {
             self.explain_on_off(model, x, targets)?
@@ -160,7 +210,8 @@ impl Lime {
         x: &Tensor,
         targets: &[usize],
     ) -> Result<(Explanation, Vec<LimeFit>)> {
-        let run = |o: &MethodOptions, x: &Tensor, targets: &[usize], groups: &Groups| {
+        let o = self;
+        let run = |baseline: &Baseline, x: &Tensor, targets: &[usize], groups: &Groups| {
             let example = x.shape()[1..].to_vec();
             let d = groups.count;
             let n = x.shape()[0];
@@ -181,7 +232,7 @@ impl Lime {
                     kernel(d2, width)
                 })
                 .collect();
-            let bg = Background::resolve(o, x, false)?;
+            let bg = Background::resolve(baseline, None, x)?;
             let v = coalition_values(
                 model,
                 &x.to_vec_f32()?,
@@ -206,7 +257,7 @@ impl Lime {
             }
             Ok((group_explanation(&phi, groups, x, targets, None)?, fits))
         };
-        explain_by_groups(&self.opts, x, targets, run)
+        explain_by_groups(&o.groups, &o.baseline, x, targets, run)
     }
 
     /// Tabular LIME from the training data's statistics (see [`LimeSampling`]).
@@ -216,22 +267,22 @@ impl Lime {
         x: &Tensor,
         targets: &[usize],
     ) -> Result<(Explanation, Vec<LimeFit>)> {
-        let o = &self.opts;
+        let o = self;
         let mode = o.lime_sampling.name();
-        if o.mask.is_some() || o.segments.is_some() {
-            return Err(PassiveError::BadArgument(format!(
-                "lime --lime-sampling {mode} perturbs every feature; --mask and --segments need \
-                 --lime-sampling on-off"
-            )));
+        if o.groups.mask.is_some() || o.groups.segments.is_some() {
+            return Err(bad(
+                "lime_sampling",
+                format!("{mode} perturbs every feature; a mask or segments need on-off"),
+            ));
         }
         let x = x.to_dtype(DType::F32)?;
         let example = x.shape()[1..].to_vec();
         let (n, d) = (x.shape()[0], example.iter().product::<usize>());
         let data = o.baselines.as_ref().ok_or_else(|| {
-            PassiveError::BadArgument(format!(
-                "lime --lime-sampling {mode} needs training data: --data NAME or --baselines \
-                 FILE.npy"
-            ))
+            bad(
+                "baselines",
+                format!("(the training rows) are needed by lime's {mode} sampling"),
+            )
         })?;
         let rows_ok = data.rank() >= 2 && data.shape()[1..].iter().product::<usize>() == d;
         let dv = data.to_vec_f64()?;
@@ -319,7 +370,7 @@ impl Lime {
         s: usize,
         width: f64,
     ) -> Result<(Explanation, Vec<LimeFit>)> {
-        let o = &self.opts;
+        let o = self;
         let example = x.shape()[1..].to_vec();
         let (n, d) = (x.shape()[0], example.iter().product::<usize>());
         let bins = lime_discretizer::fit_all(data, d)?;
@@ -438,10 +489,10 @@ fn standard_normals(key: [u32; 2], i: usize, k: usize, out: &mut [f64]) {
     }
 }
 
-/// How LIME perturbs (`--lime-sampling`).
+/// How LIME perturbs (parameter `lime_sampling`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum LimeSampling {
-    /// `on-off`: binary interpretable features (features, `--mask` groups or superpixels)
+    /// `on-off`: binary interpretable features (features, mask groups or superpixels)
     /// switched off to the baseline (lime's text and image explainers).
     #[default]
     OnOff,
@@ -459,7 +510,7 @@ pub enum LimeSampling {
 }
 
 impl LimeSampling {
-    /// The CLI spelling.
+    /// Its spelling in parameters and reports.
     pub fn name(&self) -> &'static str {
         match self {
             LimeSampling::OnOff => "on-off",
@@ -469,6 +520,14 @@ impl LimeSampling {
         }
     }
 }
+
+impl std::fmt::Display for LimeSampling {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+crate::config::serde_as_text!(LimeSampling);
 
 impl std::str::FromStr for LimeSampling {
     type Err = PassiveError;
@@ -531,11 +590,9 @@ mod tests {
         )
         .unwrap();
         let (e, fits) = Lime {
-            opts: MethodOptions {
-                baseline: Baseline::Constant(0.5),
-                samples: Some(5000),
-                ..Default::default()
-            },
+            baseline: Baseline::Constant(0.5),
+            samples: 5000,
+            ..Default::default()
         }
         .explain_with_fidelity(&m, &x, &[0, 1])
         .unwrap();
@@ -564,12 +621,10 @@ mod tests {
         let x = randn(&mut Rng::new(2), &[1, 2, 5, 5], 1.0);
         let run = |seed| {
             Lime {
-                opts: MethodOptions {
-                    segments: Some("grid:2".into()),
-                    samples: Some(300),
-                    seed,
-                    ..Default::default()
-                },
+                groups: FeatureGroups::segments("grid:2"),
+                samples: 300,
+                seed,
+                ..Default::default()
             }
             .attribute(&m, &x, &[1])
             .unwrap()
@@ -622,13 +677,11 @@ mod tests {
         for sampling in [LimeSampling::Training, LimeSampling::AroundInstance] {
             let run = |seed| {
                 Lime {
-                    opts: MethodOptions {
-                        lime_sampling: sampling,
-                        baselines: Some(data.clone()),
-                        samples: Some(5000),
-                        seed,
-                        ..Default::default()
-                    },
+                    lime_sampling: sampling,
+                    baselines: Some(data.clone()),
+                    samples: 5000,
+                    seed,
+                    ..Default::default()
                 }
                 .explain_with_fidelity(&m, &x, &t)
                 .unwrap()
@@ -651,40 +704,38 @@ mod tests {
         }
         // A non-linear model is fitted less well locally, and R² says so.
         let (_, fits) = Lime {
-            opts: MethodOptions {
-                lime_sampling: LimeSampling::Training,
-                baselines: Some(data.clone()),
-                samples: Some(500),
-                ..Default::default()
-            },
+            lime_sampling: LimeSampling::Training,
+            baselines: Some(data.clone()),
+            samples: 500,
+            ..Default::default()
         }
         .explain_with_fidelity(&mlp(3), &x, &[0, 1, 2])
         .unwrap();
         assert!(fits.iter().all(|f| f.r2 < 0.999 && f.r2.is_finite()));
         // Refusals.
-        let refuse = |opts: MethodOptions, needle: &str| {
-            let e = Lime { opts }.attribute(&m, &x, &t).unwrap_err().to_string();
+        let refuse = |opts: Lime, needle: &str| {
+            let e = opts.attribute(&m, &x, &t).unwrap_err().to_string();
             assert!(e.contains(needle), "{e}");
         };
-        let tab = MethodOptions {
+        let tab = Lime {
             lime_sampling: LimeSampling::Training,
             ..Default::default()
         };
-        refuse(tab.clone(), "needs training data");
+        refuse(tab.clone(), "are needed by lime's training sampling");
         refuse(
-            MethodOptions {
+            Lime {
                 baselines: Some(Tensor::zeros(&[4, 5], DType::F32)),
                 ..tab.clone()
             },
             "needs finite rows of 6 features",
         );
         refuse(
-            MethodOptions {
+            Lime {
                 baselines: Some(data.clone()),
-                segments: Some("grid:2".into()),
+                groups: FeatureGroups::segments("grid:2"),
                 ..tab
             },
-            "need --lime-sampling on-off",
+            "a mask or segments need on-off",
         );
         assert!("sideways".parse::<LimeSampling>().is_err());
     }
@@ -707,14 +758,12 @@ mod tests {
         let t = [0, 1, 1];
         let run = |seed, batch_size| {
             Lime {
-                opts: MethodOptions {
-                    lime_sampling: LimeSampling::Quartile,
-                    baselines: Some(data.clone()),
-                    samples: Some(20000),
-                    seed,
-                    batch_size,
-                    ..Default::default()
-                },
+                lime_sampling: LimeSampling::Quartile,
+                baselines: Some(data.clone()),
+                samples: 20000,
+                seed,
+                batch_size,
+                ..Default::default()
             }
             .explain_with_fidelity(&m, &x, &t)
             .unwrap()

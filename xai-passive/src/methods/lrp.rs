@@ -6,14 +6,16 @@
 //! what biases and stabilisers absorb: Σᵢ R_in,i = f_c(x) for LRP-ε with zero biases and small ε.
 //! (Zennit's `attr_output` is this seed; Captum's `LRP` seeds with the output value as well.)
 //!
-//! Methods: `lrp` (a composite, `--composite`), `lrp-epsilon`, `lrp-gamma`, `lrp-alpha-beta`,
+//! Methods: `lrp` (a composite, parameter `composite`), `lrp-epsilon`, `lrp-gamma`, `lrp-alpha-beta`,
 //! `lrp-z-plus` (one rule on every linear and convolutional layer), `lrp-zb` (z^B on the first
 //! layer, LRP-ε elsewhere).
 
 use super::lrp_rules::{alpha_beta_conserves, Composite, LrpGradRule, LrpRule, SpecialLayer};
 use super::saliency::recorded_target_logits;
-use crate::attribution::{Attribution, Explanation, MethodOptions};
-use crate::{map_batches, PassiveError, Result};
+use crate::attribution::{Attribution, Explanation};
+use crate::config::{at_least_one, bad, finite_non_negative, MethodConfig};
+use crate::DEFAULT_BATCH_SIZE;
+use crate::{map_batches, Result};
 use std::sync::Arc;
 use xai_autodiff::{enable_grad, grad_tensors, GradRule};
 use xai_nn::Differentiable;
@@ -31,7 +33,7 @@ pub enum CompositeKind {
     EpsilonPlusFlat,
     /// `EpsilonAlpha2Beta1`: LRP-ε for dense layers, α = 2, β = 1 for convolutions.
     EpsilonAlpha2Beta1,
-    /// `EpsilonGammaBox`: z^B on the first convolution (`--low`/`--high`; a model without
+    /// `EpsilonGammaBox`: z^B on the first convolution (`low`/`high`; a model without
     /// convolutions gets none, as in Zennit), γ for the other convolutions, LRP-ε for dense
     /// layers.
     EpsilonGammaBox,
@@ -53,11 +55,7 @@ impl std::fmt::Display for CompositeKind {
     }
 }
 
-impl serde::Serialize for CompositeKind {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
+crate::config::serde_as_text!(CompositeKind);
 
 impl std::str::FromStr for CompositeKind {
     type Err = String;
@@ -87,7 +85,7 @@ impl std::str::FromStr for CompositeKind {
 /// Bounds of the input domain for the z^B rule.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Bounds {
-    /// `--low`, `--high`, in the raw input space (the model's normalisation is applied to them).
+    /// `low`, `high`, in the raw input space (the model's normalisation is applied to them).
     Given(f64, f64),
     /// Each example's own minimum and maximum (the default: always l ≤ x ≤ h, independent of
     /// the other examples and of the batch size).
@@ -118,24 +116,25 @@ impl Bounds {
         Ok((full(l)?, full(h)?))
     }
 
-    /// `--low`/`--high` from the options (both or neither).
-    pub fn from_options(o: &MethodOptions) -> Result<Option<Bounds>> {
-        match (o.low, o.high) {
+    /// Parameters `low` and `high` (both or neither).
+    pub fn from_low_high(low: Option<f64>, high: Option<f64>) -> Result<Option<Bounds>> {
+        match (low, high) {
             (None, None) => Ok(None),
             (Some(l), Some(h)) if l.is_finite() && h.is_finite() && l < h => {
                 Ok(Some(Bounds::Given(l, h)))
             }
-            (Some(l), Some(h)) => Err(PassiveError::BadArgument(format!(
-                "--low must be below --high (both finite), got {l} and {h}"
-            ))),
-            _ => Err(PassiveError::BadArgument(
-                "--low and --high go together".into(),
+            (Some(l), Some(h)) => Err(bad(
+                "low",
+                format!("must be below high (both finite), got {l} and {h}"),
             )),
+            (Some(_), None) => Err(bad("high", "must be given with low")),
+            (None, Some(_)) => Err(bad("low", "must be given with high")),
         }
     }
 }
 
-/// An LRP method: the rules per layer kind, and the name it is registered under.
+/// An LRP method: the rules per layer kind, and the name it is registered under. Built from
+/// a configuration ([`LrpComposite`], [`LrpEpsilon`], …) or written in code.
 #[derive(Clone, Debug)]
 pub struct Lrp {
     /// Registry name.
@@ -145,85 +144,307 @@ pub struct Lrp {
     /// z^B with these bounds on this layer, resolved per batch (they may be each example's
     /// own), over the composite's rule there.
     pub zbox: Option<(SpecialLayer, Bounds)>,
-    /// The shared options (batch size, `--abs`).
-    pub opts: MethodOptions,
-}
-
-/// Checks the LRP parameters of the options: ε ≥ 0, γ ≥ 0, α ≥ 0, β ≥ 0, α − β = 1 (Zennit's
-/// conditions), all finite.
-pub fn check_lrp_options(o: &MethodOptions) -> Result<()> {
-    let bad = |m: String| Err(PassiveError::BadArgument(m));
-    for (name, v) in [
-        ("--epsilon", o.epsilon),
-        ("--gamma", o.gamma),
-        ("--alpha", o.alpha),
-        ("--beta", o.beta),
-    ] {
-        if !v.is_finite() || v < 0.0 {
-            return bad(format!("{name} must be a finite number ≥ 0, got {v}"));
-        }
-    }
-    if !alpha_beta_conserves(o.alpha, o.beta) {
-        return bad(format!(
-            "--alpha minus --beta must be 1 (relevance is conserved), got {} and {}",
-            o.alpha, o.beta
-        ));
-    }
-    Ok(())
+    /// Take the absolute value of the relevance.
+    pub abs: bool,
+    /// Examples per backward pass.
+    pub batch_size: usize,
 }
 
 impl Lrp {
-    /// The method called `name` (`lrp`, `lrp-epsilon`, `lrp-gamma`, `lrp-alpha-beta`,
-    /// `lrp-z-plus`, `lrp-zb`) with the options' parameters.
-    ///
-    /// **Errors** on out-of-range parameters (see [`check_lrp_options`]) or a missing half of
-    /// `--low`/`--high`.
-    pub fn build(name: &'static str, o: &MethodOptions) -> Result<Self> {
-        check_lrp_options(o)?;
-        let bounds = Bounds::from_options(o)?;
-        let eps = LrpRule::Epsilon(o.epsilon);
-        let mut zbox = None;
-        let composite = match name {
-            "lrp-epsilon" => Composite::uniform(eps),
-            "lrp-gamma" => Composite::uniform(LrpRule::Gamma(o.gamma)),
-            "lrp-alpha-beta" => Composite::uniform(LrpRule::AlphaBeta(o.alpha, o.beta)),
-            "lrp-z-plus" => Composite::uniform(LrpRule::ZPlus),
-            "lrp-zb" => {
-                zbox = Some((SpecialLayer::First, bounds.unwrap_or(Bounds::PerExample)));
-                Composite::uniform(eps)
-            }
-            "lrp" => {
-                let mut c = Composite::uniform(eps.clone());
-                match &o.composite {
-                    CompositeKind::EpsilonPlus => c.conv = LrpRule::ZPlus,
-                    CompositeKind::EpsilonPlusFlat => {
-                        c.conv = LrpRule::ZPlus;
-                        c = c.with_first(LrpRule::Flat);
-                    }
-                    CompositeKind::EpsilonAlpha2Beta1 => c.conv = LrpRule::AlphaBeta(2.0, 1.0),
-                    CompositeKind::EpsilonGammaBox => {
-                        c.conv = LrpRule::Gamma(o.gamma);
-                        zbox = Some((
-                            SpecialLayer::FirstConv,
-                            bounds.unwrap_or(Bounds::PerExample),
-                        ));
-                    }
-                    CompositeKind::Spec(spec) => c = Composite::from_spec(spec)?,
-                }
-                c
-            }
-            _ => {
-                return Err(PassiveError::BadArgument(format!(
-                    "unknown LRP method '{name}'"
-                )))
-            }
-        };
-        Ok(Self {
+    /// The method `name` with these rules.
+    pub fn new(
+        name: &'static str,
+        composite: Composite,
+        zbox: Option<(SpecialLayer, Bounds)>,
+        abs: bool,
+        batch_size: usize,
+    ) -> Self {
+        Self {
             name,
             composite,
             zbox,
-            opts: o.clone(),
-        })
+            abs,
+            batch_size,
+        }
+    }
+}
+
+/// Parameters of `lrp`: a composite (a Zennit preset or a spec) with the presets' ε, γ and
+/// z^B bounds.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct LrpComposite {
+    /// The composite.
+    pub composite: CompositeKind,
+    /// LRP-ε's ε ≥ 0 (Zennit's default 1e-6): z + ε·sign(z) in the denominator.
+    pub epsilon: f64,
+    /// LRP-γ's γ ≥ 0: weights W + γW⁺.
+    pub gamma: f64,
+    /// Lowest input value for the z^B rule, in the raw input space (with `high`; `None`:
+    /// each example's minimum).
+    pub low: Option<f64>,
+    /// Highest input value for the z^B rule (with `low`; `None`: each example's maximum).
+    pub high: Option<f64>,
+    /// Take the absolute value.
+    pub abs: bool,
+    /// Examples per model call.
+    pub batch_size: usize,
+}
+
+impl Default for LrpComposite {
+    fn default() -> Self {
+        Self {
+            composite: CompositeKind::EpsilonPlus,
+            epsilon: 1e-6,
+            gamma: 0.25,
+            low: None,
+            high: None,
+            abs: false,
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+impl MethodConfig for LrpComposite {
+    fn validate(&self) -> Result<()> {
+        finite_non_negative("epsilon", self.epsilon)?;
+        finite_non_negative("gamma", self.gamma)?;
+        Bounds::from_low_high(self.low, self.high)?;
+        if let CompositeKind::Spec(s) = &self.composite {
+            Composite::from_spec(s)?;
+        }
+        at_least_one("batch_size", self.batch_size)
+    }
+}
+
+impl LrpComposite {
+    /// The method, registered as `name`.
+    pub fn method(&self, name: &'static str) -> Result<Lrp> {
+        self.validate()?;
+        let bounds = Bounds::from_low_high(self.low, self.high)?;
+        let mut c = Composite::uniform(LrpRule::Epsilon(self.epsilon));
+        let mut zbox = None;
+        match &self.composite {
+            CompositeKind::EpsilonPlus => c.conv = LrpRule::ZPlus,
+            CompositeKind::EpsilonPlusFlat => {
+                c.conv = LrpRule::ZPlus;
+                c = c.with_first(LrpRule::Flat);
+            }
+            CompositeKind::EpsilonAlpha2Beta1 => c.conv = LrpRule::AlphaBeta(2.0, 1.0),
+            CompositeKind::EpsilonGammaBox => {
+                c.conv = LrpRule::Gamma(self.gamma);
+                zbox = Some((
+                    SpecialLayer::FirstConv,
+                    bounds.unwrap_or(Bounds::PerExample),
+                ));
+            }
+            CompositeKind::Spec(spec) => c = Composite::from_spec(spec)?,
+        }
+        Ok(Lrp::new(name, c, zbox, self.abs, self.batch_size))
+    }
+}
+/// Parameters of `lrp-epsilon`.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct LrpEpsilon {
+    /// LRP-ε's ε ≥ 0 (Zennit's default 1e-6): z + ε·sign(z) in the denominator.
+    pub epsilon: f64,
+    /// Take the absolute value.
+    pub abs: bool,
+    /// Examples per model call.
+    pub batch_size: usize,
+}
+
+impl Default for LrpEpsilon {
+    fn default() -> Self {
+        Self {
+            epsilon: 1e-6,
+            abs: false,
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+impl MethodConfig for LrpEpsilon {
+    fn validate(&self) -> Result<()> {
+        finite_non_negative("epsilon", self.epsilon)?;
+        at_least_one("batch_size", self.batch_size)
+    }
+}
+
+impl LrpEpsilon {
+    /// The method, registered as `name`.
+    pub fn method(&self, name: &'static str) -> Result<Lrp> {
+        self.validate()?;
+        let c = Composite::uniform(LrpRule::Epsilon(self.epsilon));
+        Ok(Lrp::new(name, c, None, self.abs, self.batch_size))
+    }
+}
+/// Parameters of `lrp-gamma`.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct LrpGamma {
+    /// LRP-γ's γ ≥ 0: weights W + γW⁺.
+    pub gamma: f64,
+    /// Take the absolute value.
+    pub abs: bool,
+    /// Examples per model call.
+    pub batch_size: usize,
+}
+
+impl Default for LrpGamma {
+    fn default() -> Self {
+        Self {
+            gamma: 0.25,
+            abs: false,
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+impl MethodConfig for LrpGamma {
+    fn validate(&self) -> Result<()> {
+        finite_non_negative("gamma", self.gamma)?;
+        at_least_one("batch_size", self.batch_size)
+    }
+}
+
+impl LrpGamma {
+    /// The method, registered as `name`.
+    pub fn method(&self, name: &'static str) -> Result<Lrp> {
+        self.validate()?;
+        let c = Composite::uniform(LrpRule::Gamma(self.gamma));
+        Ok(Lrp::new(name, c, None, self.abs, self.batch_size))
+    }
+}
+/// Parameters of `lrp-alpha-beta`: α ≥ 0, β ≥ 0 with α − β = 1 (Zennit's conditions).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct LrpAlphaBeta {
+    /// α (weight of the positive contributions).
+    pub alpha: f64,
+    /// β (weight of the negative contributions).
+    pub beta: f64,
+    /// Take the absolute value.
+    pub abs: bool,
+    /// Examples per model call.
+    pub batch_size: usize,
+}
+
+impl Default for LrpAlphaBeta {
+    fn default() -> Self {
+        Self {
+            alpha: 2.0,
+            beta: 1.0,
+            abs: false,
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+impl MethodConfig for LrpAlphaBeta {
+    fn validate(&self) -> Result<()> {
+        finite_non_negative("alpha", self.alpha)?;
+        finite_non_negative("beta", self.beta)?;
+        if !alpha_beta_conserves(self.alpha, self.beta) {
+            return Err(bad(
+                "alpha",
+                format!(
+                    "minus beta must be 1 (relevance is conserved), got {} and {}",
+                    self.alpha, self.beta
+                ),
+            ));
+        }
+        at_least_one("batch_size", self.batch_size)
+    }
+}
+
+impl LrpAlphaBeta {
+    /// The method, registered as `name`.
+    pub fn method(&self, name: &'static str) -> Result<Lrp> {
+        self.validate()?;
+        let c = Composite::uniform(LrpRule::AlphaBeta(self.alpha, self.beta));
+        Ok(Lrp::new(name, c, None, self.abs, self.batch_size))
+    }
+}
+/// Parameters of `lrp-z-plus`.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct LrpZPlus {
+    /// Take the absolute value.
+    pub abs: bool,
+    /// Examples per model call.
+    pub batch_size: usize,
+}
+
+impl Default for LrpZPlus {
+    fn default() -> Self {
+        Self {
+            abs: false,
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+impl MethodConfig for LrpZPlus {
+    fn validate(&self) -> Result<()> {
+        at_least_one("batch_size", self.batch_size)
+    }
+}
+
+impl LrpZPlus {
+    /// The method, registered as `name`.
+    pub fn method(&self, name: &'static str) -> Result<Lrp> {
+        self.validate()?;
+        let c = Composite::uniform(LrpRule::ZPlus);
+        Ok(Lrp::new(name, c, None, self.abs, self.batch_size))
+    }
+}
+/// Parameters of `lrp-zb`: z^B on the first layer, LRP-ε above.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct LrpZb {
+    /// Lowest input value for the z^B rule, in the raw input space (with `high`; `None`:
+    /// each example's minimum).
+    pub low: Option<f64>,
+    /// Highest input value for the z^B rule (with `low`; `None`: each example's maximum).
+    pub high: Option<f64>,
+    /// LRP-ε's ε ≥ 0 (Zennit's default 1e-6): z + ε·sign(z) in the denominator.
+    pub epsilon: f64,
+    /// Take the absolute value.
+    pub abs: bool,
+    /// Examples per model call.
+    pub batch_size: usize,
+}
+
+impl Default for LrpZb {
+    fn default() -> Self {
+        Self {
+            low: None,
+            high: None,
+            epsilon: 1e-6,
+            abs: false,
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+impl MethodConfig for LrpZb {
+    fn validate(&self) -> Result<()> {
+        finite_non_negative("epsilon", self.epsilon)?;
+        Bounds::from_low_high(self.low, self.high)?;
+        at_least_one("batch_size", self.batch_size)
+    }
+}
+
+impl LrpZb {
+    /// The method, registered as `name`.
+    pub fn method(&self, name: &'static str) -> Result<Lrp> {
+        self.validate()?;
+        let bounds = Bounds::from_low_high(self.low, self.high)?.unwrap_or(Bounds::PerExample);
+        let c = Composite::uniform(LrpRule::Epsilon(self.epsilon));
+        let zbox = Some((SpecialLayer::First, bounds));
+        Ok(Lrp::new(name, c, zbox, self.abs, self.batch_size))
     }
 }
 
@@ -278,9 +499,9 @@ impl<M: Differentiable + ?Sized> Attribution<M> for Lrp {
             targets,
             &self.composite,
             self.zbox.as_ref(),
-            self.opts.batch_size,
+            self.batch_size,
         )?;
-        let attributions = if self.opts.abs { r.abs()? } else { r };
+        let attributions = if self.abs { r.abs()? } else { r };
         Ok(Explanation {
             attributions,
             targets: targets.to_vec(),
@@ -293,13 +514,19 @@ impl<M: Differentiable + ?Sized> Attribution<M> for Lrp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Params;
     use crate::methods::lrp_rules::testnets::{hand, lenet, mlp, rel, t};
     use xai_nn::{Forward, Sequential};
     use xai_tensor::Rng;
 
-    fn lrp(name: &'static str, model: &Sequential, x: &Tensor, o: &MethodOptions) -> Vec<f64> {
+    fn build(name: &str, p: &Params) -> Result<crate::registry::BoxedMethod> {
+        crate::registry::build(name, p)
+    }
+
+    fn lrp(name: &'static str, model: &Sequential, x: &Tensor, p: &Params) -> Vec<f64> {
         let targets = vec![0; x.shape()[0]];
-        Lrp::build(name, o)
+        let model: &dyn xai_nn::Layered = model;
+        build(name, p)
             .unwrap()
             .attribute(model, x, &targets)
             .unwrap()
@@ -320,7 +547,7 @@ mod tests {
         // x = [1, 2]; z1 = W1 x = [3, 3]; h = relu(z1) = [3, 3]; f = 2·3 − 3 = 3 (seed R = 3).
         let m = hand(None);
         let x = t(&[1.0, 2.0], &[1, 2]);
-        let o = MethodOptions::default();
+        let o = Params::default();
         // LRP-0 (ε = 1e-6): R_h = h ⊙ w2 · R/f = [6, −3];
         // R_x = 6·[1, 2]/3 + (−3)·[−1, 2·2]/3 = [2, 4] + [1, −4] = [3, 0].
         close(&lrp("lrp-epsilon", &m, &x, &o), &[3.0, 0.0], 1e-5);
@@ -343,24 +570,14 @@ mod tests {
         let mb = hand(Some([-1.0, -4.0]));
         close(&lrp("lrp-epsilon", &mb, &x, &o), &[2.0, 4.0], 1e-5);
         // Flat first layer (epsilon-plus-flat): R_h = [4, 0]; R_x = 4·[1, 1]/2 = [2, 2].
-        let flat = MethodOptions {
-            composite: CompositeKind::EpsilonPlusFlat,
-            ..o.clone()
-        };
+        let flat = o.clone().with("composite", "epsilon-plus-flat");
         close(&lrp("lrp", &mb, &x, &flat), &[2.0, 2.0], 1e-5);
         // z^B with l = −1, h = 3 on the first layer: unit 1 (R = 4): terms
         // x w − l w⁺ − h w⁻ = [1 + 1, 2 + 1] = [2, 3] → 4·[2, 3]/5.
-        let zb = MethodOptions {
-            low: Some(-1.0),
-            high: Some(3.0),
-            ..o.clone()
-        };
+        let zb = o.clone().with("low", -1.0).with("high", 3.0);
         close(&lrp("lrp-zb", &mb, &x, &zb), &[1.6, 2.4], 1e-5);
         // Zennit's EpsilonGammaBox puts z^B on the first convolution: an MLP gets LRP-ε.
-        let egb = MethodOptions {
-            composite: CompositeKind::EpsilonGammaBox,
-            ..zb.clone()
-        };
+        let egb = zb.clone().with("composite", "epsilon-gamma-box");
         close(&lrp("lrp", &mb, &x, &egb), &[2.0, 4.0], 1e-5);
         // The same rules written as specs; by kind, by position and by name, the later of two
         // entries naming one layer winning, and a named layer over its kind.
@@ -373,21 +590,16 @@ mod tests {
             ("layer:fc1=flat,linear=z-plus", [2.0, 2.0]),
             ("first-conv=flat,relu=pass", [2.0, 4.0]),
         ] {
-            let o = MethodOptions {
-                composite: spec.parse().unwrap(),
-                ..o.clone()
-            };
+            let o = o.clone().with("composite", spec);
             close(&lrp("lrp", &mb, &x, &o), &want, 1e-5);
         }
         // A layer: entry that names no linear layer (misspelt, or an activation) is refused.
         for spec in ["layer:fc9=flat", "layer:relu=flat"] {
-            let o = MethodOptions {
-                composite: spec.parse().unwrap(),
-                ..o.clone()
-            };
-            let e = Lrp::build("lrp", &o)
+            let o = o.clone().with("composite", spec);
+            let mb: &dyn xai_nn::Layered = &mb;
+            let e = build("lrp", &o)
                 .unwrap()
-                .attribute(&mb, &x, &[0])
+                .attribute(mb, &x, &[0])
                 .unwrap_err()
                 .to_string();
             assert!(
@@ -396,10 +608,7 @@ mod tests {
             );
         }
         // pass needs one shape in and out: a dense 2 → 2 layer passes R_h = [4, 0] on.
-        let pass = MethodOptions {
-            composite: "first=pass".parse().unwrap(),
-            ..o.clone()
-        };
+        let pass = o.clone().with("composite", "first=pass");
         close(&lrp("lrp", &mb, &x, &pass), &[4.0, 0.0], 1e-5);
     }
 
@@ -448,10 +657,7 @@ mod tests {
 
     #[test]
     fn lrp_epsilon_conserves_relevance_without_biases() {
-        let o = MethodOptions {
-            epsilon: 1e-9,
-            ..MethodOptions::default()
-        };
+        let o = Params::default().with("epsilon", 1e-9);
         let mut rng = Rng::new(7);
         for (m, shape) in [
             (mlp(1, false), vec![5, 8]),
@@ -463,7 +669,7 @@ mod tests {
                 assert!(rel(*s, f) < 1e-4, "Σ R = {s}, f_c = {f}");
             }
             // z⁺ on the hidden layers too (every rule here conserves when nothing is absorbed).
-            let r = lrp("lrp-z-plus", &m, &x, &o);
+            let r = lrp("lrp-z-plus", &m, &x, &Params::default());
             for (s, f) in sums(&r, 5).iter().zip(f_c(&m, &x)) {
                 if f > 0.0 {
                     assert!(rel(*s, f) < 1e-4, "z⁺: Σ R = {s}, f_c = {f}");
@@ -478,44 +684,55 @@ mod tests {
         let x = rng.normal(&[7, 1, 8, 8], 0.0, 1.0, DType::F32).unwrap();
         let m = lenet(4, true);
         for name in ["lrp", "lrp-zb", "lrp-gamma", "lrp-alpha-beta"] {
-            let one = MethodOptions {
-                batch_size: 2,
-                ..MethodOptions::default()
-            };
+            let one = Params::default().with("batch_size", 2);
             let a = lrp(name, &m, &x, &one);
-            let b = lrp(name, &m, &x, &MethodOptions::default());
+            let b = lrp(name, &m, &x, &Params::default());
             // fp32 rounding may differ with the GEMM shapes of other batch sizes.
             close(&a, &b, 1e-5);
         }
     }
 
     #[test]
-    fn bad_parameters_are_refused() {
-        let d = MethodOptions::default();
-        for o in [
-            MethodOptions {
-                epsilon: -1.0,
-                ..d.clone()
-            },
-            MethodOptions {
-                alpha: 3.0,
-                ..d.clone()
-            },
-            MethodOptions {
-                gamma: f64::NAN,
-                ..d.clone()
-            },
-            MethodOptions {
-                low: Some(1.0),
-                ..d.clone()
-            },
-            MethodOptions {
-                low: Some(1.0),
-                high: Some(0.0),
-                ..d.clone()
-            },
+    fn bad_parameters_are_refused_naming_them() {
+        for (name, p, needle) in [
+            (
+                "lrp-epsilon",
+                Params::default().with("epsilon", -1.0),
+                "epsilon must be",
+            ),
+            (
+                "lrp-alpha-beta",
+                Params::default().with("alpha", 3.0),
+                "alpha minus beta must be 1",
+            ),
+            (
+                "lrp-gamma",
+                Params::default().with("gamma", f64::NAN),
+                "gamma",
+            ),
+            (
+                "lrp-zb",
+                Params::default().with("low", 1.0),
+                "high must be given with low",
+            ),
+            (
+                "lrp-zb",
+                Params::default().with("low", 1.0).with("high", 0.0),
+                "low must be below high",
+            ),
+            (
+                "lrp-zb",
+                Params::default().with("gamma", 0.5),
+                "gamma is not a parameter of lrp-zb",
+            ),
+            (
+                "lrp",
+                Params::default().with("composite", "conv=gamma:-1"),
+                "must be ≥ 0",
+            ),
         ] {
-            assert!(Lrp::build("lrp-zb", &o).is_err(), "{o:?}");
+            let e = build(name, &p).err().expect(needle).to_string();
+            assert!(e.contains(needle), "{name}: {e}");
         }
         assert!("nope".parse::<CompositeKind>().is_err());
     }

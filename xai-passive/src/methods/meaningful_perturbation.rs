@@ -6,15 +6,17 @@
 //!
 //! TV_β(m) = mean |m_{i+1,j} − m_{i,j}|^β + mean |m_{i,j+1} − m_{i,j}|^β (β = 3), p_c the
 //! softmax probability of the target class, x̃ the reference (the input blurred by a Gaussian of
-//! σ = 10·max(H, W)/224, the paper's 10 px at 224 px, or the `--baseline`), ε optional
-//! Gaussian noise per step (`--noise-std` relative to the example's range, the usual guard
+//! σ = 10·max(H, W)/224, the paper's 10 px at 224 px, or the `baseline`), ε optional
+//! Gaussian noise per step (`noise_std` relative to the example's range, the usual guard
 //! against adversarial masks). Adam at rate 0.1 from m₀ = 1, m projected on [0,1] after each
 //! step, β = 3. Defaults λ₁ = 0.1, λ₂ = 0.05 (on means, so independent of the mask size): with
 //! a weaker λ₁ the constant all-deleted mask (TV = 0) beats deleting a small region. All inputs are optimised together in one batch (the loss is a sum over
 //! examples, so their masks do not interact). The attribution is the deletion map 1 − M at
 //! input resolution, broadcast over the channels. Needs gradients (`Differentiable`).
 
-use crate::attribution::{Attribution, Explanation, MethodOptions};
+use crate::attribution::{Attribution, Explanation};
+use crate::baseline::Baseline;
+use crate::config::{at_least_one, bad, finite_non_negative, MethodConfig};
 use crate::{PassiveError, Result};
 use xai_autodiff::{enable_grad, grad_tensors, Var};
 use xai_nn::optim::{Optimizer, OptimizerKind};
@@ -32,9 +34,22 @@ pub enum MaskReference {
     /// `blur` / `blur:S`: the input blurred by a Gaussian of σ = S pixels (default
     /// 10·max(H, W)/224).
     Blur(Option<f64>),
-    /// `baseline`: the `--baseline`.
+    /// `baseline`: the method's `baseline`.
     Baseline,
 }
+
+impl std::fmt::Display for MaskReference {
+    /// `blur`, `blur:S` or `baseline`, as the parser reads them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MaskReference::Blur(None) => f.write_str("blur"),
+            MaskReference::Blur(Some(s)) => write!(f, "blur:{s}"),
+            MaskReference::Baseline => f.write_str("baseline"),
+        }
+    }
+}
+
+crate::config::serde_as_text!(MaskReference);
 
 impl std::str::FromStr for MaskReference {
     type Err = PassiveError;
@@ -54,13 +69,55 @@ impl std::str::FromStr for MaskReference {
     }
 }
 
-/// Meaningful perturbation with `opts.iterations` Adam steps (default 300), `opts.lambda_l1`,
-/// `opts.lambda_tv`, `opts.mask_size` (default ⌈max(H, W)/4⌉), `opts.reference`,
-/// `opts.noise_std` (default 0) and `opts.seed`.
-#[derive(Clone, Debug, Default)]
+/// Meaningful perturbation with `iterations` Adam steps (default 300), `lambda_l1`,
+/// `lambda_tv`, `mask_size` (default ⌈max(H, W)/4⌉), `reference`, `noise_std` (default 0)
+/// and `seed`.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct MeaningfulPerturbation {
-    /// Options the method reads (see [`MethodOptions`]).
-    pub opts: MethodOptions,
+    /// Adam steps on the mask (≥ 1).
+    pub iterations: usize,
+    /// λ₁ ≥ 0 on mean |1 − m|.
+    pub lambda_l1: f64,
+    /// λ₂ ≥ 0 on the mask's total variation.
+    pub lambda_tv: f64,
+    /// Side s of the low-resolution mask (`None`: ⌈max(H, W)/4⌉).
+    pub mask_size: Option<usize>,
+    /// What deleted pixels become.
+    pub reference: MaskReference,
+    /// The reference of `reference` `baseline`.
+    pub baseline: Baseline,
+    /// Noise σ added to the perturbed input at every step, relative to the example's range.
+    pub noise_std: f64,
+    /// Seed of that noise.
+    pub seed: u64,
+}
+
+impl Default for MeaningfulPerturbation {
+    fn default() -> Self {
+        Self {
+            iterations: 300,
+            lambda_l1: 0.1,
+            lambda_tv: 0.05,
+            mask_size: None,
+            reference: MaskReference::Blur(None),
+            baseline: Baseline::Zeros,
+            noise_std: 0.0,
+            seed: 0,
+        }
+    }
+}
+
+impl MethodConfig for MeaningfulPerturbation {
+    fn validate(&self) -> Result<()> {
+        at_least_one("iterations", self.iterations)?;
+        finite_non_negative("lambda_l1", self.lambda_l1)?;
+        finite_non_negative("lambda_tv", self.lambda_tv)?;
+        if let Some(s) = self.mask_size {
+            at_least_one("mask_size", s)?;
+        }
+        finite_non_negative("noise_std", self.noise_std)
+    }
 }
 
 /// Bilinear interpolation matrix `[out, n]` (half-pixel centres, edges clamped), so that
@@ -111,7 +168,8 @@ fn gaussian_blur(planes: &[f32], h: usize, w: usize, sigma: f64) -> Vec<f32> {
 
 impl MeaningfulPerturbation {
     fn check(&self, x: &Tensor) -> Result<(usize, usize, usize, usize)> {
-        let o = &self.opts;
+        self.validate()?;
+        let o = self;
         if x.rank() < 3 {
             return Err(PassiveError::BadArgument(format!(
                 "meaningful-perturbation needs image inputs [N, .., H, W], got {:?}",
@@ -119,33 +177,24 @@ impl MeaningfulPerturbation {
             )));
         }
         let (h, w) = (x.shape()[x.rank() - 2], x.shape()[x.rank() - 1]);
-        let iterations = o.iterations.unwrap_or(300);
-        if iterations == 0 {
-            return Err(PassiveError::BadArgument(
-                "iterations must be at least 1, got 0".into(),
-            ));
-        }
-        for (name, v) in [("lambda-l1", o.lambda_l1), ("lambda-tv", o.lambda_tv)] {
-            if !(v >= 0.0 && v.is_finite()) {
-                return Err(PassiveError::BadArgument(format!(
-                    "{name} must be a number ≥ 0, got {v}"
-                )));
-            }
-        }
+        let iterations = o.iterations;
         let s = o.mask_size.unwrap_or(h.max(w).div_ceil(4));
         if s == 0 || s > h.max(w) {
-            return Err(PassiveError::BadArgument(format!(
-                "mask-size must be between 1 and the image's larger side {}, got {s}",
-                h.max(w)
-            )));
+            return Err(bad(
+                "mask_size",
+                format!(
+                    "must be between 1 and the image's larger side {}, got {s}",
+                    h.max(w)
+                ),
+            ));
         }
         Ok((h, w, s, iterations))
     }
 
     /// x̃ for the batch `x` (f32).
     fn reference(&self, x: &Tensor, h: usize, w: usize) -> Result<Tensor> {
-        match self.opts.reference {
-            MaskReference::Baseline => Ok(self.opts.baseline.resolve(x)?),
+        match self.reference {
+            MaskReference::Baseline => Ok(self.baseline.resolve(x)?),
             MaskReference::Blur(sigma) => {
                 let sigma = sigma.unwrap_or(10.0 * h.max(w) as f64 / 224.0);
                 let v = gaussian_blur(&x.to_vec_f32()?, h, w, sigma);
@@ -161,7 +210,7 @@ impl<M: Differentiable + ?Sized> Attribution<M> for MeaningfulPerturbation {
     }
 
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
-        let o = &self.opts;
+        let o = self;
         let x = x.to_dtype(DType::F32)?;
         let (h, w, s, iterations) = self.check(&x)?;
         let n = x.shape()[0];
@@ -188,7 +237,7 @@ impl<M: Differentiable + ?Sized> Attribution<M> for MeaningfulPerturbation {
             &[n, 1],
         )?;
         let noise_std: Vec<f64> = match o.noise_std {
-            Some(r) if r > 0.0 => {
+            r if r > 0.0 => {
                 let xv = x.to_vec_f32()?;
                 xv.chunks(channels * h * w)
                     .map(|e| {
@@ -304,9 +353,8 @@ mod tests {
         .unwrap()
     }
 
-    fn run(opts: MethodOptions, x: &Tensor) -> Vec<f32> {
-        MeaningfulPerturbation { opts }
-            .attribute(&planted(), x, &vec![0; x.shape()[0]])
+    fn run(opts: MeaningfulPerturbation, x: &Tensor) -> Vec<f32> {
+        opts.attribute(&planted(), x, &vec![0; x.shape()[0]])
             .unwrap()
             .attributions
             .to_vec_f32()
@@ -319,11 +367,11 @@ mod tests {
         let x = randn(&mut r, &[2, 1, 8, 8], 0.2)
             .add(&Tensor::full(&[2, 1, 8, 8], 1.0, DType::F32))
             .unwrap();
-        let opts = MethodOptions {
+        let opts = MeaningfulPerturbation {
             reference: MaskReference::Baseline,
             mask_size: Some(8),
-            iterations: Some(150),
-            noise_std: Some(0.02),
+            iterations: 150,
+            noise_std: 0.02,
             seed: 3,
             ..Default::default()
         };
@@ -354,7 +402,7 @@ mod tests {
             })
             .collect();
         let coarse = run(
-            MethodOptions {
+            MeaningfulPerturbation {
                 reference: MaskReference::Blur(Some(1.5)),
                 mask_size: Some(4),
                 ..opts
@@ -374,40 +422,40 @@ mod tests {
             }
         }
         let x = Tensor::zeros(&[1, 1, 8, 8], DType::F32);
-        let refuse = |opts: MethodOptions, needle: &str| {
-            let e = MeaningfulPerturbation { opts }
+        let refuse = |opts: MeaningfulPerturbation, needle: &str| {
+            let e = opts
                 .attribute(&planted(), &x, &[0])
                 .unwrap_err()
                 .to_string();
             assert!(e.contains(needle), "{e}");
         };
         refuse(
-            MethodOptions {
-                iterations: Some(0),
+            MeaningfulPerturbation {
+                iterations: 0,
                 ..Default::default()
             },
             "iterations must be at least 1",
         );
         refuse(
-            MethodOptions {
+            MeaningfulPerturbation {
                 lambda_l1: -1.0,
                 ..Default::default()
             },
-            "lambda-l1 must be a number ≥ 0",
+            "lambda_l1 must be a finite number ≥ 0",
         );
         refuse(
-            MethodOptions {
+            MeaningfulPerturbation {
                 lambda_tv: f64::NAN,
                 ..Default::default()
             },
-            "lambda-tv must be a number ≥ 0",
+            "lambda_tv must be a finite number ≥ 0",
         );
         refuse(
-            MethodOptions {
+            MeaningfulPerturbation {
                 mask_size: Some(9),
                 ..Default::default()
             },
-            "mask-size must be between 1 and the image's larger side 8, got 9",
+            "mask_size must be between 1 and the image's larger side 8, got 9",
         );
         assert!("blur:0".parse::<MaskReference>().is_err());
         assert_eq!(

@@ -30,7 +30,9 @@ pub use crate::baseline::Baseline;
 pub use crate::quadrature::{gauss_legendre, Integration};
 pub use deep_taylor::DeepTaylor;
 pub use deeplift::{DeepLift, DeepLiftGradRule, DeepLiftRule, MAXPOOL_TIE_RTOL};
-pub use dependence::{dataset_target, partial_dependence, quantile_grid, Dependence};
+pub use dependence::{
+    dataset_target, partial_dependence, quantile_grid, Dependence, DependenceConfig,
+};
 pub use feature_ablation::{FeatureAblation, Omission};
 pub use grad_cam::{bilinear_resize, Cam, GradCam, GuidedGradCam};
 pub use gradient_shap::GradientShap;
@@ -38,15 +40,21 @@ pub use guided::{GuidedGradient, ReluRule};
 pub use input_x_gradient::InputXGradient;
 pub use integrated_gradients::IntegratedGradients;
 pub use kernel_shap::{kernel_coalitions, KernelShap};
-pub use layer_attribution::{LayerConductance, LayerGradientXActivation, LayerIntegratedGradients};
+pub use layer_attribution::{
+    LayerConductance, LayerGradientXActivation, LayerIntegratedGradients, LayerPath,
+};
 pub use least_squares::WeightedLeastSquares;
 pub use lime::{ridge_with_intercept, Lime, LimeFit, LimeSampling};
-pub use lrp::{check_lrp_options, target_relevance, Bounds, CompositeKind, Lrp};
+pub use lrp::{
+    target_relevance, Bounds, CompositeKind, Lrp, LrpAlphaBeta, LrpComposite, LrpEpsilon, LrpGamma,
+    LrpZPlus, LrpZb,
+};
 pub use lrp_rules::{stabilize, Composite, LinearMap, LrpGradRule, LrpRule, SpecialLayer};
 pub use meaningful_perturbation::{MaskReference, MeaningfulPerturbation};
 pub use neuron_attribution::{NeuronGradient, NeuronIntegratedGradients};
-pub use noise_tunnel::{build_noise_tunnel, NoiseKind, NoiseTunnel};
+pub use noise_tunnel::{build_noise_tunnel, NoiseKind, NoiseTunnel, NoiseTunnelConfig};
 pub use occlusion::{occlusion_geometry, Occlusion};
+pub use perturbation::FeatureGroups;
 pub use saliency::{target_gradient, Saliency};
 pub use segments::{slic, Segmentation};
 pub use shapley_exact::{ShapleyExact, MAX_EXACT_FEATURES};

@@ -13,7 +13,8 @@
 //! per example. The noise comes from the seeded Philox generator: the same seed gives the same
 //! result, whatever the batch size or thread count.
 
-use crate::attribution::{Attribution, Explanation, MethodOptions};
+use crate::attribution::{Attribution, Explanation};
+use crate::config::{at_least_one, finite_non_negative, MethodConfig, Params};
 use crate::registry::{self, BoxedMethod};
 use crate::{PassiveError, Result};
 use rayon::prelude::*;
@@ -71,21 +72,91 @@ pub const DEFAULT_SAMPLES: usize = 50;
 /// Default relative noise level (the SmoothGrad paper finds 10–20 % works well).
 pub const DEFAULT_NOISE_STD: f64 = 0.15;
 
-/// Builds a registered noise-tunnel method: the inner method is `opts.inner` (default
-/// `saliency`), built from the same options.
-pub fn build_noise_tunnel(opts: &MethodOptions, kind: NoiseKind) -> Result<BoxedMethod> {
-    let inner_opts = MethodOptions {
-        inner: None,
-        ..opts.clone()
-    };
-    let inner = registry::build(opts.inner.as_deref().unwrap_or("saliency"), &inner_opts)?;
-    Ok(Box::new(NoiseTunnel {
-        inner,
-        kind,
-        samples: opts.samples.unwrap_or(DEFAULT_SAMPLES),
-        noise_std: opts.noise_std.unwrap_or(DEFAULT_NOISE_STD),
-        seed: opts.seed,
-    }))
+/// The configuration of the registered noise-tunnel methods: the inner method by its
+/// registry name and the noise. The inner method's own parameters are given beside these
+/// and recorded as `inner_config`.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct NoiseTunnelConfig {
+    /// The wrapped method's registry name.
+    pub inner: String,
+    /// Noisy samples per input (S ≥ 1).
+    pub samples: usize,
+    /// σ relative to each example's range max x − min x.
+    pub noise_std: f64,
+    /// Seed of the noise (same seed, same result).
+    pub seed: u64,
+}
+
+impl Default for NoiseTunnelConfig {
+    fn default() -> Self {
+        Self {
+            inner: "saliency".into(),
+            samples: DEFAULT_SAMPLES,
+            noise_std: DEFAULT_NOISE_STD,
+            seed: 0,
+        }
+    }
+}
+
+impl MethodConfig for NoiseTunnelConfig {
+    fn validate(&self) -> Result<()> {
+        at_least_one("samples", self.samples)?;
+        finite_non_negative("noise_std", self.noise_std)
+    }
+}
+
+/// Builds the registered noise-tunnel method `name`: its own parameters from `params`, and
+/// the inner method (`inner`, default saliency) from the rest.
+///
+/// **Errors** as [`registry::build`] for either; a parameter neither takes is named with
+/// both methods' parameters.
+pub fn build_noise_tunnel(
+    name: &'static str,
+    params: &Params,
+    kind: NoiseKind,
+) -> Result<BoxedMethod> {
+    let own_names = crate::config::names::<NoiseTunnelConfig>();
+    let is_own = |n: &str| own_names.iter().any(|k| k == n);
+    let config: NoiseTunnelConfig = crate::config::from_params(name, &params.filtered(is_own))?;
+    if (registry::info(&config.inner)?.defaults)()
+        .get("inner")
+        .is_some()
+    {
+        return Err(crate::config::bad(
+            "inner",
+            format!("cannot be {}, a wrapper itself", config.inner),
+        ));
+    }
+    let inner =
+        registry::build(&config.inner, &params.filtered(|n| !is_own(n))).map_err(|e| match e {
+            PassiveError::UnknownParameter {
+                name: p,
+                method,
+                mut known,
+            } => {
+                known.extend(own_names.iter().cloned());
+                known.sort();
+                PassiveError::UnknownParameter {
+                    name: p,
+                    method: format!("{name} with inner {method}"),
+                    known,
+                }
+            }
+            e => e,
+        })?;
+    let mut recorded = serde_json::to_value(&config).expect("a configuration serializes");
+    recorded["inner_config"] = inner.config().clone();
+    Ok(BoxedMethod::new(
+        NoiseTunnel {
+            inner,
+            kind,
+            samples: config.samples,
+            noise_std: config.noise_std,
+            seed: config.seed,
+        },
+        &recorded,
+    ))
 }
 
 /// `n` noisy copies of each example of `x: [N, F…]`, sample-major (row s·N + i), with
@@ -96,11 +167,7 @@ pub(crate) fn noisy_copies(
     noise_std: f64,
     seed: u64,
 ) -> Result<Tensor> {
-    if !(noise_std >= 0.0 && noise_std.is_finite()) {
-        return Err(PassiveError::BadArgument(format!(
-            "noise-std must be a finite number ≥ 0, got {noise_std}"
-        )));
-    }
+    finite_non_negative("noise_std", noise_std)?;
     let n = x.shape()[0];
     let xv = x.to_vec_f32()?;
     let f = xv.len() / n.max(1);
@@ -144,11 +211,7 @@ impl<M: ?Sized, A: Attribution<M>> Attribution<M> for NoiseTunnel<A> {
     }
 
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
-        if self.samples == 0 {
-            return Err(PassiveError::BadArgument(
-                "samples must be at least 1, got 0".into(),
-            ));
-        }
+        at_least_one("samples", self.samples)?;
         let (n, s) = (x.shape()[0], self.samples);
         let x = x.to_dtype(DType::F32)?;
         let noisy = noisy_copies(&x, s, self.noise_std, self.seed)?;
@@ -267,15 +330,14 @@ mod tests {
         let m = mlp(4);
         let x = randn(&mut Rng::new(6), &[2, 6], 1.0);
         let run = |bs| {
-            let opts = MethodOptions {
-                inner: Some("integrated-gradients".into()),
-                samples: Some(4),
-                steps: 8,
-                batch_size: bs,
-                seed: 5,
-                ..Default::default()
-            };
-            let method = build_noise_tunnel(&opts, NoiseKind::SmoothGrad).unwrap();
+            let p = Params::default()
+                .with("inner", "integrated-gradients")
+                .with("samples", 4)
+                .with("steps", 8)
+                .with("batch_size", bs)
+                .with("seed", 5);
+            let method = build_noise_tunnel("smoothgrad", &p, NoiseKind::SmoothGrad).unwrap();
+            assert_eq!(method.config()["inner_config"]["steps"], 8);
             let m: &dyn Layered = &m;
             method.attribute(m, &x, &[0, 2]).unwrap().attributions
         };

@@ -7,17 +7,51 @@
 //! window covers, where Captum gives NaN). Needs only `Forward`.
 
 use super::perturbation::eval_rows;
-use crate::attribution::{Attribution, Explanation, MethodOptions};
+use crate::attribution::{Attribution, Explanation};
+use crate::baseline::Baseline;
+use crate::config::{at_least_one, bad, MethodConfig};
+use crate::DEFAULT_BATCH_SIZE;
 use crate::{PassiveError, Result};
 use xai_nn::Forward;
 use xai_tensor::{DType, Tensor};
 
-/// Occlusion with `opts.window` / `opts.stride` and `opts.baseline`; every window position of
-/// every example goes through the model as rows of one batch, in chunks of `opts.batch_size`.
-#[derive(Clone, Debug, Default)]
+/// Occlusion with `window` / `stride` and `baseline`; every window position of every example
+/// goes through the model as rows of one batch, in chunks of `batch_size`.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Occlusion {
-    /// Options the method reads (see [`MethodOptions`]).
-    pub opts: MethodOptions,
+    /// The sliding window: `HxW` or `C,H,W`, or `N` for flat inputs (missing leading axes
+    /// span the example; required).
+    pub window: Option<String>,
+    /// Its strides, the same form (default 1 on every axis).
+    pub stride: Option<String>,
+    /// What an occluded window becomes.
+    pub baseline: Baseline,
+    /// Rows per model call.
+    pub batch_size: usize,
+}
+
+impl Default for Occlusion {
+    fn default() -> Self {
+        Self {
+            window: None,
+            stride: None,
+            baseline: Baseline::Zeros,
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+impl MethodConfig for Occlusion {
+    fn validate(&self) -> Result<()> {
+        if let Some(w) = &self.window {
+            parse_dims("window", w)?;
+        }
+        if let Some(s) = &self.stride {
+            parse_dims("stride", s)?;
+        }
+        at_least_one("batch_size", self.batch_size)
+    }
 }
 
 /// Parses `HxW`, `C,H,W` or `N` into sizes ≥ 1.
@@ -29,9 +63,10 @@ fn parse_dims(flag: &str, s: &str) -> Result<Vec<usize>> {
         .collect();
     match v {
         Some(v) if !v.is_empty() => Ok(v),
-        _ => Err(PassiveError::BadArgument(format!(
-            "--{flag} must be sizes ≥ 1 like 3x3 or 1,3,3, got '{s}'"
-        ))),
+        _ => Err(bad(
+            flag,
+            format!("must be sizes ≥ 1 like 3x3 or 1,3,3, got '{s}'"),
+        )),
     }
 }
 
@@ -50,7 +85,7 @@ pub fn occlusion_geometry(
     let r = example.len();
     if w.len() > r || s.len() > r {
         return Err(PassiveError::BadArgument(format!(
-            "--window/--stride have more axes than the example shape {example:?}"
+            "the occlusion window or stride has more axes than the example shape {example:?}"
         )));
     }
     let mut win = example.to_vec();
@@ -104,13 +139,12 @@ impl<M: Forward + ?Sized> Attribution<M> for Occlusion {
     }
 
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
-        let o = &self.opts;
+        self.validate()?;
+        let o = self;
         let x = x.to_dtype(DType::F32)?;
         let example = x.shape()[1..].to_vec();
         let Some(window) = &o.window else {
-            return Err(PassiveError::BadArgument(
-                "occlusion needs --window HxW (or C,H,W)".into(),
-            ));
+            return Err(bad("window", "is needed by occlusion: HxW (or C,H,W)"));
         };
         let (win, st) = occlusion_geometry(window, o.stride.as_deref(), &example)?;
         let wins = windows(&example, &win, &st);
@@ -252,13 +286,10 @@ mod tests {
             ([2, 1, 1], [1, 1, 1], "1x1", None, 1),
         ] {
             let e = Occlusion {
-                opts: MethodOptions {
-                    window: Some(spec.into()),
-                    stride: stride.map(Into::into),
-                    baseline: Baseline::Constant(0.3),
-                    batch_size: bs,
-                    ..Default::default()
-                },
+                window: Some(spec.into()),
+                stride: stride.map(Into::into),
+                baseline: Baseline::Constant(0.3),
+                batch_size: bs,
             }
             .attribute(&m, &x, &t)
             .unwrap();

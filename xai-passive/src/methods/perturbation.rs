@@ -1,13 +1,13 @@
 //! Pieces shared by the black-box (perturbation) methods, which need only
 //! [`Forward`]: the engine that sends perturbed rows through the model in
 //! chunks of `batch_size` rows (parallel across chunks, results in row order), feature groups
-//! (per feature, a `--mask` of integer group ids, or `--segments grid:N | slic:N`
-//! superpixels, `methods/segments.rs`), the
+//! ([`FeatureGroups`]: per feature, a `mask` of integer group ids, or `segments` `grid:N |
+//! slic:N` superpixels, `methods/segments.rs`), the
 //! background of Shapley value functions. The surrogates' least squares are in
 //! `methods/least_squares.rs`.
 
 use super::segments::Segmentation;
-use crate::attribution::{Explanation, MethodOptions};
+use crate::attribution::Explanation;
 use crate::baseline::Baseline;
 use crate::batching::{batch_shape, run_rows};
 use crate::{PassiveError, Result};
@@ -79,6 +79,51 @@ pub(crate) fn draw_and_eval<M: Forward + ?Sized, Z: Copy + Default + Send>(
     Ok((z, y))
 }
 
+/// The feature-group parameters of the perturbation methods (flattened into their
+/// configurations): a mask of group ids, or superpixels, or (neither) one group per feature.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct FeatureGroups {
+    /// Integer group ids with one example's shape (feature j belongs to group `mask[j]`).
+    #[serde(with = "crate::config::tensor")]
+    pub mask: Option<Tensor>,
+    /// Superpixels as groups, all channels together: `grid:N` (an N×N grid over H, W) or
+    /// `slic:N[,M]` (about N SLIC superpixels of each image, compactness M).
+    pub segments: Option<String>,
+}
+
+impl FeatureGroups {
+    /// Groups by the mask's ids.
+    pub fn mask(mask: Tensor) -> Self {
+        Self {
+            mask: Some(mask),
+            segments: None,
+        }
+    }
+
+    /// Superpixels by `spec` (`grid:N`, `slic:N[,M]`).
+    pub fn segments(spec: &str) -> Self {
+        Self {
+            mask: None,
+            segments: Some(spec.into()),
+        }
+    }
+
+    /// Checks that at most one of `mask` and `segments` is given and that `segments` parses.
+    pub fn validate(&self) -> Result<()> {
+        if self.mask.is_some() && self.segments.is_some() {
+            return Err(crate::config::bad(
+                "segments",
+                "cannot be given with a mask (give one of them)",
+            ));
+        }
+        if let Some(s) = &self.segments {
+            s.parse::<Segmentation>()?;
+        }
+        Ok(())
+    }
+}
+
 /// Interpretable features: `ids[j]` is the group of input feature j (flat index into one
 /// example), groups numbered `0..count` in increasing order of the given ids.
 #[derive(Clone, Debug)]
@@ -121,11 +166,11 @@ impl Groups {
         }
     }
 
-    /// The groups of `opts` shared by every example of shape `example`: `--mask` (integer group
-    /// ids of the example's shape), else `--segments grid:N` (an N×N grid over the last two
+    /// The groups of `opts` shared by every example of shape `example`: a mask (integer group
+    /// ids of the example's shape), else segments `grid:N` (an N×N grid over the last two
     /// axes, all channels together), else one group per feature. Image-dependent segments
     /// (SLIC) are made per example by `explain_by_groups`.
-    pub fn resolve(opts: &MethodOptions, example: &[usize]) -> Result<Self> {
+    pub fn resolve(opts: &FeatureGroups, example: &[usize]) -> Result<Self> {
         let f: usize = example.iter().product();
         if let Some(mask) = &opts.mask {
             if mask.shape() != example {
@@ -157,17 +202,18 @@ impl Groups {
     }
 }
 
-/// Runs `explain(opts, x, targets, groups)` on each set of examples that shares its feature
-/// groups, and joins the explanations (and the per-example extras `T`) in example order: the
-/// whole batch at once for `--mask`, `grid:N` or per-feature groups; each example alone, with
-/// its own superpixels and its own row of the resolved baseline, for image-dependent
-/// segmentations (SLIC). Every call still sends all of its perturbations through the model
-/// in large batches.
+/// Runs `explain(baseline, x, targets, groups)` on each set of examples that shares its
+/// feature groups, and joins the explanations (and the per-example extras `T`) in example
+/// order: the whole batch at once for a mask, `grid:N` or per-feature groups; each example
+/// alone, with its own superpixels and its own row of the resolved baseline, for
+/// image-dependent segmentations (SLIC). Every call still sends all of its perturbations
+/// through the model in large batches.
 pub(crate) fn explain_by_groups<T>(
-    opts: &MethodOptions,
+    opts: &FeatureGroups,
+    baseline: &Baseline,
     x: &Tensor,
     targets: &[usize],
-    explain: impl Fn(&MethodOptions, &Tensor, &[usize], &Groups) -> Result<(Explanation, Vec<T>)>,
+    explain: impl Fn(&Baseline, &Tensor, &[usize], &Groups) -> Result<(Explanation, Vec<T>)>,
 ) -> Result<(Explanation, Vec<T>)> {
     let x = x.to_dtype(DType::F32)?;
     let example = &x.shape()[1..];
@@ -177,22 +223,19 @@ pub(crate) fn explain_by_groups<T>(
     };
     let seg = match seg {
         Some(s) if s.depends_on_image() => s,
-        _ => return explain(opts, &x, targets, &Groups::resolve(opts, example)?),
+        _ => return explain(baseline, &x, targets, &Groups::resolve(opts, example)?),
     };
     let n = x.shape()[0];
     let f: usize = example.iter().product();
     let xv = x.to_vec_f32()?;
-    let base = opts.baseline.resolve(&x)?;
+    let base = baseline.resolve(&x)?;
     let mut attributions = Vec::with_capacity(n);
     let mut gaps: Option<Vec<f64>> = Some(Vec::with_capacity(n));
     let mut extras = Vec::with_capacity(n);
     for i in 0..n {
         let groups = Groups::from_labels(&seg.labels(&xv[i * f..(i + 1) * f], example)?);
-        let oi = MethodOptions {
-            baseline: Baseline::Tensor(base.narrow(0, i, 1)?),
-            ..opts.clone()
-        };
-        let (e, t) = explain(&oi, &x.narrow(0, i, 1)?, &targets[i..i + 1], &groups)?;
+        let bi = Baseline::Tensor(base.narrow(0, i, 1)?);
+        let (e, t) = explain(&bi, &x.narrow(0, i, 1)?, &targets[i..i + 1], &groups)?;
         attributions.push(e.attributions);
         gaps = match (gaps, e.completeness_gap) {
             (Some(mut g), Some(gi)) => {
@@ -212,9 +255,9 @@ pub(crate) fn explain_by_groups<T>(
     Ok((e, extras))
 }
 
-/// The background of the value functions: `--baselines` (a distribution `[B, ...]` shared by
-/// every example, averaged over as SHAP's interventional value) or the single `--baseline`
-/// of each example.
+/// The background of the value functions: `baselines` (a distribution `[B, ...]` shared by
+/// every example, averaged over as SHAP's interventional value) or the single `baseline` of
+/// each example.
 pub(crate) struct Background {
     /// Rows per example.
     pub rows: usize,
@@ -227,11 +270,12 @@ pub(crate) struct Background {
 }
 
 impl Background {
-    /// Resolves `opts` for the batch `x`; `use_distribution`: whether `--baselines` is read.
-    pub fn resolve(opts: &MethodOptions, x: &Tensor, use_distribution: bool) -> Result<Self> {
+    /// The background for the batch `x`: the distribution `baselines` if given, else
+    /// `baseline`'s row of each example.
+    pub fn resolve(baseline: &Baseline, baselines: Option<&Tensor>, x: &Tensor) -> Result<Self> {
         let example = &x.shape()[1..];
         let f: usize = example.iter().product();
-        if let (true, Some(d)) = (use_distribution, &opts.baselines) {
+        if let Some(d) = baselines {
             // One baseline, or rows of one example's features (in its shape or flat, as a
             // data set's [B, F] rows for image models).
             let ok = d.shape() == example
@@ -260,7 +304,7 @@ impl Background {
                 f,
             });
         }
-        let b = opts.baseline.resolve(x)?;
+        let b = baseline.resolve(x)?;
         Ok(Background {
             rows: 1,
             values: b.to_vec_f32()?,

@@ -3,8 +3,10 @@
 //! a(x) = ∂f_c(x)/∂x, or its absolute value |∂f_c/∂x|, or for images the paper's
 //! M_ij = max_c |∂f_c/∂x_cij| (`channel_max`).
 
-use crate::attribution::{Attribution, Explanation, MethodOptions};
+use crate::attribution::{Attribution, Explanation};
+use crate::config::{at_least_one, bad, MethodConfig};
 use crate::objectives::index_column;
+use crate::DEFAULT_BATCH_SIZE;
 use crate::{map_batches, Result};
 use std::sync::Arc;
 use xai_autodiff::{enable_grad, grad_tensors, GradRule, Var};
@@ -12,10 +14,32 @@ use xai_nn::Differentiable;
 use xai_tensor::{DType, Tensor};
 
 /// Raw gradient of the target logit (`abs` takes |·|).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Saliency {
-    /// Options the method reads (see [`MethodOptions`]).
-    pub opts: MethodOptions,
+    /// Take the absolute value |∂f_c/∂x|.
+    pub abs: bool,
+    /// Saliency of images as Simonyan et al.: max over channels of |gradient|, broadcast back
+    /// over the channels.
+    pub channel_max: bool,
+    /// Examples per model call (chunks run in parallel).
+    pub batch_size: usize,
+}
+
+impl Default for Saliency {
+    fn default() -> Self {
+        Self {
+            abs: false,
+            channel_max: false,
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+impl MethodConfig for Saliency {
+    fn validate(&self) -> Result<()> {
+        at_least_one("batch_size", self.batch_size)
+    }
 }
 
 /// ∂f_t(x)/∂x for each example of one batch, through `rule` if given: the building block of
@@ -52,7 +76,7 @@ impl<M: Differentiable + ?Sized> Attribution<M> for Saliency {
 
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
         let x = x.to_dtype(DType::F32)?;
-        let g = map_batches(&x, self.opts.batch_size, |chunk, start| {
+        let g = map_batches(&x, self.batch_size, |chunk, start| {
             target_gradient(
                 model,
                 chunk,
@@ -60,15 +84,15 @@ impl<M: Differentiable + ?Sized> Attribution<M> for Saliency {
                 None,
             )
         })?;
-        let attributions = if self.opts.channel_max {
+        let attributions = if self.channel_max {
             if g.rank() != 4 {
-                return Err(crate::PassiveError::BadArgument(format!(
-                    "--channel-max needs image inputs [N, C, H, W], got {:?}",
-                    g.shape()
-                )));
+                return Err(bad(
+                    "channel_max",
+                    format!("needs image inputs [N, C, H, W], got {:?}", g.shape()),
+                ));
             }
             g.abs()?.max(&[1], true)?.broadcast_to(g.shape())?
-        } else if self.opts.abs {
+        } else if self.abs {
             g.abs()?
         } else {
             g

@@ -1,14 +1,17 @@
 //! Exact Shapley values (Shapley 1953; Lundberg & Lee, *A Unified Approach to Interpreting
 //! Model Predictions*, NeurIPS 2017) by enumerating all 2^d coalitions S of the d features or
 //! groups: φ_g = Σ_{S ⊆ D∖{g}} |S|!(d − |S| − 1)!/d! · [v(S ∪ {g}) − v(S)], with the value
-//! v(S) = (1/B) Σ_b f_c(x_S, b_{D∖S}) over the background rows b (`--baselines`, as SHAP's
-//! interventional value) or the single `--baseline`. Efficiency holds exactly:
+//! v(S) = (1/B) Σ_b f_c(x_S, b_{D∖S}) over the background rows b (`baselines`, as SHAP's
+//! interventional value) or the single `baseline`. Efficiency holds exactly:
 //! Σφ = v(D) − v(∅) = f_c(x) − E_b f_c(b). Refused above d = 20. Needs only `Forward`.
 
 use super::perturbation::{
-    coalition_values, explain_by_groups, group_explanation, Background, Groups,
+    coalition_values, explain_by_groups, group_explanation, Background, FeatureGroups, Groups,
 };
-use crate::attribution::{Attribution, Explanation, MethodOptions};
+use crate::attribution::{Attribution, Explanation};
+use crate::baseline::Baseline;
+use crate::config::{at_least_one, MethodConfig};
+use crate::DEFAULT_BATCH_SIZE;
 use crate::{PassiveError, Result};
 use xai_nn::Forward;
 use xai_tensor::Tensor;
@@ -16,11 +19,39 @@ use xai_tensor::Tensor;
 /// Largest number of features or groups `shapley-exact` enumerates (2^20 coalitions).
 pub const MAX_EXACT_FEATURES: usize = 20;
 
-/// Exact Shapley values over the features or `opts.mask` / `opts.segments` groups.
-#[derive(Clone, Debug, Default)]
+/// Exact Shapley values over the features or `groups`.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct ShapleyExact {
-    /// Options the method reads (see [`MethodOptions`]).
-    pub opts: MethodOptions,
+    /// The single baseline of each example, where no distribution is given.
+    pub baseline: Baseline,
+    /// A background distribution `[B, ...input_shape]` averaged over as SHAP's
+    /// interventional value (or one baseline).
+    #[serde(with = "crate::config::tensor")]
+    pub baselines: Option<Tensor>,
+    /// The players: features, or groups of them.
+    #[serde(flatten)]
+    pub groups: FeatureGroups,
+    /// Rows per model call.
+    pub batch_size: usize,
+}
+
+impl Default for ShapleyExact {
+    fn default() -> Self {
+        Self {
+            baseline: Baseline::Zeros,
+            baselines: None,
+            groups: FeatureGroups::default(),
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+impl MethodConfig for ShapleyExact {
+    fn validate(&self) -> Result<()> {
+        self.groups.validate()?;
+        at_least_one("batch_size", self.batch_size)
+    }
 }
 
 /// φ from the values v(S) of all 2^d coalitions of one example (S as a bit mask).
@@ -48,17 +79,19 @@ impl<M: Forward + ?Sized> Attribution<M> for ShapleyExact {
     }
 
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
-        let run = |o: &MethodOptions, x: &Tensor, targets: &[usize], groups: &Groups| {
+        self.validate()?;
+        let o = self;
+        let run = |baseline: &Baseline, x: &Tensor, targets: &[usize], groups: &Groups| {
             let example = x.shape()[1..].to_vec();
             let d = groups.count;
             if d > MAX_EXACT_FEATURES {
                 return Err(PassiveError::BadArgument(format!(
                 "shapley-exact enumerates 2^d coalitions and allows at most {MAX_EXACT_FEATURES} \
-                 features or groups, got {d} (group them with --mask or --segments, or use \
+                 features or groups, got {d} (group them with a mask or segments, or use \
                  kernel-shap or shapley-sampling)"
             )));
             }
-            let bg = Background::resolve(o, x, true)?;
+            let bg = Background::resolve(baseline, o.baselines.as_ref(), x)?;
             let n = x.shape()[0];
             let c = 1usize << d;
             let v = coalition_values(
@@ -84,7 +117,7 @@ impl<M: Forward + ?Sized> Attribution<M> for ShapleyExact {
                 Vec::<()>::new(),
             ))
         };
-        Ok(explain_by_groups(&self.opts, x, targets, run)?.0)
+        Ok(explain_by_groups(&o.groups, &o.baseline, x, targets, run)?.0)
     }
 }
 
@@ -150,12 +183,10 @@ mod tests {
         let t = [0, 2];
         for with_bg in [false, true] {
             let e = ShapleyExact {
-                opts: MethodOptions {
-                    baseline: Baseline::Constant(0.25),
-                    baselines: with_bg.then(|| bgd.clone()),
-                    batch_size: 13,
-                    ..Default::default()
-                },
+                baseline: Baseline::Constant(0.25),
+                baselines: with_bg.then(|| bgd.clone()),
+                batch_size: 13,
+                ..Default::default()
             }
             .attribute(&m, &x, &t)
             .unwrap();

@@ -2,24 +2,62 @@
 //! predictions with feature contributions*, KAIS 2014; Castro et al. 2009; Captum's
 //! `ShapleyValueSampling`): φ_g ≈ (1/P) Σ_π [v(Pre_π(g) ∪ {g}) − v(Pre_π(g))] over P random
 //! permutations π of the d features or groups, Pre_π(g) the players before g in π, with
-//! v(S) = (1/B) Σ_b f_c(x_S, b_{D∖S}) (`--baselines`, or the single `--baseline`).
+//! v(S) = (1/B) Σ_b f_c(x_S, b_{D∖S}) (`baselines`, or the single `baseline`).
 //! Antithetic: permutations come in pairs π, reverse(π), which lowers the variance. Each
 //! permutation telescopes, so Σφ = v(D) − v(∅) exactly. Needs only `Forward`.
 
 use super::perturbation::{
-    coalition_values, explain_by_groups, group_explanation, Background, Groups,
+    coalition_values, explain_by_groups, group_explanation, Background, FeatureGroups, Groups,
 };
-use crate::attribution::{Attribution, Explanation, MethodOptions};
-use crate::{PassiveError, Result};
+use crate::attribution::{Attribution, Explanation};
+use crate::baseline::Baseline;
+use crate::config::{at_least_one, MethodConfig};
+use crate::Result;
+use crate::DEFAULT_BATCH_SIZE;
 use xai_nn::Forward;
 use xai_tensor::{Rng, Tensor};
 
-/// Shapley value sampling with `opts.samples` permutations (default 100; the same
-/// permutations for every example), seeded by `opts.seed`.
-#[derive(Clone, Debug, Default)]
+/// Shapley value sampling with `samples` permutations (default 100; the same permutations
+/// for every example), seeded by `seed`.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct ShapleySampling {
-    /// Options the method reads (see [`MethodOptions`]).
-    pub opts: MethodOptions,
+    /// The single baseline of each example, where no distribution is given.
+    pub baseline: Baseline,
+    /// A background distribution `[B, ...input_shape]` averaged over as SHAP's
+    /// interventional value (or one baseline).
+    #[serde(with = "crate::config::tensor")]
+    pub baselines: Option<Tensor>,
+    /// The players: features, or groups of them.
+    #[serde(flatten)]
+    pub groups: FeatureGroups,
+    /// Permutations (≥ 1; drawn in antithetic pairs).
+    pub samples: usize,
+    /// Seed of the permutations.
+    pub seed: u64,
+    /// Rows per model call.
+    pub batch_size: usize,
+}
+
+impl Default for ShapleySampling {
+    fn default() -> Self {
+        Self {
+            baseline: Baseline::Zeros,
+            baselines: None,
+            groups: FeatureGroups::default(),
+            samples: 100,
+            seed: 0,
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+impl MethodConfig for ShapleySampling {
+    fn validate(&self) -> Result<()> {
+        self.groups.validate()?;
+        at_least_one("samples", self.samples)?;
+        at_least_one("batch_size", self.batch_size)
+    }
 }
 
 impl<M: Forward + ?Sized> Attribution<M> for ShapleySampling {
@@ -28,17 +66,14 @@ impl<M: Forward + ?Sized> Attribution<M> for ShapleySampling {
     }
 
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
-        let run = |o: &MethodOptions, x: &Tensor, targets: &[usize], groups: &Groups| {
+        self.validate()?;
+        let o = self;
+        let run = |baseline: &Baseline, x: &Tensor, targets: &[usize], groups: &Groups| {
             let example = x.shape()[1..].to_vec();
             let d = groups.count;
-            let bg = Background::resolve(o, x, true)?;
+            let bg = Background::resolve(baseline, o.baselines.as_ref(), x)?;
             let n = x.shape()[0];
-            let p = o.samples.unwrap_or(100);
-            if p == 0 {
-                return Err(PassiveError::BadArgument(
-                    "samples must be at least 1, got 0".into(),
-                ));
-            }
+            let p = o.samples;
             let mut rng = Rng::new(o.seed);
             let mut perms: Vec<Vec<usize>> = Vec::with_capacity(p);
             for k in 0..p {
@@ -90,7 +125,7 @@ impl<M: Forward + ?Sized> Attribution<M> for ShapleySampling {
                 Vec::<()>::new(),
             ))
         };
-        Ok(explain_by_groups(&self.opts, x, targets, run)?.0)
+        Ok(explain_by_groups(&o.groups, &o.baseline, x, targets, run)?.0)
     }
 }
 
@@ -132,11 +167,9 @@ mod tests {
         let t = [0, 1];
         let run = |seed| {
             ShapleySampling {
-                opts: MethodOptions {
-                    samples: Some(300),
-                    seed,
-                    ..Default::default()
-                },
+                samples: 300,
+                seed,
+                ..Default::default()
             }
             .attribute(&m, &x, &t)
             .unwrap()
