@@ -142,7 +142,28 @@ mod tests {
 
     #[test]
     fn every_op_the_launch_code_names_is_declared_once_by_the_kernels() {
-        let launch = include_str!("ops.rs");
+        // The launch code, one file per op family: every file of `ops/` is listed here.
+        let files = [
+            ("mod.rs", include_str!("ops/mod.rs")),
+            ("launch.rs", include_str!("ops/launch.rs")),
+            ("elementwise.rs", include_str!("ops/elementwise.rs")),
+            ("reduce.rs", include_str!("ops/reduce.rs")),
+            ("matmul.rs", include_str!("ops/matmul.rs")),
+            ("conv.rs", include_str!("ops/conv.rs")),
+            ("layout.rs", include_str!("ops/layout.rs")),
+            ("random.rs", include_str!("ops/random.rs")),
+        ];
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/cuda/ops");
+        let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("{dir}: {e}"))
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".rs"))
+            .collect();
+        on_disk.sort();
+        let mut listed: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
+        listed.sort_unstable();
+        assert_eq!(on_disk, listed, "files of {dir}");
+        let launch: String = files.iter().map(|(_, src)| *src).collect();
         let names: Vec<&str> = launch
             .split("op_code(\"")
             .skip(1)

@@ -9,7 +9,7 @@ typedef unsigned long long u64;
 #define XAI_MAX_DIMS 8
 
 // The ops of the family kernels (`unary`, `binary`, `reduce_rows_*`), by name: the launch code
-// (cuda/ops.rs) selects each op by its name here (`kernels::op_code("UNARY_EXP")`), so this is
+// (cuda/ops/) selects each op by its name here (`kernels::op_code("UNARY_EXP")`), so this is
 // the one table of their codes. One entry per line, `NAME = CODE,`.
 enum UnaryCode : u32 {
     UNARY_NEG = 0,
