@@ -43,6 +43,16 @@ pub fn write_json(path: &Path, report: &ExplanationReport, start: Instant) -> Cl
     Ok(())
 }
 
+/// Writes `text` to `path` (atomically), or to standard output when `path` is `-`.
+pub fn write_text(path: &Path, text: &str) -> CliResult {
+    if path == Path::new("-") {
+        std::io::stdout().lock().write_all(text.as_bytes())?;
+    } else {
+        write_atomic(path, text.as_bytes())?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

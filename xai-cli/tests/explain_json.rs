@@ -148,3 +148,76 @@ fn npy_to_stdout_and_unknown_formats_are_refused() {
     assert!(!stderr.contains("panicked"));
     assert!(!file.exists());
 }
+
+#[test]
+fn every_kind_goes_through_one_envelope_and_renders_as_text() {
+    let f = fixture("mlp");
+    let (model, input) = (f.join("model.json"), f.join("input.npy"));
+    // Curves (pdp) in the same envelope as maps: method, parameters, model digest, kind.
+    let out = explain(&model, &input, "-", &["--method", "pdp", "--feature", "3"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["kind"], "curves");
+    assert_eq!(r["method"], "pdp");
+    assert_eq!(r["parameters"]["feature"], "3");
+    assert_eq!(r["parameters"]["grid"], 20);
+    assert_eq!(r["model"]["json"]["sha256"], sha256_hex(&model));
+    assert_eq!(r["features"], serde_json::json!([3]));
+    assert!(r["pd"].as_array().unwrap().len() > 1);
+    // Maps as JSON carry their kind too; as text, one line per example.
+    let out = explain(&model, &input, "-", &["--format", "json"]);
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["kind"], "attributions");
+    let out = explain(&model, &input, "-", &["--format", "text"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let n = Tensor::read_npy(&input).unwrap().shape()[0];
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("example ")).count(),
+        n
+    );
+    let out = explain(
+        &model,
+        &input,
+        "-",
+        &["--method", "ice", "--feature", "0", "--format", "text"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("partial dependence of class"), "{text}");
+    // Curves are not maps: no .npy of them; a flag the method does not take is refused,
+    // naming the ones it takes.
+    let (m, i) = (model.to_str().unwrap(), input.to_str().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let o = dir.path().join("o.npy");
+    for (extra, needle) in [
+        (
+            &["--method", "pdp", "--feature", "0", "--format", "npy"][..],
+            "pdp gives no attribution maps",
+        ),
+        (
+            &["--format", "json", "--steps", "5"],
+            "--steps is not a flag of saliency (its flags: --abs, --batch-size, --channel-max)",
+        ),
+    ] {
+        let mut args = vec!["explain", "--model", m, "--input", i];
+        args.extend(["--output", o.to_str().unwrap()]);
+        args.extend(extra);
+        let out = xai(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success()
+                && stderr.trim_end().lines().count() == 1
+                && stderr.contains(needle),
+            "{stderr}"
+        );
+        assert!(!o.exists());
+    }
+}

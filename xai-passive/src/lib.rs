@@ -50,6 +50,7 @@ pub mod config;
 mod error;
 pub mod methods;
 mod objectives;
+pub mod output;
 mod quadrature;
 pub mod registry;
 pub mod report;
@@ -58,6 +59,7 @@ mod testing;
 
 pub use attribution::{resolve_targets, Attribution, Diagnostic, Explanation, Target};
 pub use config::{MethodConfig, Params};
+pub use output::Output;
 
 /// Examples (or rows) per model call where a method's configuration does not say.
 pub const DEFAULT_BATCH_SIZE: usize = 256;

@@ -1,28 +1,115 @@
 //! The one list of explanation methods: name, description, place in the surveys' taxonomy,
 //! what it needs from a model, its parameters with their defaults, and how to build it from
 //! [`Params`]. Adding a method adds its file and one line here.
+//!
+//! A built method keeps its capability bound ([`Needs`]): a black-box method runs on any
+//! [`Forward`] model, a gradient method on any [`Differentiable`] one, a layer method on a
+//! [`Layered`] one; [`BoxedMethod::explain`] takes the model as a [`ModelRef`] of what it is
+//! and refuses a method that needs more. Global methods (PDP, ICE) are entries like the others
+//! and give [`Output::Curves`].
 
-use crate::attribution::{Attribution, Explanation};
+use crate::attribution::{resolve_targets, Attribution, Explanation, Target};
 use crate::config::{self, MethodConfig, Params};
 use crate::methods::*;
+use crate::output::Output;
 use crate::{PassiveError, Result};
 use serde::Serialize;
 use serde_json::Value;
-use xai_nn::Layered;
+use xai_nn::{Differentiable, Forward, Layered};
 use xai_tensor::Tensor;
 
-/// A method built from the registry, usable on any layered model, with the configuration it
-/// was built with (recorded in reports).
+/// What a method needs from a model: the bound of its implementation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Needs {
+    /// Forward passes only (black box).
+    Forward,
+    /// Gradients of the output w.r.t. the input.
+    Gradients,
+    /// Named layers whose outputs can be tapped and resumed.
+    Layers,
+}
+
+impl Needs {
+    /// `forward`, `gradients` or `layers`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Needs::Forward => "forward",
+            Needs::Gradients => "gradients",
+            Needs::Layers => "layers",
+        }
+    }
+}
+
+impl std::fmt::Display for Needs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+/// A model as what it can do, for [`BoxedMethod::explain`].
+#[derive(Clone, Copy)]
+pub enum ModelRef<'a> {
+    /// A black box: forward passes only.
+    Forward(&'a (dyn Forward + 'static)),
+    /// A model with gradients.
+    Differentiable(&'a (dyn Differentiable + 'static)),
+    /// A model with named layers (every model file `xai_nn` loads).
+    Layered(&'a (dyn Layered + 'static)),
+}
+
+impl<'a> ModelRef<'a> {
+    /// What the model can do.
+    pub fn capability(self) -> Needs {
+        match self {
+            ModelRef::Forward(_) => Needs::Forward,
+            ModelRef::Differentiable(_) => Needs::Gradients,
+            ModelRef::Layered(_) => Needs::Layers,
+        }
+    }
+
+    /// The model's forward passes.
+    pub fn forward(self) -> &'a (dyn Forward + 'static) {
+        match self {
+            ModelRef::Forward(m) => m,
+            ModelRef::Differentiable(m) => m,
+            ModelRef::Layered(m) => m,
+        }
+    }
+}
+
+impl<'a> From<&'a (dyn Layered + 'static)> for ModelRef<'a> {
+    fn from(m: &'a (dyn Layered + 'static)) -> Self {
+        ModelRef::Layered(m)
+    }
+}
+
+/// A method behind its capability bound.
+pub enum Bound {
+    /// Needs only forward passes.
+    Forward(Box<dyn Attribution<dyn Forward>>),
+    /// Needs gradients.
+    Gradients(Box<dyn Attribution<dyn Differentiable>>),
+    /// Needs layers.
+    Layers(Box<dyn Attribution<dyn Layered>>),
+    /// A global method giving curves over the data (PDP, ICE).
+    Curves(DependenceConfig),
+}
+
+/// A method built from the registry, with the configuration it was built with (recorded in
+/// reports).
 pub struct BoxedMethod {
-    method: Box<dyn Attribution<dyn Layered>>,
+    name: &'static str,
+    method: Bound,
     config: Value,
 }
 
 impl BoxedMethod {
-    /// `method` with its configuration `config` (serialized here).
-    pub fn new(method: impl Attribution<dyn Layered> + 'static, config: &impl Serialize) -> Self {
+    /// `method`, registered as `name`, with its configuration `config` (serialized here).
+    pub fn new(name: &'static str, method: Bound, config: &impl Serialize) -> Self {
         Self {
-            method: Box::new(method),
+            name,
+            method,
             config: serde_json::to_value(config).expect("a configuration serializes"),
         }
     }
@@ -34,23 +121,88 @@ impl BoxedMethod {
 
     /// The registry name.
     pub fn name(&self) -> &'static str {
-        self.method.name()
+        self.name
     }
 
-    /// [`Attribution::attribute`] (callable without the trait in scope).
+    /// What the method needs from a model (`None` for the global methods, which need
+    /// forward passes over a data set).
+    pub fn needs(&self) -> Needs {
+        match &self.method {
+            Bound::Forward(_) | Bound::Curves(_) => Needs::Forward,
+            Bound::Gradients(_) => Needs::Gradients,
+            Bound::Layers(_) => Needs::Layers,
+        }
+    }
+
+    /// The method behind its bound (to wrap it in another, as the noise tunnel does).
+    pub fn into_bound(self) -> Bound {
+        self.method
+    }
+
+    /// The explanation of the inputs `x` of `model` for `target`: attribution maps of each
+    /// input, or for a global method the curves over the rows of `x`.
+    ///
+    /// **Errors** if the model cannot do what the method needs (a black box for a gradient
+    /// method), or as the method does.
+    pub fn explain(&self, model: ModelRef<'_>, x: &Tensor, target: &Target) -> Result<Output> {
+        if let Bound::Curves(c) = &self.method {
+            let m = model.forward();
+            let t = dataset_target(m, x, target)?;
+            let d = partial_dependence(m, x, &c.features()?, t, c.grid, c.batch_size)?;
+            return Ok(Output::Curves(d));
+        }
+        let targets = resolve_targets(model.forward(), x, target)?;
+        Ok(Output::Attributions(
+            self.attribute_ref(model, x, &targets)?,
+        ))
+    }
+
+    /// Attributions of `x` for `targets` (one class per example), on a model of any
+    /// capability the method can use.
+    ///
+    /// **Errors** for a global method, or a model that cannot do what the method needs.
+    pub fn attribute_ref(
+        &self,
+        model: ModelRef<'_>,
+        x: &Tensor,
+        targets: &[usize],
+    ) -> Result<Explanation> {
+        let short = |needs: Needs| {
+            PassiveError::BadArgument(format!(
+                "{} needs {needs} from the model; this model gives only {}",
+                self.name,
+                match model.capability() {
+                    Needs::Forward => "forward passes",
+                    Needs::Gradients => "gradients",
+                    Needs::Layers => "layers",
+                }
+            ))
+        };
+        match (&self.method, model) {
+            (Bound::Forward(a), m) => a.attribute(m.forward(), x, targets),
+            (Bound::Gradients(a), ModelRef::Differentiable(m)) => a.attribute(m, x, targets),
+            (Bound::Gradients(a), ModelRef::Layered(m)) => a.attribute(m, x, targets),
+            (Bound::Layers(a), ModelRef::Layered(m)) => a.attribute(m, x, targets),
+            (Bound::Gradients(_), _) => Err(short(Needs::Gradients)),
+            (Bound::Layers(_), _) => Err(short(Needs::Layers)),
+            (Bound::Curves(_), _) => Err(global_only(self.name)),
+        }
+    }
+
+    /// [`Attribution::attribute`] on a layered model (callable without the trait in scope).
     pub fn attribute(
         &self,
         model: &(dyn Layered + 'static),
         x: &Tensor,
         targets: &[usize],
     ) -> Result<Explanation> {
-        self.method.attribute(model, x, targets)
+        self.attribute_ref(ModelRef::Layered(model), x, targets)
     }
 }
 
 impl Attribution<dyn Layered> for BoxedMethod {
     fn name(&self) -> &'static str {
-        self.method.name()
+        self.name
     }
     fn attribute(
         &self,
@@ -58,20 +210,20 @@ impl Attribution<dyn Layered> for BoxedMethod {
         x: &Tensor,
         targets: &[usize],
     ) -> Result<Explanation> {
-        self.method.attribute(model, x, targets)
+        BoxedMethod::attribute(self, model, x, targets)
     }
 }
 
 impl AsRef<dyn Attribution<dyn Layered>> for BoxedMethod {
     fn as_ref(&self) -> &(dyn Attribution<dyn Layered> + 'static) {
-        self.method.as_ref()
+        self
     }
 }
 
-/// What a method gives: attribution maps of each input (built by [`MethodInfo::build`]), or
-/// curves over a data set (partial dependence, [`crate::methods::partial_dependence`]).
+/// What a method gives: attribution maps of each input, or curves over a data set (partial
+/// dependence).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Output {
+pub enum OutputKind {
     /// One map per input, the input's shape (or a layer's).
     Attributions,
     /// PD curves over a grid, and with `individual` one ICE curve per row drawn too.
@@ -89,10 +241,11 @@ pub struct MethodInfo {
     pub description: &'static str,
     /// Survey taxonomy: kind of explanation / scope / passive-or-active.
     pub family: &'static str,
-    /// What it needs from the model.
-    pub needs: &'static str,
+    /// What it needs from the model (its implementation's bound; checked by a test against
+    /// what [`MethodInfo::build`] gives).
+    pub needs: Needs,
     /// What it gives.
-    pub output: Output,
+    pub output: OutputKind,
     /// Its parameters with their defaults, a JSON object (a wrapper's without its inner
     /// method's).
     pub defaults: fn() -> Value,
@@ -129,71 +282,110 @@ impl MethodInfo {
     }
 }
 
-/// Builds configuration `C` from `params` and boxes it as the method (for methods whose
-/// configuration is the method itself).
-fn configured<C: MethodConfig + Clone + Attribution<dyn Layered> + 'static>(
+/// Builds configuration `C`, a black-box method, from `params`.
+fn forward<C: MethodConfig + Clone + Attribution<dyn Forward> + 'static>(
     name: &'static str,
     params: &Params,
 ) -> Result<BoxedMethod> {
     let c: C = config::from_params(name, params)?;
-    Ok(BoxedMethod::new(c.clone(), &c))
+    Ok(BoxedMethod::new(
+        name,
+        Bound::Forward(Box::new(c.clone())),
+        &c,
+    ))
 }
 
-/// Builds configuration `C` from `params` and the method from it with `make`.
-fn built_with<C: MethodConfig, A: Attribution<dyn Layered> + 'static>(
+/// Builds configuration `C`, a gradient method, from `params`.
+fn gradients<C: MethodConfig + Clone + Attribution<dyn Differentiable> + 'static>(
+    name: &'static str,
+    params: &Params,
+) -> Result<BoxedMethod> {
+    let c: C = config::from_params(name, params)?;
+    Ok(BoxedMethod::new(
+        name,
+        Bound::Gradients(Box::new(c.clone())),
+        &c,
+    ))
+}
+
+/// Builds configuration `C`, a layer method, from `params`.
+fn layers<C: MethodConfig + Clone + Attribution<dyn Layered> + 'static>(
+    name: &'static str,
+    params: &Params,
+) -> Result<BoxedMethod> {
+    let c: C = config::from_params(name, params)?;
+    Ok(BoxedMethod::new(
+        name,
+        Bound::Layers(Box::new(c.clone())),
+        &c,
+    ))
+}
+
+/// Builds configuration `C` from `params` and the gradient method from it with `make`.
+fn gradients_with<C: MethodConfig, A: Attribution<dyn Differentiable> + 'static>(
     name: &'static str,
     params: &Params,
     make: impl FnOnce(&C) -> Result<A>,
 ) -> Result<BoxedMethod> {
     let c: C = config::from_params(name, params)?;
-    Ok(BoxedMethod::new(make(&c)?, &c))
+    Ok(BoxedMethod::new(
+        name,
+        Bound::Gradients(Box::new(make(&c)?)),
+        &c,
+    ))
+}
+
+/// Builds the global method `name` (PDP, ICE) from `params`.
+fn curves(name: &'static str, params: &Params) -> Result<BoxedMethod> {
+    let c: DependenceConfig = config::from_params(name, params)?;
+    Ok(BoxedMethod::new(name, Bound::Curves(c.clone()), &c))
 }
 
 const ATTRIBUTION: &str = "attribution / local / passive";
 
 /// Every method, in the order `xai methods` lists them.
 pub const METHODS: &[MethodInfo] = &[
-    MethodInfo { name: "saliency", description: "gradient of the target logit w.r.t. the input, ∂f_c/∂x, or |∂f_c/∂x| (Simonyan et al. 2014)", family: ATTRIBUTION, needs: "gradients", output: Output::Attributions, defaults: config::defaults::<Saliency>, build: configured::<Saliency> },
-    MethodInfo { name: "input-x-gradient", description: "input times gradient, x ⊙ ∂f_c/∂x (Shrikumar et al. 2016)", family: ATTRIBUTION, needs: "gradients", output: Output::Attributions, defaults: config::defaults::<InputXGradient>, build: configured::<InputXGradient> },
-    MethodInfo { name: "integrated-gradients", description: "path integral of gradients from a baseline, (x − b) ⊙ ∫₀¹ ∂f_c(b + α(x − b))/∂x dα (Sundararajan et al. 2017)", family: ATTRIBUTION, needs: "gradients", output: Output::Attributions, defaults: config::defaults::<IntegratedGradients>, build: configured::<IntegratedGradients> },
-    MethodInfo { name: "smoothgrad", description: "mean attribution of an inner method over noisy inputs (Smilkov et al. 2017)", family: ATTRIBUTION, needs: "gradients", output: Output::Attributions, defaults: config::defaults::<NoiseTunnelConfig>, build: |n, p| build_noise_tunnel(n, p, NoiseKind::SmoothGrad) },
-    MethodInfo { name: "smoothgrad-squared", description: "mean squared attribution over noisy inputs (Hooker et al. 2019)", family: ATTRIBUTION, needs: "gradients", output: Output::Attributions, defaults: config::defaults::<NoiseTunnelConfig>, build: |n, p| build_noise_tunnel(n, p, NoiseKind::SmoothGradSquared) },
-    MethodInfo { name: "vargrad", description: "variance of the attribution over noisy inputs (Adebayo et al. 2018)", family: ATTRIBUTION, needs: "gradients", output: Output::Attributions, defaults: config::defaults::<NoiseTunnelConfig>, build: |n, p| build_noise_tunnel(n, p, NoiseKind::VarGrad) },
-    MethodInfo { name: "grad-cam", description: "ReLU of the layer's activations weighted by their mean gradients (Selvaraju et al. 2017)", family: ATTRIBUTION, needs: "layers", output: Output::Attributions, defaults: config::defaults::<GradCam>, build: configured::<GradCam> },
-    MethodInfo { name: "cam", description: "class activation map of a layer before global average pooling (Zhou et al. 2016)", family: ATTRIBUTION, needs: "layers", output: Output::Attributions, defaults: config::defaults::<Cam>, build: configured::<Cam> },
-    MethodInfo { name: "guided-grad-cam", description: "guided backprop times the upsampled Grad-CAM map (Selvaraju et al. 2017)", family: ATTRIBUTION, needs: "layers", output: Output::Attributions, defaults: config::defaults::<GuidedGradCam>, build: configured::<GuidedGradCam> },
-    MethodInfo { name: "layer-gradient-x-activation", description: "a layer's activation times its gradient, A ⊙ ∂f_c/∂A (Captum); the layer's shape", family: ATTRIBUTION, needs: "layers", output: Output::Attributions, defaults: config::defaults::<LayerGradientXActivation>, build: configured::<LayerGradientXActivation> },
-    MethodInfo { name: "layer-integrated-gradients", description: "integrated gradients of a layer's units along the input path (Sundararajan et al. 2017); the layer's shape", family: ATTRIBUTION, needs: "layers", output: Output::Attributions, defaults: config::defaults::<LayerIntegratedGradients>, build: configured::<LayerIntegratedGradients> },
-    MethodInfo { name: "layer-conductance", description: "conductance of a layer's units (Dhamdhere et al. 2019); the layer's shape", family: ATTRIBUTION, needs: "layers", output: Output::Attributions, defaults: config::defaults::<LayerConductance>, build: configured::<LayerConductance> },
-    MethodInfo { name: "neuron-gradient", description: "gradient of a hidden unit w.r.t. the input (Captum's NeuronGradient)", family: ATTRIBUTION, needs: "layers", output: Output::Attributions, defaults: config::defaults::<NeuronGradient>, build: configured::<NeuronGradient> },
-    MethodInfo { name: "neuron-integrated-gradients", description: "integrated gradients of a hidden unit (Sundararajan et al. 2017)", family: ATTRIBUTION, needs: "layers", output: Output::Attributions, defaults: config::defaults::<NeuronIntegratedGradients>, build: configured::<NeuronIntegratedGradients> },
-    MethodInfo { name: "gradient-shap", description: "expected gradients over a baseline distribution (Lundberg & Lee 2017; Erion et al. 2021)", family: ATTRIBUTION, needs: "gradients", output: Output::Attributions, defaults: config::defaults::<GradientShap>, build: configured::<GradientShap> },
-    MethodInfo { name: "guided-backprop", description: "gradient with ReLU backward g·1[x>0]·1[g>0] (Springenberg et al. 2015)", family: ATTRIBUTION, needs: "gradients", output: Output::Attributions, defaults: config::defaults::<GuidedGradient>, build: |n, p| built_with(n, p, |g: &GuidedGradient| Ok(GuidedGradient { rule: ReluRule::Guided, ..g.clone() })) },
-    MethodInfo { name: "deconvnet", description: "gradient with ReLU backward max(g, 0) (Zeiler & Fergus 2014)", family: ATTRIBUTION, needs: "gradients", output: Output::Attributions, defaults: config::defaults::<GuidedGradient>, build: |n, p| built_with(n, p, |g: &GuidedGradient| Ok(GuidedGradient { rule: ReluRule::Deconv, ..g.clone() })) },
-    MethodInfo { name: "lrp", description: "layer-wise relevance propagation with a Zennit composite or a KEY=RULE spec (Bach et al. 2015; Montavon et al. 2019)", family: ATTRIBUTION, needs: "gradients", output: Output::Attributions, defaults: config::defaults::<LrpComposite>, build: |n, p| built_with(n, p, |c: &LrpComposite| c.method(n)) },
-    MethodInfo { name: "lrp-epsilon", description: "LRP-ε on every linear/conv layer, R_in = x ⊙ Wᵀ(R/(z + ε·sign z)) (Bach et al. 2015)", family: ATTRIBUTION, needs: "gradients", output: Output::Attributions, defaults: config::defaults::<LrpEpsilon>, build: |n, p| built_with(n, p, |c: &LrpEpsilon| c.method(n)) },
-    MethodInfo { name: "lrp-gamma", description: "LRP-γ on every linear/conv layer, weights W + γW⁺ (Montavon et al. 2019)", family: ATTRIBUTION, needs: "gradients", output: Output::Attributions, defaults: config::defaults::<LrpGamma>, build: |n, p| built_with(n, p, |c: &LrpGamma| c.method(n)) },
-    MethodInfo { name: "lrp-alpha-beta", description: "LRP-αβ on every linear/conv layer, α·positive − β·negative contributions (Bach et al. 2015)", family: ATTRIBUTION, needs: "gradients", output: Output::Attributions, defaults: config::defaults::<LrpAlphaBeta>, build: |n, p| built_with(n, p, |c: &LrpAlphaBeta| c.method(n)) },
-    MethodInfo { name: "lrp-z-plus", description: "LRP-z⁺ on every linear/conv layer, positive contributions only (Montavon et al. 2017)", family: ATTRIBUTION, needs: "gradients", output: Output::Attributions, defaults: config::defaults::<LrpZPlus>, build: |n, p| built_with(n, p, |c: &LrpZPlus| c.method(n)) },
-    MethodInfo { name: "lrp-zb", description: "LRP-z^B on the first layer for inputs in [low, high], LRP-ε above (Montavon et al. 2017)", family: ATTRIBUTION, needs: "gradients", output: Output::Attributions, defaults: config::defaults::<LrpZb>, build: |n, p| built_with(n, p, |c: &LrpZb| c.method(n)) },
-    MethodInfo { name: "deep-taylor", description: "deep Taylor decomposition: z⁺ rule, z^B (with low/high) or w² on the first layer (Montavon et al. 2017)", family: ATTRIBUTION, needs: "gradients", output: Output::Attributions, defaults: config::defaults::<DeepTaylor>, build: configured::<DeepTaylor> },
-    MethodInfo { name: "deeplift", description: "contributions of x − baseline by multipliers Δy/Δx, Σa = f(x) − f(baseline), rescale or reveal-cancel (Shrikumar et al. 2017)", family: ATTRIBUTION, needs: "gradients", output: Output::Attributions, defaults: config::defaults::<DeepLift>, build: configured::<DeepLift> },
-    MethodInfo { name: "occlusion", description: "mean output drop f(x) − f(x with a sliding window at the baseline) over the windows covering each feature (Zeiler & Fergus 2014; Captum Occlusion)", family: ATTRIBUTION, needs: "forward", output: Output::Attributions, defaults: config::defaults::<Occlusion>, build: configured::<Occlusion> },
-    MethodInfo { name: "feature-ablation", description: "f(x) − f(x with a feature or group at the baseline) (Captum FeatureAblation)", family: ATTRIBUTION, needs: "forward", output: Output::Attributions, defaults: config::defaults::<FeatureAblation>, build: configured::<FeatureAblation> },
-    MethodInfo { name: "omission", description: "leave-one-out f(x) − f(x without feature i), = feature-ablation per feature (Li et al. 2016)", family: ATTRIBUTION, needs: "forward", output: Output::Attributions, defaults: config::defaults::<Omission>, build: configured::<Omission> },
-    MethodInfo { name: "shapley-exact", description: "exact Shapley values over all 2^d coalitions of features or groups, v(S) = mean over background of f(x_S, b) (Shapley 1953; Lundberg & Lee 2017); d ≤ 20", family: ATTRIBUTION, needs: "forward", output: Output::Attributions, defaults: config::defaults::<ShapleyExact>, build: configured::<ShapleyExact> },
-    MethodInfo { name: "kernel-shap", description: "Shapley values by Shapley-kernel weighted least squares over coalitions (Lundberg & Lee 2017, SHAP KernelExplainer)", family: ATTRIBUTION, needs: "forward", output: Output::Attributions, defaults: config::defaults::<KernelShap>, build: configured::<KernelShap> },
-    MethodInfo { name: "shapley-sampling", description: "Shapley values by antithetic permutation sampling (Štrumbelj & Kononenko 2014)", family: ATTRIBUTION, needs: "forward", output: Output::Attributions, defaults: config::defaults::<ShapleySampling>, build: configured::<ShapleySampling> },
-    MethodInfo { name: "lime", description: "coefficients of a kernel-weighted ridge surrogate over on/off perturbations against the baseline, or tabular samples from the training statistics (Ribeiro et al. 2016)", family: ATTRIBUTION, needs: "forward", output: Output::Attributions, defaults: config::defaults::<Lime>, build: configured::<Lime> },
-    MethodInfo { name: "meaningful-perturbation", description: "deletion mask minimising λ₁‖1−m‖₁ + λ₂TV(m) + p_c(x⊙m + x̃⊙(1−m)) by Adam, attribution 1 − m (Fong & Vedaldi 2017)", family: ATTRIBUTION, needs: "gradients", output: Output::Attributions, defaults: config::defaults::<MeaningfulPerturbation>, build: configured::<MeaningfulPerturbation> },
-    MethodInfo { name: "pdp", description: "partial dependence of the target logit on a feature or pair over the data's quantile grid, PD(v) = mean_i f_c(x_i with x_S = v) (Friedman 2001); JSON and PNG", family: "attribution / global / passive", needs: "forward", output: Output::Curves { individual: false }, defaults: config::defaults::<DependenceConfig>, build: |n, _| Err(global_only(n)) },
-    MethodInfo { name: "ice", description: "individual conditional expectation curves f_c(x_i with x_S = v), one per row, with their mean the PD (Goldstein et al. 2015); JSON and PNG", family: "attribution / semi-local / passive", needs: "forward", output: Output::Curves { individual: true }, defaults: config::defaults::<DependenceConfig>, build: |n, _| Err(global_only(n)) },
+    MethodInfo { name: "saliency", description: "gradient of the target logit w.r.t. the input, ∂f_c/∂x, or |∂f_c/∂x| (Simonyan et al. 2014)", family: ATTRIBUTION, needs: Needs::Gradients, output: OutputKind::Attributions, defaults: config::defaults::<Saliency>, build: gradients::<Saliency> },
+    MethodInfo { name: "input-x-gradient", description: "input times gradient, x ⊙ ∂f_c/∂x (Shrikumar et al. 2016)", family: ATTRIBUTION, needs: Needs::Gradients, output: OutputKind::Attributions, defaults: config::defaults::<InputXGradient>, build: gradients::<InputXGradient> },
+    MethodInfo { name: "integrated-gradients", description: "path integral of gradients from a baseline, (x − b) ⊙ ∫₀¹ ∂f_c(b + α(x − b))/∂x dα (Sundararajan et al. 2017)", family: ATTRIBUTION, needs: Needs::Gradients, output: OutputKind::Attributions, defaults: config::defaults::<IntegratedGradients>, build: gradients::<IntegratedGradients> },
+    MethodInfo { name: "smoothgrad", description: "mean attribution of an inner method over noisy inputs (Smilkov et al. 2017)", family: ATTRIBUTION, needs: Needs::Gradients, output: OutputKind::Attributions, defaults: config::defaults::<NoiseTunnelConfig>, build: |n, p| build_noise_tunnel(n, p, NoiseKind::SmoothGrad) },
+    MethodInfo { name: "smoothgrad-squared", description: "mean squared attribution over noisy inputs (Hooker et al. 2019)", family: ATTRIBUTION, needs: Needs::Gradients, output: OutputKind::Attributions, defaults: config::defaults::<NoiseTunnelConfig>, build: |n, p| build_noise_tunnel(n, p, NoiseKind::SmoothGradSquared) },
+    MethodInfo { name: "vargrad", description: "variance of the attribution over noisy inputs (Adebayo et al. 2018)", family: ATTRIBUTION, needs: Needs::Gradients, output: OutputKind::Attributions, defaults: config::defaults::<NoiseTunnelConfig>, build: |n, p| build_noise_tunnel(n, p, NoiseKind::VarGrad) },
+    MethodInfo { name: "grad-cam", description: "ReLU of the layer's activations weighted by their mean gradients (Selvaraju et al. 2017)", family: ATTRIBUTION, needs: Needs::Layers, output: OutputKind::Attributions, defaults: config::defaults::<GradCam>, build: layers::<GradCam> },
+    MethodInfo { name: "cam", description: "class activation map of a layer before global average pooling (Zhou et al. 2016)", family: ATTRIBUTION, needs: Needs::Layers, output: OutputKind::Attributions, defaults: config::defaults::<Cam>, build: layers::<Cam> },
+    MethodInfo { name: "guided-grad-cam", description: "guided backprop times the upsampled Grad-CAM map (Selvaraju et al. 2017)", family: ATTRIBUTION, needs: Needs::Layers, output: OutputKind::Attributions, defaults: config::defaults::<GuidedGradCam>, build: layers::<GuidedGradCam> },
+    MethodInfo { name: "layer-gradient-x-activation", description: "a layer's activation times its gradient, A ⊙ ∂f_c/∂A (Captum); the layer's shape", family: ATTRIBUTION, needs: Needs::Layers, output: OutputKind::Attributions, defaults: config::defaults::<LayerGradientXActivation>, build: layers::<LayerGradientXActivation> },
+    MethodInfo { name: "layer-integrated-gradients", description: "integrated gradients of a layer's units along the input path (Sundararajan et al. 2017); the layer's shape", family: ATTRIBUTION, needs: Needs::Layers, output: OutputKind::Attributions, defaults: config::defaults::<LayerIntegratedGradients>, build: layers::<LayerIntegratedGradients> },
+    MethodInfo { name: "layer-conductance", description: "conductance of a layer's units (Dhamdhere et al. 2019); the layer's shape", family: ATTRIBUTION, needs: Needs::Layers, output: OutputKind::Attributions, defaults: config::defaults::<LayerConductance>, build: layers::<LayerConductance> },
+    MethodInfo { name: "neuron-gradient", description: "gradient of a hidden unit w.r.t. the input (Captum's NeuronGradient)", family: ATTRIBUTION, needs: Needs::Layers, output: OutputKind::Attributions, defaults: config::defaults::<NeuronGradient>, build: layers::<NeuronGradient> },
+    MethodInfo { name: "neuron-integrated-gradients", description: "integrated gradients of a hidden unit (Sundararajan et al. 2017)", family: ATTRIBUTION, needs: Needs::Layers, output: OutputKind::Attributions, defaults: config::defaults::<NeuronIntegratedGradients>, build: layers::<NeuronIntegratedGradients> },
+    MethodInfo { name: "gradient-shap", description: "expected gradients over a baseline distribution (Lundberg & Lee 2017; Erion et al. 2021)", family: ATTRIBUTION, needs: Needs::Gradients, output: OutputKind::Attributions, defaults: config::defaults::<GradientShap>, build: gradients::<GradientShap> },
+    MethodInfo { name: "guided-backprop", description: "gradient with ReLU backward g·1[x>0]·1[g>0] (Springenberg et al. 2015)", family: ATTRIBUTION, needs: Needs::Gradients, output: OutputKind::Attributions, defaults: config::defaults::<GuidedGradient>, build: |n, p| gradients_with(n, p, |g: &GuidedGradient| Ok(GuidedGradient { rule: ReluRule::Guided, ..g.clone() })) },
+    MethodInfo { name: "deconvnet", description: "gradient with ReLU backward max(g, 0) (Zeiler & Fergus 2014)", family: ATTRIBUTION, needs: Needs::Gradients, output: OutputKind::Attributions, defaults: config::defaults::<GuidedGradient>, build: |n, p| gradients_with(n, p, |g: &GuidedGradient| Ok(GuidedGradient { rule: ReluRule::Deconv, ..g.clone() })) },
+    MethodInfo { name: "lrp", description: "layer-wise relevance propagation with a Zennit composite or a KEY=RULE spec (Bach et al. 2015; Montavon et al. 2019)", family: ATTRIBUTION, needs: Needs::Gradients, output: OutputKind::Attributions, defaults: config::defaults::<LrpComposite>, build: |n, p| gradients_with(n, p, |c: &LrpComposite| c.method(n)) },
+    MethodInfo { name: "lrp-epsilon", description: "LRP-ε on every linear/conv layer, R_in = x ⊙ Wᵀ(R/(z + ε·sign z)) (Bach et al. 2015)", family: ATTRIBUTION, needs: Needs::Gradients, output: OutputKind::Attributions, defaults: config::defaults::<LrpEpsilon>, build: |n, p| gradients_with(n, p, |c: &LrpEpsilon| c.method(n)) },
+    MethodInfo { name: "lrp-gamma", description: "LRP-γ on every linear/conv layer, weights W + γW⁺ (Montavon et al. 2019)", family: ATTRIBUTION, needs: Needs::Gradients, output: OutputKind::Attributions, defaults: config::defaults::<LrpGamma>, build: |n, p| gradients_with(n, p, |c: &LrpGamma| c.method(n)) },
+    MethodInfo { name: "lrp-alpha-beta", description: "LRP-αβ on every linear/conv layer, α·positive − β·negative contributions (Bach et al. 2015)", family: ATTRIBUTION, needs: Needs::Gradients, output: OutputKind::Attributions, defaults: config::defaults::<LrpAlphaBeta>, build: |n, p| gradients_with(n, p, |c: &LrpAlphaBeta| c.method(n)) },
+    MethodInfo { name: "lrp-z-plus", description: "LRP-z⁺ on every linear/conv layer, positive contributions only (Montavon et al. 2017)", family: ATTRIBUTION, needs: Needs::Gradients, output: OutputKind::Attributions, defaults: config::defaults::<LrpZPlus>, build: |n, p| gradients_with(n, p, |c: &LrpZPlus| c.method(n)) },
+    MethodInfo { name: "lrp-zb", description: "LRP-z^B on the first layer for inputs in [low, high], LRP-ε above (Montavon et al. 2017)", family: ATTRIBUTION, needs: Needs::Gradients, output: OutputKind::Attributions, defaults: config::defaults::<LrpZb>, build: |n, p| gradients_with(n, p, |c: &LrpZb| c.method(n)) },
+    MethodInfo { name: "deep-taylor", description: "deep Taylor decomposition: z⁺ rule, z^B (with low/high) or w² on the first layer (Montavon et al. 2017)", family: ATTRIBUTION, needs: Needs::Gradients, output: OutputKind::Attributions, defaults: config::defaults::<DeepTaylor>, build: gradients::<DeepTaylor> },
+    MethodInfo { name: "deeplift", description: "contributions of x − baseline by multipliers Δy/Δx, Σa = f(x) − f(baseline), rescale or reveal-cancel (Shrikumar et al. 2017)", family: ATTRIBUTION, needs: Needs::Gradients, output: OutputKind::Attributions, defaults: config::defaults::<DeepLift>, build: gradients::<DeepLift> },
+    MethodInfo { name: "occlusion", description: "mean output drop f(x) − f(x with a sliding window at the baseline) over the windows covering each feature (Zeiler & Fergus 2014; Captum Occlusion)", family: ATTRIBUTION, needs: Needs::Forward, output: OutputKind::Attributions, defaults: config::defaults::<Occlusion>, build: forward::<Occlusion> },
+    MethodInfo { name: "feature-ablation", description: "f(x) − f(x with a feature or group at the baseline) (Captum FeatureAblation)", family: ATTRIBUTION, needs: Needs::Forward, output: OutputKind::Attributions, defaults: config::defaults::<FeatureAblation>, build: forward::<FeatureAblation> },
+    MethodInfo { name: "omission", description: "leave-one-out f(x) − f(x without feature i), = feature-ablation per feature (Li et al. 2016)", family: ATTRIBUTION, needs: Needs::Forward, output: OutputKind::Attributions, defaults: config::defaults::<Omission>, build: forward::<Omission> },
+    MethodInfo { name: "shapley-exact", description: "exact Shapley values over all 2^d coalitions of features or groups, v(S) = mean over background of f(x_S, b) (Shapley 1953; Lundberg & Lee 2017); d ≤ 20", family: ATTRIBUTION, needs: Needs::Forward, output: OutputKind::Attributions, defaults: config::defaults::<ShapleyExact>, build: forward::<ShapleyExact> },
+    MethodInfo { name: "kernel-shap", description: "Shapley values by Shapley-kernel weighted least squares over coalitions (Lundberg & Lee 2017, SHAP KernelExplainer)", family: ATTRIBUTION, needs: Needs::Forward, output: OutputKind::Attributions, defaults: config::defaults::<KernelShap>, build: forward::<KernelShap> },
+    MethodInfo { name: "shapley-sampling", description: "Shapley values by antithetic permutation sampling (Štrumbelj & Kononenko 2014)", family: ATTRIBUTION, needs: Needs::Forward, output: OutputKind::Attributions, defaults: config::defaults::<ShapleySampling>, build: forward::<ShapleySampling> },
+    MethodInfo { name: "lime", description: "coefficients of a kernel-weighted ridge surrogate over on/off perturbations against the baseline, or tabular samples from the training statistics (Ribeiro et al. 2016)", family: ATTRIBUTION, needs: Needs::Forward, output: OutputKind::Attributions, defaults: config::defaults::<Lime>, build: forward::<Lime> },
+    MethodInfo { name: "meaningful-perturbation", description: "deletion mask minimising λ₁‖1−m‖₁ + λ₂TV(m) + p_c(x⊙m + x̃⊙(1−m)) by Adam, attribution 1 − m (Fong & Vedaldi 2017)", family: ATTRIBUTION, needs: Needs::Gradients, output: OutputKind::Attributions, defaults: config::defaults::<MeaningfulPerturbation>, build: gradients::<MeaningfulPerturbation> },
+    MethodInfo { name: "pdp", description: "partial dependence of the target logit on a feature or pair over the data's quantile grid, PD(v) = mean_i f_c(x_i with x_S = v) (Friedman 2001); JSON and PNG", family: "attribution / global / passive", needs: Needs::Forward, output: OutputKind::Curves { individual: false }, defaults: config::defaults::<DependenceConfig>, build: curves },
+    MethodInfo { name: "ice", description: "individual conditional expectation curves f_c(x_i with x_S = v), one per row, with their mean the PD (Goldstein et al. 2015); JSON and PNG", family: "attribution / semi-local / passive", needs: Needs::Forward, output: OutputKind::Curves { individual: true }, defaults: config::defaults::<DependenceConfig>, build: curves },
 ];
 
-/// The refusal of building a global method (PDP, ICE) as a per-example attribution.
+/// The refusal of a global method (PDP, ICE) asked for per-example attributions.
 fn global_only(name: &str) -> PassiveError {
     PassiveError::BadArgument(format!(
-        "{name} gives curves, not attributions: use xai_passive::methods::partial_dependence"
+        "{name} gives curves over the data, not attributions per example (BoxedMethod::explain)"
     ))
 }
 
@@ -230,24 +422,73 @@ pub fn build_shared(name: &str, shared: &Params) -> Result<BoxedMethod> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::models::*;
+    use xai_tensor::Rng;
 
     #[test]
-    fn every_method_builds_or_gives_curves() {
+    fn every_method_builds_with_the_bound_it_declares() {
         for m in METHODS {
-            let built = build(m.name, &Params::default());
-            match m.output {
-                Output::Attributions => assert!(built.is_ok(), "{}", m.name),
-                Output::Curves { .. } => assert!(built.is_err(), "{}", m.name),
-            }
+            let built = build(m.name, &Params::default()).unwrap();
+            assert_eq!(built.needs(), m.needs, "{}", m.name);
+            assert_eq!(built.name(), m.name);
+            assert_eq!(
+                matches!(built.into_bound(), Bound::Curves(_)),
+                matches!(m.output, OutputKind::Curves { .. }),
+                "{}",
+                m.name
+            );
         }
         assert_eq!(
             info("ice").unwrap().output,
-            Output::Curves { individual: true }
-        );
-        assert_eq!(
-            info("pdp").unwrap().output,
-            Output::Curves { individual: false }
+            OutputKind::Curves { individual: true }
         );
         assert!(info("nope").is_err());
+    }
+
+    /// A black box: only forward passes (what a user wraps around a model with no tape).
+    struct BlackBox(xai_nn::Sequential);
+
+    impl Forward for BlackBox {
+        fn input_shape(&self) -> &[usize] {
+            self.0.input_shape()
+        }
+        fn predict(&self, x: &Tensor) -> xai_nn::Result<Tensor> {
+            self.0.predict(x)
+        }
+    }
+
+    #[test]
+    fn black_box_methods_run_on_a_forward_only_model_and_others_are_refused() {
+        let model = mlp(2);
+        let x = randn(&mut Rng::new(1), &[3, 6], 1.0);
+        let black = BlackBox(mlp(2));
+        let target = Target::Argmax;
+        let window = Params::default().with("window", "2");
+        let occlusion = build("occlusion", &window).unwrap();
+        let on_black = occlusion
+            .explain(ModelRef::Forward(&black), &x, &target)
+            .unwrap();
+        let layered: &dyn Layered = &model;
+        let on_layered = occlusion.explain(layered.into(), &x, &target).unwrap();
+        let (Output::Attributions(a), Output::Attributions(b)) = (on_black, on_layered) else {
+            panic!("attributions expected")
+        };
+        assert_eq!(
+            a.attributions.to_vec_f32().unwrap(),
+            b.attributions.to_vec_f32().unwrap()
+        );
+        let saliency = build("saliency", &Params::default()).unwrap();
+        let e = saliency
+            .explain(ModelRef::Forward(&black), &x, &target)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("saliency needs gradients from the model"), "{e}");
+        // A global method is an entry like the others, giving curves.
+        let pdp = build("pdp", &Params::default().with("feature", "1")).unwrap();
+        let Output::Curves(d) = pdp.explain(ModelRef::Forward(&black), &x, &target).unwrap() else {
+            panic!("curves expected")
+        };
+        assert_eq!(d.features, vec![1]);
+        assert!(pdp.attribute(layered, &x, &[0, 0, 0]).is_err());
     }
 }

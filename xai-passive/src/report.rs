@@ -4,9 +4,8 @@
 //! model files, timings, the completeness gap Σa − (f(x) − f(baseline)) where the method
 //! defines one, and the xai version.
 
-use crate::Explanation;
+use crate::output::Output;
 use serde::Serialize;
-use xai_tensor::Tensor;
 
 /// The version of xai that wrote a report (the workspace version).
 pub const XAI_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -21,40 +20,18 @@ pub struct ExplanationReport {
     /// The method's configuration: every parameter with the value used (tensors by their
     /// shape), as [`BoxedMethod::config`](crate::registry::BoxedMethod::config) gives it.
     pub parameters: serde_json::Value,
-    /// The class explained for each example.
-    pub targets: Vec<usize>,
     /// The input's shape as read (a single example has no batch axis).
     pub input_shape: Vec<usize>,
     /// Digests of the model files.
     pub model: ModelDigest,
     /// Wall-clock seconds of the stages.
     pub timings: Timings,
-    /// Σa − (f(x) − f(baseline)) per example, for methods with a completeness axiom (else
-    /// `null`).
-    pub completeness_gap: Option<Vec<f64>>,
-    /// The method's diagnostics (LIME's `local_r2`), see [`crate::Diagnostic`].
-    pub diagnostics: Vec<crate::Diagnostic>,
-    /// The attributions, as the `.npy` output holds them.
-    pub attributions: Array,
-}
-
-/// A dense array: its shape and its values in row-major (C) order.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Array {
-    /// The shape.
-    pub shape: Vec<usize>,
-    /// `shape.iter().product()` values, row-major (NaN/inf are written as `null`).
-    pub values: Vec<f32>,
-}
-
-impl Array {
-    /// The values of `t` (converted to f32) with its shape.
-    pub fn from_tensor(t: &Tensor) -> crate::Result<Self> {
-        Ok(Self {
-            shape: t.shape().to_vec(),
-            values: t.to_vec_f32()?,
-        })
-    }
+    /// The explanation, [`Output::to_json`]: its `kind` and its fields, beside the envelope's
+    /// (for attribution maps: `targets`, `completeness_gap` — Σa − (f(x) − f(baseline)) per
+    /// example where the method has a completeness axiom, else `null` — `diagnostics` and
+    /// `attributions`, as the `.npy` output holds them).
+    #[serde(flatten)]
+    pub explanation: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A file and the SHA-256 digest of its bytes (lowercase hex).
@@ -87,30 +64,28 @@ pub struct Timings {
 }
 
 impl ExplanationReport {
-    /// The report of `explanation` by `method` with configuration `parameters`;
-    /// `attributions` is the array as written out (possibly reshaped from
-    /// `explanation.attributions`).
+    /// The report of `explanation` (any kind) by `method` with configuration `parameters`.
     pub fn new(
         method: &str,
         parameters: &serde_json::Value,
-        explanation: &Explanation,
-        attributions: &Tensor,
+        explanation: &Output,
         input_shape: &[usize],
         model: ModelDigest,
         timings: Timings,
-    ) -> crate::Result<Self> {
-        Ok(Self {
+    ) -> Self {
+        let explanation = match explanation.to_json() {
+            serde_json::Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        };
+        Self {
             xai_version: XAI_VERSION.to_string(),
             method: method.to_string(),
             parameters: parameters.clone(),
-            targets: explanation.targets.clone(),
             input_shape: input_shape.to_vec(),
             model,
             timings,
-            completeness_gap: explanation.completeness_gap.clone(),
-            diagnostics: explanation.diagnostics.clone(),
-            attributions: Array::from_tensor(attributions)?,
-        })
+            explanation,
+        }
     }
 }
 
@@ -119,6 +94,7 @@ mod tests {
     use super::*;
     use crate::config::Params;
     use crate::registry;
+    use xai_tensor::Tensor;
 
     #[test]
     fn the_report_records_the_configuration_with_enums_spelled_as_parameters() {
@@ -169,7 +145,7 @@ mod tests {
         let dl =
             registry::build("deeplift", &Params::default().with("rule", "reveal-cancel")).unwrap();
         assert_eq!(dl.config()["rule"], "reveal-cancel");
-        let e = Explanation {
+        let e = crate::Explanation {
             attributions: Tensor::from_vec(vec![1.0f32, -2.0], &[1, 2]).unwrap(),
             targets: vec![3],
             completeness_gap: Some(vec![0.25]),
@@ -182,20 +158,21 @@ mod tests {
         let r = ExplanationReport::new(
             "deeplift",
             dl.config(),
-            &e,
-            &e.attributions,
+            &Output::Attributions(e),
             &[2],
             ModelDigest {
                 json: digest.clone(),
                 weights: digest,
             },
             Timings::default(),
-        )
-        .unwrap();
-        assert_eq!(r.attributions.shape, vec![1, 2]);
-        assert_eq!(r.attributions.values, vec![1.0, -2.0]);
-        assert_eq!(r.xai_version, XAI_VERSION);
-        assert_eq!(r.targets, vec![3]);
-        assert_eq!(r.parameters["rule"], "reveal-cancel");
+        );
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["kind"], "attributions");
+        assert_eq!(v["attributions"]["shape"], serde_json::json!([1, 2]));
+        assert_eq!(v["attributions"]["values"], serde_json::json!([1.0, -2.0]));
+        assert_eq!(v["xai_version"], XAI_VERSION);
+        assert_eq!(v["targets"], serde_json::json!([3]));
+        assert_eq!(v["completeness_gap"], serde_json::json!([0.25]));
+        assert_eq!(v["parameters"]["rule"], "reveal-cancel");
     }
 }

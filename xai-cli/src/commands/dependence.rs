@@ -4,15 +4,12 @@
 //! atomically), and with `--png DIR` a plot: the PD line (pdp) or the ICE curves with the PD
 //! drawn last (ice) for one feature, a heat map of the PD surface for a pair.
 
-use super::explain::Args;
-use super::{load_model, read_input, with_flag_names, CliResult};
+use super::CliResult;
 use image::{Rgb, RgbImage};
 use std::path::Path;
 use xai_eval::plot::{line_chart, LineChart, Series};
-use xai_nn::Layered;
-use xai_passive::config::from_params;
-use xai_passive::methods::{dataset_target, partial_dependence, Dependence, DependenceConfig};
-use xai_passive::Params;
+use xai_passive::methods::Dependence;
+use xai_passive::registry::OutputKind;
 use xai_tensor::write_atomic;
 
 /// ICE curves drawn at most in the PNG (all are in the JSON).
@@ -80,27 +77,13 @@ fn plot(method: &str, individual: bool, d: &Dependence) -> CliResult<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Runs `xai explain` for a method whose output is curves (pdp, ice); `individual`: the ICE
-/// curves are drawn too.
-pub fn run(a: &Args, params: &Params, individual: bool) -> CliResult {
-    let method = a.method.as_str();
-    let config: DependenceConfig = from_params(method, params).map_err(with_flag_names)?;
-    let features = config.features().map_err(with_flag_names)?;
-    let model = load_model(&a.model)?;
-    let (x, _) = read_input(&model, &a.input, a.allow_nan)?;
-    let m: &dyn Layered = &model;
-    let target = dataset_target(m, &x, &a.target)?;
-    let d = partial_dependence(m, &x, &features, target, config.grid, config.batch_size)?;
-    let json = serde_json::to_string(&d.to_json(method))?;
-    match &a.output {
-        Some(path) => write_atomic(path, format!("{json}\n").as_bytes())?,
-        None => println!("{json}"),
-    }
-    if let Some(dir) = &a.png {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let ids: Vec<String> = features.iter().map(usize::to_string).collect();
-        let name = format!("{method}_feature_{}.png", ids.join("_"));
-        write_atomic(&Path::new(dir).join(name), &plot(method, individual, &d)?)?;
-    }
+/// Writes the plot of curves `d` of `method` into `dir`: the PD line (pdp) or the ICE curves
+/// with the PD drawn last (ice) for one feature, a heat map of the PD surface for a pair.
+pub fn write_plot(dir: &Path, method: &str, kind: OutputKind, d: &Dependence) -> CliResult {
+    let individual = kind == (OutputKind::Curves { individual: true });
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let ids: Vec<String> = d.features.iter().map(usize::to_string).collect();
+    let name = format!("{method}_feature_{}.png", ids.join("_"));
+    write_atomic(&dir.join(name), &plot(method, individual, d)?)?;
     Ok(())
 }

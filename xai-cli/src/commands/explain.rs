@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use xai_nn::Layered;
 use xai_passive::methods::Baseline;
-use xai_passive::registry::Output;
+use xai_passive::registry::OutputKind;
 use xai_passive::report::{ExplanationReport, Timings};
-use xai_passive::{registry, resolve_targets, Params, Target};
+use xai_passive::{registry, Explanation, Output, Params, Target};
 use xai_tensor::Tensor;
 
 /// Arguments of `xai explain`.
@@ -43,10 +43,12 @@ pub struct Args {
     /// (default: standard output).
     #[arg(long)]
     pub output: Option<PathBuf>,
-    /// Output format: `npy` (the attributions alone) or `json` (attributions with method,
-    /// parameters, targets, input shape, model SHA-256, timings, completeness gap, version).
-    #[arg(long, value_enum, default_value_t = Format::Npy)]
-    pub format: Format,
+    /// Output format: `npy` (attribution maps alone; the default for maps), `json` (the
+    /// explanation of any kind in the report envelope: method, parameters, input shape, model
+    /// SHA-256, timings, version, then its kind and fields; the default for the other kinds)
+    /// or `text` (a plain rendering).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
     /// Accept NaN or infinite inputs (refused by default).
     #[arg(long)]
     pub allow_nan: bool,
@@ -115,6 +117,8 @@ pub enum Format {
     Npy,
     /// A JSON report ([`xai_passive::report::ExplanationReport`]).
     Json,
+    /// Plain text ([`Output::to_text`]).
+    Text,
 }
 
 /// Flags of the black-box perturbation methods. Parsed in [`run`] or by the method, so a bad
@@ -313,51 +317,91 @@ pub fn method_params(a: &Args) -> CliResult<Params> {
     Ok(p)
 }
 
-/// Runs `xai explain`.
+/// Runs `xai explain`: builds the method from the flags, runs it on the input and writes what
+/// it gives — attribution maps (`.npy`, or JSON / text), curves (JSON / text) or any other
+/// kind — with `--png` pictures of maps and curves.
 pub fn run(a: &Args) -> CliResult {
     let params = method_params(a)?;
-    if let Output::Curves { individual } = registry::info(&a.method)?.output {
-        a.device.resolve()?;
-        return super::dependence::run(a, &params, individual);
-    }
-    let Some(output) = &a.output else {
-        return Err("--output is required: the .npy file for the attributions".into());
-    };
+    let kind = registry::info(&a.method)?.output;
     let method = registry::build(&a.method, &params).map_err(with_flag_names)?;
-    if a.format == Format::Npy && output == Path::new("-") {
-        return Err("--output - (standard output) needs --format json".into());
+    let maps = kind == OutputKind::Attributions;
+    let format = a
+        .format
+        .unwrap_or(if maps { Format::Npy } else { Format::Json });
+    let output = match (&a.output, format) {
+        (Some(p), Format::Npy) if p == Path::new("-") => {
+            return Err("--output - (standard output) needs --format json or text".into())
+        }
+        (None, Format::Npy) => {
+            return Err("--output is required: the .npy file for the attributions".into())
+        }
+        (Some(p), _) => p.clone(),
+        (None, _) => PathBuf::from("-"),
+    };
+    if format == Format::Npy && !maps {
+        return Err(format!(
+            "{} gives no attribution maps to write as .npy: use --format json or text",
+            a.method
+        )
+        .into());
     }
     let start = Instant::now();
     let spinner = crate::progress::spinner(format!("explaining with {}", a.method));
-    let model = a.device.place_model(load_model(&a.model)?)?;
+    let device = if maps {
+        a.device.clone()
+    } else {
+        super::DeviceArgs {
+            device: a.device.resolve()?,
+        }
+    };
+    let model = device.place_model(load_model(&a.model)?)?;
     let (x, shape) = read_input(&model, &a.input, a.allow_nan)?;
-    let x = a.device.place(&x)?;
+    let x = device.place(&x)?;
     let load_seconds = start.elapsed().as_secs_f64();
     let m: &dyn Layered = &model;
-    if a.png.is_some() && x.rank() != 4 {
+    if maps && a.png.is_some() && x.rank() != 4 {
         return Err(format!("--png needs image inputs [N, C, H, W], got {:?}", x.shape()).into());
     }
-    let targets = resolve_targets(m, &x, &a.target)?;
-    let e = method.attribute(m, &x, &targets).map_err(with_flag_names)?;
+    let explained = method
+        .explain(m.into(), &x, &a.target)
+        .map_err(with_flag_names)?;
     spinner.finish_and_clear();
-    // The method's own figures about its explanation (LIME's local fidelity).
-    for d in &e.diagnostics {
-        let v: Vec<String> = d.per_example.iter().map(|v| format!("{v:.4}")).collect();
-        eprintln!("{} {}: {}", a.method, d.description, v.join(" "));
-    }
-    // Input-space methods give the input's shape back; layer methods and unupsampled maps
-    // keep their own per-example shape (without the batch axis for a single example).
-    let out = &e.attributions;
-    let out = if out.shape()[1..] == x.shape()[1..] {
-        out.reshape(&shape)?
-    } else if shape.len() < x.rank() {
-        out.reshape(&out.shape()[1..])?
-    } else {
-        out.clone()
+    let explained = match explained {
+        Output::Attributions(e) => {
+            // The method's own figures about its explanation (LIME's local fidelity).
+            for d in &e.diagnostics {
+                let v: Vec<String> = d.per_example.iter().map(|v| format!("{v:.4}")).collect();
+                eprintln!("{} {}: {}", a.method, d.description, v.join(" "));
+            }
+            if let Some(dir) = &a.png {
+                let signed = !(a.abs || a.channel_max);
+                crate::render::write_heatmaps(dir, &a.method, &x, &e.attributions, signed)?;
+            }
+            // Input-space methods give the input's shape back; layer methods and
+            // unupsampled maps keep their own per-example shape (without the batch axis for a
+            // single example).
+            let out = &e.attributions;
+            let attributions = if out.shape()[1..] == x.shape()[1..] {
+                out.reshape(&shape)?
+            } else if shape.len() < x.rank() {
+                out.reshape(&out.shape()[1..])?
+            } else {
+                out.clone()
+            };
+            Output::Attributions(Explanation { attributions, ..e })
+        }
+        Output::Curves(d) => {
+            if let Some(dir) = &a.png {
+                super::dependence::write_plot(dir, &a.method, kind, &d)?;
+            }
+            Output::Curves(d)
+        }
+        other => other,
     };
-    match a.format {
-        Format::Npy => out.write_npy(output)?,
-        Format::Json => {
+    match (format, &explained) {
+        (Format::Npy, Output::Attributions(e)) => e.attributions.write_npy(&output)?,
+        (Format::Text, _) => crate::report::write_text(&output, &explained.to_text())?,
+        _ => {
             let timings = Timings {
                 load_seconds,
                 attribute_seconds: start.elapsed().as_secs_f64() - load_seconds,
@@ -367,23 +411,13 @@ pub fn run(a: &Args) -> CliResult {
             let report = ExplanationReport::new(
                 &a.method,
                 method.config(),
-                &e,
-                &out,
+                &explained,
                 &shape,
                 digest,
                 timings,
-            )?;
-            crate::report::write_json(output, &report, start)?;
+            );
+            crate::report::write_json(&output, &report, start)?;
         }
-    }
-    if let Some(dir) = &a.png {
-        crate::render::write_heatmaps(
-            dir,
-            &a.method,
-            &x,
-            &e.attributions,
-            !(a.abs || a.channel_max),
-        )?;
     }
     Ok(())
 }

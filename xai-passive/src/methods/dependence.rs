@@ -104,9 +104,9 @@ pub struct Dependence {
 }
 
 impl Dependence {
-    /// The JSON document of these curves for `method` (`pdp` or `ice`): method, response,
-    /// target, features, grid, pd (a row-major matrix for a pair) and ice.
-    pub fn to_json(&self, method: &str) -> serde_json::Value {
+    /// The JSON document of these curves: response, target, features, grid, pd (a row-major
+    /// matrix for a pair) and ice.
+    pub fn to_json(&self) -> serde_json::Value {
         let pd = if self.grid.len() == 2 {
             let cols = self.grid[1].len().max(1);
             serde_json::json!(self.pd.chunks(cols).collect::<Vec<_>>())
@@ -114,7 +114,6 @@ impl Dependence {
             serde_json::json!(self.pd)
         };
         serde_json::json!({
-            "method": method,
             "response": "logit",
             "target": self.target,
             "features": self.features,

@@ -15,7 +15,7 @@
 
 use crate::attribution::{Attribution, Explanation};
 use crate::config::{at_least_one, finite_non_negative, MethodConfig, Params};
-use crate::registry::{self, BoxedMethod};
+use crate::registry::{self, Bound, BoxedMethod};
 use crate::{PassiveError, Result};
 use rayon::prelude::*;
 use xai_tensor::{DType, Rng, Tensor};
@@ -147,16 +147,31 @@ pub fn build_noise_tunnel(
         })?;
     let mut recorded = serde_json::to_value(&config).expect("a configuration serializes");
     recorded["inner_config"] = inner.config().clone();
-    Ok(BoxedMethod::new(
+    // The tunnel needs what its inner method needs.
+    fn of<A>(inner: A, kind: NoiseKind, c: &NoiseTunnelConfig) -> NoiseTunnel<A> {
         NoiseTunnel {
             inner,
             kind,
-            samples: config.samples,
-            noise_std: config.noise_std,
-            seed: config.seed,
-        },
-        &recorded,
-    ))
+            samples: c.samples,
+            noise_std: c.noise_std,
+            seed: c.seed,
+        }
+    }
+    let bound = match inner.into_bound() {
+        Bound::Forward(m) => Bound::Forward(Box::new(of(m, kind, &config))),
+        Bound::Gradients(m) => Bound::Gradients(Box::new(of(m, kind, &config))),
+        Bound::Layers(m) => Bound::Layers(Box::new(of(m, kind, &config))),
+        Bound::Curves(_) => {
+            return Err(crate::config::bad(
+                "inner",
+                format!(
+                    "cannot be {}: it gives curves, not attributions",
+                    config.inner
+                ),
+            ))
+        }
+    };
+    Ok(BoxedMethod::new(name, bound, &recorded))
 }
 
 /// `n` noisy copies of each example of `x: [N, F…]`, sample-major (row s·N + i), with

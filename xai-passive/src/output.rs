@@ -1,0 +1,425 @@
+//! What a method gives: one type, [`Output`], for every kind of explanation the surveys name
+//! (Zhang et al., *A Survey on Neural Network Interpretability*, Table I: rules, hidden
+//! semantics, attribution, examples — from local to global), each serializable to one JSON
+//! object tagged by its `kind` and with a text rendering. A front end writes whatever kind a
+//! method returns without knowing the method; reports ([`crate::report`]) wrap it in the
+//! same envelope.
+//!
+//! ```
+//! use xai_passive::output::{Condition, Output, Rule, RuleSet};
+//!
+//! let rules = Output::Rules(RuleSet {
+//!     rules: vec![Rule {
+//!         conditions: vec![Condition::at_most(2, Some("petal length".into()), 2.45)],
+//!         class: 0,
+//!         coverage: 0.33,
+//!         precision: 1.0,
+//!     }],
+//! });
+//! assert_eq!(rules.kind(), "rules");
+//! assert!(rules.to_text().contains("IF petal length ≤ 2.45 THEN class 0"));
+//! assert_eq!(rules.to_json()["kind"], "rules");
+//! ```
+
+use crate::methods::Dependence;
+use crate::Explanation;
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::fmt::Write;
+
+/// One explanation of any kind.
+#[derive(Clone, Debug)]
+pub enum Output {
+    /// Attribution maps, one per input (attribution, local).
+    Attributions(Explanation),
+    /// Partial dependence and ICE curves over a data set (attribution, global / semi-local).
+    Curves(Dependence),
+    /// Rules or a tree distilled from the model (rules, local to global).
+    Rules(RuleSet),
+    /// Concept scores per class with their significance (hidden semantics, global).
+    Concepts(ConceptScores),
+    /// What hidden units detect (hidden semantics, global).
+    Units(UnitSemantics),
+    /// Training examples that explain each input, with scores (examples, local).
+    Examples(ExampleScores),
+    /// Prototypes a model reasons with (examples, global).
+    Prototypes(Prototypes),
+}
+
+impl Output {
+    /// The kind's name, the JSON `kind` tag.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Output::Attributions(_) => "attributions",
+            Output::Curves(_) => "curves",
+            Output::Rules(_) => "rules",
+            Output::Concepts(_) => "concepts",
+            Output::Units(_) => "units",
+            Output::Examples(_) => "examples",
+            Output::Prototypes(_) => "prototypes",
+        }
+    }
+
+    /// The explanation as one JSON object: `{"kind": …, …its fields}` (attribution maps as
+    /// `{"shape": [...], "values": [...]}`, non-finite numbers as `null`).
+    pub fn to_json(&self) -> Value {
+        let mut v = match self {
+            Output::Attributions(e) => json!({
+                "targets": e.targets,
+                "completeness_gap": e.completeness_gap,
+                "diagnostics": e.diagnostics,
+                "attributions": {
+                    "shape": e.attributions.shape(),
+                    "values": e.attributions.to_vec_f32().unwrap_or_default(),
+                },
+            }),
+            Output::Curves(d) => d.to_json(),
+            Output::Rules(r) => to_value(r),
+            Output::Concepts(c) => to_value(c),
+            Output::Units(u) => to_value(u),
+            Output::Examples(e) => to_value(e),
+            Output::Prototypes(p) => to_value(p),
+        };
+        if let Value::Object(m) = &mut v {
+            m.insert("kind".into(), self.kind().into());
+        }
+        v
+    }
+
+    /// A plain-text rendering for a terminal or a log, one item per line.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        match self {
+            Output::Attributions(e) => {
+                let shape = e.attributions.shape();
+                let _ = writeln!(s, "attributions of shape {shape:?}");
+                let per = e.attributions.numel() / shape.first().copied().unwrap_or(1).max(1);
+                let v = e.attributions.to_vec_f64().unwrap_or_default();
+                for (i, (row, t)) in v.chunks(per.max(1)).zip(&e.targets).enumerate() {
+                    let mut order: Vec<usize> = (0..row.len()).collect();
+                    order.sort_by(|&a, &b| row[b].abs().total_cmp(&row[a].abs()));
+                    let top: Vec<String> = order
+                        .iter()
+                        .take(5)
+                        .map(|&j| format!("{j}: {:+.4}", row[j]))
+                        .collect();
+                    let _ = write!(
+                        s,
+                        "example {i} (class {t}): top features {}",
+                        top.join(", ")
+                    );
+                    if let Some(g) = e.completeness_gap.as_ref().and_then(|g| g.get(i)) {
+                        let _ = write!(s, "; completeness gap {g:.3e}");
+                    }
+                    for d in &e.diagnostics {
+                        if let Some(v) = d.per_example.get(i) {
+                            let _ = write!(s, "; {} {v:.4}", d.name);
+                        }
+                    }
+                    s.push('\n');
+                }
+            }
+            Output::Curves(d) => {
+                let _ = writeln!(
+                    s,
+                    "partial dependence of class {} on feature(s) {:?} over {} rows",
+                    d.target,
+                    d.features,
+                    d.ice.len()
+                );
+                if d.grid.len() == 1 {
+                    for (v, pd) in d.grid[0].iter().zip(&d.pd) {
+                        let _ = writeln!(s, "{v:>12.4}  {pd:+.4}");
+                    }
+                } else {
+                    let _ = writeln!(s, "a {}×{} surface", d.grid[0].len(), d.grid[1].len());
+                }
+            }
+            Output::Rules(r) => {
+                for rule in &r.rules {
+                    let _ = writeln!(s, "{rule}");
+                }
+            }
+            Output::Concepts(c) => {
+                let _ = writeln!(s, "concepts at layer {} for class {}", c.layer, c.class);
+                for k in &c.concepts {
+                    let _ = writeln!(
+                        s,
+                        "{:<24} score {:.3}  p {:.3}",
+                        k.concept, k.score, k.p_value
+                    );
+                }
+            }
+            Output::Units(u) => {
+                let _ = writeln!(s, "units of layer {}", u.layer);
+                for k in &u.units {
+                    let _ = writeln!(s, "unit {:>4}: {} (IoU {:.3})", k.unit, k.concept, k.iou);
+                }
+            }
+            Output::Examples(e) => {
+                for (i, row) in e.per_input.iter().enumerate() {
+                    let items: Vec<String> = row
+                        .iter()
+                        .map(|x| format!("#{} {:+.4}", x.index, x.score))
+                        .collect();
+                    let _ = writeln!(s, "input {i}: {}", items.join(", "));
+                }
+            }
+            Output::Prototypes(p) => {
+                for q in &p.prototypes {
+                    let _ = writeln!(
+                        s,
+                        "class {}: training example #{} (score {:.4})",
+                        q.class, q.index, q.score
+                    );
+                }
+            }
+        }
+        s
+    }
+}
+
+fn to_value(v: &impl Serialize) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+/// A comparison of a feature with a threshold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Comparison {
+    /// feature ≤ threshold.
+    AtMost,
+    /// feature > threshold.
+    Above,
+}
+
+/// One condition of a rule: `feature ≤ threshold` or `feature > threshold`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Condition {
+    /// Flat feature index into one example.
+    pub feature: usize,
+    /// The feature's name, where the data has names.
+    pub name: Option<String>,
+    /// How the feature is compared.
+    pub comparison: Comparison,
+    /// The threshold.
+    pub threshold: f64,
+}
+
+impl Condition {
+    /// `feature ≤ threshold`.
+    pub fn at_most(feature: usize, name: Option<String>, threshold: f64) -> Self {
+        Self {
+            feature,
+            name,
+            comparison: Comparison::AtMost,
+            threshold,
+        }
+    }
+}
+
+impl std::fmt::Display for Condition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let op = match self.comparison {
+            Comparison::AtMost => "≤",
+            Comparison::Above => ">",
+        };
+        match &self.name {
+            Some(n) => write!(f, "{n} {op} {}", self.threshold),
+            None => write!(f, "x[{}] {op} {}", self.feature, self.threshold),
+        }
+    }
+}
+
+/// IF all conditions THEN class, with how much of the data it covers and how often it is
+/// right there (Ribeiro et al. 2018's coverage and precision).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Rule {
+    /// Conditions, all of which must hold.
+    pub conditions: Vec<Condition>,
+    /// The class the rule predicts.
+    pub class: usize,
+    /// Fraction of the data the rule applies to.
+    pub coverage: f64,
+    /// Fraction of the covered data the model gives `class`.
+    pub precision: f64,
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let conds: Vec<String> = self.conditions.iter().map(ToString::to_string).collect();
+        let when = if conds.is_empty() {
+            "TRUE".to_string()
+        } else {
+            conds.join(" AND ")
+        };
+        write!(
+            f,
+            "IF {when} THEN class {} (coverage {:.3}, precision {:.3})",
+            self.class, self.coverage, self.precision
+        )
+    }
+}
+
+/// Rules (a rule list, or a tree's root-to-leaf paths).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RuleSet {
+    /// The rules, in the order they apply.
+    pub rules: Vec<Rule>,
+}
+
+/// One concept's score for a class (TCAV: the fraction of the class's inputs whose logit
+/// rises along the concept's direction, Kim et al. 2018).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConceptScore {
+    /// The concept's name.
+    pub concept: String,
+    /// The score.
+    pub score: f64,
+    /// Significance against random concepts (two-sided p-value).
+    pub p_value: f64,
+}
+
+/// Concept scores of one class at one layer.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConceptScores {
+    /// The layer the concepts live in.
+    pub layer: String,
+    /// The class explained.
+    pub class: usize,
+    /// One score per concept.
+    pub concepts: Vec<ConceptScore>,
+}
+
+/// What one unit detects (network dissection, Bau et al. 2017).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UnitConcept {
+    /// The unit (channel) index.
+    pub unit: usize,
+    /// The concept it matches best.
+    pub concept: String,
+    /// Intersection over union of its thresholded activation with the concept's masks.
+    pub iou: f64,
+}
+
+/// The units of one layer with their concepts.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UnitSemantics {
+    /// The layer.
+    pub layer: String,
+    /// One entry per unit.
+    pub units: Vec<UnitConcept>,
+}
+
+/// A training example with its score for one input (an influence, a similarity).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct ScoredExample {
+    /// Row of the training set.
+    pub index: usize,
+    /// Its score.
+    pub score: f64,
+}
+
+/// The training examples that explain each input, best first.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ExampleScores {
+    /// One list per input.
+    pub per_input: Vec<Vec<ScoredExample>>,
+}
+
+/// One prototype: a training example (or a patch of one) that stands for a class.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Prototype {
+    /// The class it stands for.
+    pub class: usize,
+    /// Row of the training set it is (or is projected onto).
+    pub index: usize,
+    /// Its score (a similarity or a weight).
+    pub score: f64,
+}
+
+/// The prototypes of a model.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Prototypes {
+    /// Every prototype.
+    pub prototypes: Vec<Prototype>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xai_tensor::Tensor;
+
+    #[test]
+    fn every_kind_serializes_with_its_tag_and_renders_as_text() {
+        let maps = Output::Attributions(Explanation {
+            attributions: Tensor::from_vec(vec![0.5f32, -2.0, 1.0, 0.0], &[2, 2]).unwrap(),
+            targets: vec![1, 0],
+            completeness_gap: Some(vec![1e-7, 0.0]),
+            diagnostics: Vec::new(),
+        });
+        let v = maps.to_json();
+        assert_eq!(v["kind"], "attributions");
+        assert_eq!(v["attributions"]["shape"], json!([2, 2]));
+        assert_eq!(v["attributions"]["values"], json!([0.5, -2.0, 1.0, 0.0]));
+        let text = maps.to_text();
+        assert!(text.contains("example 0 (class 1): top features 1: -2.0000, 0: +0.5000"));
+        let kinds = [
+            maps,
+            Output::Rules(RuleSet::default()),
+            Output::Concepts(ConceptScores {
+                layer: "conv2".into(),
+                class: 3,
+                concepts: vec![ConceptScore {
+                    concept: "stripes".into(),
+                    score: 0.8,
+                    p_value: 0.01,
+                }],
+            }),
+            Output::Units(UnitSemantics {
+                layer: "conv2".into(),
+                units: vec![UnitConcept {
+                    unit: 7,
+                    concept: "sky".into(),
+                    iou: 0.12,
+                }],
+            }),
+            Output::Examples(ExampleScores {
+                per_input: vec![vec![ScoredExample {
+                    index: 41,
+                    score: -0.5,
+                }]],
+            }),
+            Output::Prototypes(Prototypes {
+                prototypes: vec![Prototype {
+                    class: 2,
+                    index: 9,
+                    score: 1.0,
+                }],
+            }),
+        ];
+        for k in &kinds {
+            assert_eq!(k.to_json()["kind"], k.kind());
+        }
+        assert!(kinds[2].to_text().contains("stripes"));
+        assert!(kinds[3].to_text().contains("unit    7: sky (IoU 0.120)"));
+        assert!(kinds[4].to_text().contains("input 0: #41 -0.5000"));
+        assert!(kinds[5].to_text().contains("class 2: training example #9"));
+        let rule = Rule {
+            conditions: vec![
+                Condition::at_most(0, None, 1.5),
+                Condition {
+                    comparison: Comparison::Above,
+                    ..Condition::at_most(3, Some("age".into()), 40.0)
+                },
+            ],
+            class: 1,
+            coverage: 0.25,
+            precision: 0.9,
+        };
+        assert_eq!(
+            rule.to_string(),
+            "IF x[0] ≤ 1.5 AND age > 40 THEN class 1 (coverage 0.250, precision 0.900)"
+        );
+    }
+}
