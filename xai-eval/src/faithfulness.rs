@@ -52,6 +52,18 @@ impl Curves {
             .collect()
     }
 
+    /// The mean curve over the examples, as points (t_k = k/K, mean p_k).
+    pub fn mean(&self) -> Vec<(f64, f64)> {
+        let len = self.curves.first().map_or(0, Vec::len);
+        (0..len)
+            .map(|k| {
+                let t = k as f64 / (len - 1).max(1) as f64;
+                let p = self.curves.iter().map(|c| c[k]).sum::<f64>() / self.curves.len() as f64;
+                (t, p)
+            })
+            .collect()
+    }
+
     /// Area over the perturbation curve (Samek et al. 2017, MoRF order, on deletion curves):
     /// AOPC = 1/(K + 1) Σ_{k=0}^{K} (p_0 − p_k). Higher is better.
     pub fn aopc(&self) -> Vec<f64> {
@@ -488,5 +500,106 @@ mod tests {
             assert!((gap[i] - want).abs() < 1e-5, "{gap:?} {want}");
         }
         assert!(completeness_gap(&m, &x, &sal, &[0, 2], &Baseline::Zeros, 8).is_err());
+    }
+}
+
+/// Settings of [`FaithfulnessSummary::of`].
+#[derive(Clone, Debug)]
+pub struct SummarySettings {
+    /// Steps K of the deletion and insertion curves.
+    pub steps: usize,
+    /// What removed features become.
+    pub baseline: Baseline,
+    /// Draws of I per example for infidelity.
+    pub infidelity_samples: usize,
+    /// σ of infidelity's perturbations, in input units.
+    pub noise_std: f64,
+    /// Seed of the perturbations.
+    pub seed: u64,
+    /// Rows per model call.
+    pub batch_size: usize,
+}
+
+/// How faithful a batch of attribution maps is, summarised over its examples: the mean
+/// deletion and insertion AUC (Petsiuk et al. 2018), the mean infidelity (Yeh et al. 2019)
+/// and the mean deletion and insertion curves — a report's per-method row and charts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaithfulnessSummary {
+    /// Mean deletion AUC (lower is better).
+    pub deletion_auc: f64,
+    /// Mean insertion AUC (higher is better).
+    pub insertion_auc: f64,
+    /// Mean infidelity (lower is better).
+    pub infidelity: f64,
+    /// The mean deletion curve, (t, p) points.
+    pub deletion_curve: Vec<(f64, f64)>,
+    /// The mean insertion curve.
+    pub insertion_curve: Vec<(f64, f64)>,
+}
+
+impl FaithfulnessSummary {
+    /// The summary of attributions `a` of `x` for `targets` on `model`.
+    ///
+    /// **Errors** as [`perturbation_curves`] and [`infidelity`].
+    pub fn of<M: Forward + ?Sized>(
+        model: &M,
+        x: &Tensor,
+        a: &Tensor,
+        targets: &[usize],
+        s: &SummarySettings,
+    ) -> Result<Self> {
+        let curves = |c: Curve| {
+            perturbation_curves(model, x, a, targets, c, s.steps, &s.baseline, s.batch_size)
+        };
+        let (del, ins) = (curves(Curve::Deletion)?, curves(Curve::Insertion)?);
+        let infd = infidelity(
+            model,
+            x,
+            a,
+            targets,
+            s.infidelity_samples,
+            s.noise_std,
+            s.seed,
+            s.batch_size,
+        )?;
+        Ok(Self {
+            deletion_auc: crate::mean_std(&del.auc()).0,
+            insertion_auc: crate::mean_std(&ins.auc()).0,
+            infidelity: crate::mean_std(&infd).0,
+            deletion_curve: del.mean(),
+            insertion_curve: ins.mean(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_is_the_mean_of_its_metrics() {
+        let m = crate::testing::mlp(4, 6, "relu", 3, 2);
+        let x = Rng::new(3).normal(&[5, 4], 0.0, 1.0, DType::F32).unwrap();
+        let a = Rng::new(4).normal(&[5, 4], 0.0, 1.0, DType::F32).unwrap();
+        let t = [0, 1, 2, 0, 1];
+        let s = SummarySettings {
+            steps: 4,
+            baseline: Baseline::Zeros,
+            infidelity_samples: 8,
+            noise_std: 0.1,
+            seed: 1,
+            batch_size: 3,
+        };
+        let f = FaithfulnessSummary::of(&m, &x, &a, &t, &s).unwrap();
+        let del =
+            perturbation_curves(&m, &x, &a, &t, Curve::Deletion, 4, &Baseline::Zeros, 3).unwrap();
+        let mean_auc = del.auc().iter().sum::<f64>() / 5.0;
+        assert!((f.deletion_auc - mean_auc).abs() < 1e-12);
+        let infd = infidelity(&m, &x, &a, &t, 8, 0.1, 1, 3).unwrap();
+        assert!((f.infidelity - infd.iter().sum::<f64>() / 5.0).abs() < 1e-12);
+        assert_eq!(f.deletion_curve.len(), 5);
+        assert_eq!(f.deletion_curve[4].0, 1.0);
+        let p0 = del.curves.iter().map(|c| c[0]).sum::<f64>() / 5.0;
+        assert!((f.deletion_curve[0].1 - p0).abs() < 1e-12);
     }
 }

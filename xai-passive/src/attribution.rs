@@ -76,6 +76,16 @@ pub struct Explanation {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+impl Explanation {
+    /// The mean over the examples of |Σa − (f(x) − f(baseline))|, for methods with a
+    /// completeness axiom.
+    pub fn mean_completeness_gap(&self) -> Option<f64> {
+        self.completeness_gap
+            .as_ref()
+            .map(|g| g.iter().map(|v| v.abs()).sum::<f64>() / g.len().max(1) as f64)
+    }
+}
+
 /// A figure a method reports about its explanation, one value per example (a surrogate's fit,
 /// a convergence measure): carried in the result, so a front end shows any method's the same
 /// way.

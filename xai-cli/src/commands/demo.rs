@@ -10,10 +10,10 @@ use indicatif::ProgressBar;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use xai_eval::faithfulness::{infidelity, perturbation_curves, Curve, DEFAULT_STEPS};
+use xai_eval::faithfulness::{FaithfulnessSummary, SummarySettings, DEFAULT_STEPS};
 use xai_eval::league::{league, params_on_batch, League, LeagueOptions};
 use xai_eval::plot::{write_bar_chart, write_line_chart, BarChart, LineChart, Series};
-use xai_eval::{mean_std, sanity};
+use xai_eval::sanity;
 use xai_nn::train::{evaluate, fit_normalize, train, TrainConfig};
 use xai_nn::{file, Dataset, Forward, Layered, Sequential};
 use xai_passive::methods::Baseline;
@@ -134,7 +134,7 @@ pub fn run(a: &Args) -> CliResult {
         let seconds = t.elapsed().as_secs_f64();
         e.attributions.write_npy(dir.join(format!("{name}.npy")))?;
         crate::render::write_heatmaps(&dir.join("png"), name, &x, &e.attributions, true)?;
-        let gap = e.completeness_gap.map(|g| mean_abs(&g));
+        let gap = e.mean_completeness_gap();
         attributions.push(e.attributions);
         rows.push((name.to_string(), family, seconds, gap));
         bar.inc(1);
@@ -152,30 +152,25 @@ pub fn run(a: &Args) -> CliResult {
     {
         bar.set_message(format!("evaluate {name}"));
         let attr = attributions.get(k).unwrap_or(&reference);
-        let curves = |c: Curve| {
-            perturbation_curves(m, &x, attr, &pred, c, DEFAULT_STEPS, &Baseline::Zeros, 256)
+        let settings = SummarySettings {
+            steps: DEFAULT_STEPS,
+            baseline: Baseline::Zeros,
+            infidelity_samples: INFIDELITY_SAMPLES,
+            noise_std: INFIDELITY_STD,
+            seed: 0,
+            batch_size: 256,
         };
-        let (del, ins) = (curves(Curve::Deletion)?, curves(Curve::Insertion)?);
-        let infd = infidelity(
-            m,
-            &x,
-            attr,
-            &pred,
-            INFIDELITY_SAMPLES,
-            INFIDELITY_STD,
-            0,
-            256,
-        )?;
-        deletion.push((family, Series::new(&name, mean_curve(&del.curves))));
-        insertion.push((family, Series::new(&name, mean_curve(&ins.curves))));
+        let f = FaithfulnessSummary::of(m, &x, attr, &pred, &settings)?;
+        deletion.push((family, Series::new(&name, f.deletion_curve.clone())));
+        insertion.push((family, Series::new(&name, f.insertion_curve.clone())));
         summary.push(MethodRow {
             name,
             family,
             seconds,
             gap,
-            deletion_auc: mean_std(&del.auc()).0,
-            insertion_auc: mean_std(&ins.auc()).0,
-            infidelity: mean_std(&infd).0,
+            deletion_auc: f.deletion_auc,
+            insertion_auc: f.insertion_auc,
+            infidelity: f.infidelity,
         });
         bar.inc(1);
     }
@@ -310,24 +305,6 @@ fn pick_one_per_class(set: &Dataset, k: usize) -> CliResult<(Tensor, Vec<usize>)
     }
     let labels = picked.iter().map(|&i| set.y[i]).collect();
     Ok((set.x.index_select(0, &picked)?, labels))
-}
-
-fn mean_abs(v: &[f64]) -> f64 {
-    v.iter().map(|x| x.abs()).sum::<f64>() / v.len().max(1) as f64
-}
-
-/// The mean over examples of perturbation curves, at t = k/K.
-fn mean_curve(curves: &[Vec<f64>]) -> Vec<(f64, f64)> {
-    let len = curves.first().map_or(0, Vec::len);
-    (0..len)
-        .map(|k| {
-            let t = k as f64 / (len - 1).max(1) as f64;
-            (
-                t,
-                curves.iter().map(|c| c[k]).sum::<f64>() / curves.len() as f64,
-            )
-        })
-        .collect()
 }
 
 fn print_summary(rows: &[MethodRow]) {
