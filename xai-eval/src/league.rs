@@ -67,39 +67,31 @@ pub struct LeagueMetric {
     pub description: &'static str,
 }
 
-/// The league's metrics, in column order.
-pub const METRICS: [LeagueMetric; 6] = [
-    LeagueMetric {
-        name: "deletion",
-        higher_is_better: false,
-        description: "AUC of the target probability as the top features go to the baseline (Petsiuk et al. 2018)",
-    },
-    LeagueMetric {
-        name: "insertion",
-        higher_is_better: true,
-        description: "AUC of the target probability as the top features are revealed over the baseline (Petsiuk et al. 2018)",
-    },
-    LeagueMetric {
-        name: "infidelity",
-        higher_is_better: false,
-        description: "infidelity of the optimally scaled map, E[(βIᵀa − Δf)²], I ~ N(0, σ²) (Yeh et al. 2019)",
-    },
-    LeagueMetric {
-        name: "max-sensitivity",
-        higher_is_better: false,
-        description: "max ‖a(x + δ) − a(x)‖/‖a(x)‖ over δ ~ U(−r, r) (Yeh et al. 2019)",
-    },
-    LeagueMetric {
-        name: "sparseness",
-        higher_is_better: true,
-        description: "Gini index of |a| (Chalasani et al. 2020)",
-    },
-    LeagueMetric {
-        name: "randomization",
-        higher_is_better: false,
-        description: "|Spearman| of the maps of the model and of a fully re-initialised model (Adebayo et al. 2018)",
-    },
+/// The league's columns, in order: each column's name and the registry metric it reports
+/// (the metric's direction and description are the registry's).
+pub const COLUMNS: [(&str, &str); 6] = [
+    ("deletion", "deletion"),
+    ("insertion", "insertion"),
+    ("infidelity", "infidelity-scaled"),
+    ("max-sensitivity", "max-sensitivity"),
+    ("sparseness", "sparseness"),
+    ("randomization", "model-randomization"),
 ];
+
+/// The league's metrics, in column order, from [`COLUMNS`] and the metric registry.
+pub fn metrics() -> Vec<LeagueMetric> {
+    COLUMNS
+        .iter()
+        .map(|&(name, metric)| {
+            let info = crate::registry::find(metric).expect("league columns are registry metrics");
+            LeagueMetric {
+                name,
+                higher_is_better: info.better == crate::registry::Better::Higher,
+                description: info.description,
+            }
+        })
+        .collect()
+}
 
 /// Settings of [`league`].
 #[derive(Clone, Debug)]
@@ -167,7 +159,7 @@ impl LeagueOptions {
 pub struct LeagueRow {
     /// Registry name.
     pub method: String,
-    /// Mean over the examples of each metric ([`METRICS`] order); `None` when it could not be
+    /// Mean over the examples of each metric ([`COLUMNS`] order); `None` when it could not be
     /// computed.
     pub values: Vec<Option<f64>>,
     /// Rank among the methods per metric (1 = best, ties share their average rank).
@@ -238,9 +230,10 @@ pub fn league(
         .iter()
         .map(|name| score_method(model, &random, x, targets, name, opts))
         .collect();
-    rank(&METRICS, &mut rows);
+    let metrics = metrics();
+    rank(&metrics, &mut rows);
     Ok(League {
-        metrics: METRICS.to_vec(),
+        metrics,
         examples: n,
         rows,
     })
@@ -258,8 +251,8 @@ fn score_method(
     let start = Instant::now();
     let mut row = LeagueRow {
         method: name.to_string(),
-        values: vec![None; METRICS.len()],
-        ranks: vec![None; METRICS.len()],
+        values: vec![None; COLUMNS.len()],
+        ranks: vec![None; COLUMNS.len()],
         mean_rank: None,
         seconds: 0.0,
         notes: Vec::new(),
@@ -333,10 +326,10 @@ fn score_method(
                     row.values[k] = Some(mean);
                 } else {
                     row.notes
-                        .push(format!("{}: not a finite number", METRICS[k].name));
+                        .push(format!("{}: not a finite number", COLUMNS[k].0));
                 }
             }
-            Err(e) => row.notes.push(format!("{}: {e}", METRICS[k].name)),
+            Err(e) => row.notes.push(format!("{}: {e}", COLUMNS[k].0)),
         }
     }
     row.seconds = start.elapsed().as_secs_f64();
@@ -551,9 +544,9 @@ mod tests {
             row("b", &[Some(0.1)]),
             row("c", &[Some(0.5)]),
         ];
-        rank(&METRICS[..1], &mut rows);
+        rank(&metrics()[..1], &mut rows);
         let l = League {
-            metrics: METRICS[..1].to_vec(),
+            metrics: metrics()[..1].to_vec(),
             examples: 1,
             rows,
         };
@@ -584,9 +577,9 @@ mod tests {
             row("y", &[None; 6]),
         ];
         rows[1].notes.push("skipped: needs a layer".into());
-        rank(&METRICS, &mut rows);
+        rank(&metrics(), &mut rows);
         let l = League {
-            metrics: METRICS.to_vec(),
+            metrics: metrics(),
             examples: 2,
             rows,
         };
