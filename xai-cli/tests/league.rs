@@ -29,7 +29,7 @@ fn league_writes_markdown_and_json_and_notes_skipped_methods() {
         "--input",
         &x,
         "--methods",
-        "saliency,integrated-gradients,grad-cam,neuron-gradient,bogus",
+        "saliency,integrated-gradients,grad-cam,neuron-gradient,lrp",
         "--fast",
         "--output-dir",
         out.to_str().unwrap(),
@@ -39,17 +39,30 @@ fn league_writes_markdown_and_json_and_notes_skipped_methods() {
     let md = std::fs::read_to_string(out.join("league.md")).unwrap();
     assert_eq!(stdout, md);
     assert!(md.starts_with("Method league on 4 examples"), "{md}");
-    // Three ranked rows, places 1–3, then the two skipped ones.
-    for place in ["| 1 | ", "| 2 | ", "| 3 | "] {
+    // Four ranked rows, places 1–4, then the skipped one.
+    for place in ["| 1 | ", "| 2 | ", "| 3 | ", "| 4 | "] {
         assert!(md.contains(place), "{md}");
     }
+    assert!(md.contains("| – | neuron-gradient |"), "{md}");
+    // A misspelt method is a one-line error, not a skipped row.
+    let o = xai(&[
+        "league",
+        "--model",
+        &m,
+        "--input",
+        &x,
+        "--methods",
+        "saliency,telepathy",
+        "--fast",
+        "--output-dir",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(
-        md.contains("| – | bogus |") && md.contains("| – | neuron-gradient |"),
-        "{md}"
-    );
-    assert!(
-        md.contains("- `bogus`: skipped: unknown method 'bogus'"),
-        "{md}"
+        !o.status.success()
+            && stderr.trim_end().lines().count() == 1
+            && stderr.contains("unknown method 'telepathy'"),
+        "{stderr}"
     );
     let json = std::fs::read_to_string(out.join("league.json")).unwrap();
     for key in [

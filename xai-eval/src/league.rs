@@ -222,6 +222,10 @@ pub fn league(
     if targets.len() != n {
         return bad(format!("{} targets for {n} examples", targets.len()));
     }
+    // A misspelt method is an error, not a skipped row.
+    for name in &opts.methods {
+        registry::info(name)?;
+    }
     // A seed apart from the usual init seeds (0, 1, …), so an untrained model file initialised
     // with `seed` is not its own "randomized" copy.
     let random = fresh_model(model, opts.seed ^ 0x5a17_c0de)?;
@@ -623,9 +627,16 @@ mod tests {
         .unwrap();
         let x = f32t(&[0.5, 1.0, -1.5, 2.0, 0.1, 0.2, 0.3, -0.4], &[2, 4]);
         let opts = LeagueOptions {
-            methods: vec!["saliency".into(), "grad-cam".into(), "nope".into()],
+            methods: vec!["saliency".into(), "grad-cam".into()],
             ..LeagueOptions::fast()
         };
+        // A misspelt method is refused, not skipped.
+        let typo = LeagueOptions {
+            methods: vec!["saliency".into(), "nope".into()],
+            ..LeagueOptions::fast()
+        };
+        let e = league(&model, &x, &[0, 1], &typo).unwrap_err().to_string();
+        assert!(e.contains("unknown method 'nope'"), "{e}");
         let l = league(&model, &x, &[0, 1], &opts).unwrap();
         assert_eq!(l.rows[0].method, "saliency");
         let v = &l.rows[0].values;
@@ -651,10 +662,7 @@ mod tests {
         l.write(&out).unwrap();
         let md = std::fs::read_to_string(out.join("league.md")).unwrap();
         assert_eq!(md, l.markdown());
-        assert!(
-            md.contains("- `nope`: skipped: unknown method 'nope'"),
-            "{md}"
-        );
+        assert!(md.contains("- `grad-cam`: skipped"), "{md}");
         assert!(std::fs::read_to_string(out.join("league.json"))
             .unwrap()
             .contains("\"method\": \"grad-cam\""));

@@ -14,8 +14,9 @@ pub enum Baseline {
     /// The per-feature mean over the explained input batch (one baseline shared by every
     /// example; not a Captum option).
     Mean,
-    /// Given values: one baseline `[...input_shape]` shared by every example, or one per
-    /// example `[N, ...input_shape]` (`--baseline FILE.npy`).
+    /// Given values: one baseline `[...input_shape]` (or `[1, ...input_shape]`, as a PyTorch
+    /// user passes it to Captum) shared by every example, or one per example
+    /// `[N, ...input_shape]`.
     Tensor(Tensor),
 }
 
@@ -74,9 +75,12 @@ impl Baseline {
                         "baseline contains NaN or infinite values".into(),
                     ));
                 }
+                let one_with_batch_axis = b.rank() == shape.len()
+                    && b.shape().first() == Some(&1)
+                    && b.shape()[1..] == shape[1..];
                 if b.shape() == shape {
                     Ok(b)
-                } else if b.shape() == &shape[1..] {
+                } else if b.shape() == &shape[1..] || one_with_batch_axis {
                     let mut one = vec![1];
                     one.extend(&shape[1..]);
                     Ok(b.reshape(&one)?.broadcast_to(shape)?.mul_scalar(1.0)?)
@@ -91,5 +95,26 @@ impl Baseline {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_baseline_with_a_batch_axis_is_shared_as_captum_takes_it() {
+        let x = Tensor::zeros(&[3, 2, 2], DType::F32);
+        let one = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[1, 2, 2]).unwrap();
+        let b = Baseline::Tensor(one.clone()).resolve(&x).unwrap();
+        assert_eq!(b.shape(), &[3, 2, 2]);
+        assert_eq!(b.to_vec_f32().unwrap()[8..], [1.0, 2.0, 3.0, 4.0]);
+        let flat = Baseline::Tensor(one.reshape(&[2, 2]).unwrap())
+            .resolve(&x)
+            .unwrap();
+        assert_eq!(flat.to_vec_f32().unwrap(), b.to_vec_f32().unwrap());
+        let two = Tensor::zeros(&[2, 2, 2], DType::F32);
+        let e = Baseline::Tensor(two).resolve(&x).unwrap_err().to_string();
+        assert!(e.contains("baseline has shape [2, 2, 2]"), "{e}");
     }
 }

@@ -145,6 +145,7 @@ impl BoxedMethod {
     /// **Errors** if the model cannot do what the method needs (a black box for a gradient
     /// method), or as the method does.
     pub fn explain(&self, model: ModelRef<'_>, x: &Tensor, target: &Target) -> Result<Output> {
+        check_not_empty(self.name, x)?;
         if let Bound::Curves(c) = &self.method {
             let m = model.forward();
             let t = dataset_target(m, x, target)?;
@@ -167,6 +168,7 @@ impl BoxedMethod {
         x: &Tensor,
         targets: &[usize],
     ) -> Result<Explanation> {
+        check_not_empty(self.name, x)?;
         let short = |needs: Needs| {
             PassiveError::BadArgument(format!(
                 "{} needs {needs} from the model; this model gives only {}",
@@ -382,6 +384,17 @@ pub const METHODS: &[MethodInfo] = &[
     MethodInfo { name: "ice", description: "individual conditional expectation curves f_c(x_i with x_S = v), one per row, with their mean the PD (Goldstein et al. 2015); JSON and PNG", family: "attribution / semi-local / passive", needs: Needs::Forward, output: OutputKind::Curves { individual: true }, defaults: config::defaults::<DependenceConfig>, build: curves },
 ];
 
+/// Every method refuses an empty batch the same way: one clear line, before any work.
+fn check_not_empty(name: &str, x: &Tensor) -> Result<()> {
+    if x.shape().first().is_none_or(|&n| n == 0) {
+        return Err(PassiveError::BadArgument(format!(
+            "{name} has nothing to explain: the input batch is empty (shape {:?})",
+            x.shape()
+        )));
+    }
+    Ok(())
+}
+
 /// The refusal of a global method (PDP, ICE) asked for per-example attributions.
 fn global_only(name: &str) -> PassiveError {
     PassiveError::BadArgument(format!(
@@ -454,6 +467,27 @@ mod tests {
         }
         fn predict(&self, x: &Tensor) -> xai_nn::Result<Tensor> {
             self.0.predict(x)
+        }
+    }
+
+    #[test]
+    fn every_method_refuses_an_empty_batch_with_one_line() {
+        let model = mlp(2);
+        let m: &dyn Layered = &model;
+        let empty = Tensor::zeros(&[0, 6], xai_tensor::DType::F32);
+        for info in METHODS {
+            let method = build(info.name, &Params::default()).unwrap();
+            let e = method
+                .explain(m.into(), &empty, &Target::Argmax)
+                .unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "{} has nothing to explain: the input batch is empty (shape [0, 6])",
+                    info.name
+                )
+            );
+            assert!(method.attribute(m, &empty, &[]).is_err());
         }
     }
 
