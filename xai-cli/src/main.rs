@@ -6,7 +6,7 @@ mod progress;
 mod render;
 mod report;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
 
 /// Neural-network interpretability: predictions and explanations of models exported from
@@ -66,6 +66,45 @@ fn default_sigpipe() {
 #[cfg(not(unix))]
 fn default_sigpipe() {}
 
+/// The command line, or the exit code of a usage error (one line on stderr, code 2), of
+/// `--help` / `--version` (printed, code 0), or of a bare `xai` (the short help, code 2).
+/// Every flag that takes a value takes negative numbers as values, so the flag's own check
+/// names what is wrong (`--target -1`), not clap's "unexpected argument".
+fn parse() -> Result<Cli, ExitCode> {
+    use clap::error::ErrorKind;
+    let negative = |a: clap::Arg| {
+        if a.get_action().takes_values() {
+            a.allow_negative_numbers(true)
+        } else {
+            a
+        }
+    };
+    let cmd = Cli::command().mut_subcommands(move |s| s.mut_args(negative));
+    let parsed = cmd
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    parsed.map_err(|e| match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            ExitCode::SUCCESS
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = Cli::command().print_help();
+            ExitCode::from(2)
+        }
+        _ => {
+            let text = e.render().to_string();
+            let first = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("error");
+            let line = first.trim_start_matches("error: ");
+            eprintln!("error: {line}");
+            ExitCode::from(2)
+        }
+    })
+}
+
 fn main() -> ExitCode {
     default_sigpipe();
     // A bug must still end as one line, not a backtrace.
@@ -80,7 +119,10 @@ fn main() -> ExitCode {
             msg.unwrap_or_else(|| "panic".into()).replace('\n', " ")
         );
     }));
-    let cli = Cli::parse();
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     progress::set_quiet(cli.quiet);
     let result = match cli.command {
         Command::Predict(a) => commands::predict::run(&a),

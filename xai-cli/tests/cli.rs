@@ -340,3 +340,37 @@ fn channel_max_saliency_is_the_max_over_channels_of_the_absolute_gradient() {
         .unwrap();
     assert!(rel_l2(&got, &want) < 1e-4);
 }
+
+#[test]
+fn usage_errors_are_one_line_naming_the_flag_and_bare_xai_prints_the_short_help() {
+    let f = common::fixture("mlp");
+    let (m, i) = (f.join("model.json"), f.join("input.npy"));
+    let dir = tempfile::tempdir().unwrap();
+    let o = dir.path().join("o.npy");
+    let (m, i, o) = (
+        m.to_str().unwrap(),
+        i.to_str().unwrap(),
+        o.to_str().unwrap(),
+    );
+    let base = ["explain", "--model", m, "--input", i, "--output", o];
+    for (extra, needle) in [
+        (&["--target", "-1"][..], "--target"),
+        (&["--bogus"], "unexpected argument '--bogus'"),
+        (&["--format", "yaml"], "--format"),
+    ] {
+        let args = [&base[..], extra].concat();
+        let out = common::xai(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.lines().count() == 1 && stderr.starts_with("error: ") && stderr.contains(needle),
+            "{args:?}: '{stderr}'"
+        );
+        assert!(!std::path::Path::new(o).exists());
+    }
+    let out = common::xai(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: xai"));
+    let out = common::xai(&["--version"]);
+    assert!(out.status.success());
+}
