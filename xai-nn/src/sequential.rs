@@ -134,10 +134,14 @@ impl Sequential {
                     .join(", ")
             )));
         };
+        // Checked after the conversion: an f64 value beyond f32's range becomes infinite.
+        let x = x.to_dtype(DType::F32)?;
         if !allow_non_finite && x.has_non_finite()? {
-            return Err(NnError::Input("contains NaN or infinite values".into()));
+            return Err(NnError::Input(
+                "contains NaN or infinite values (in f32, the compute type)".into(),
+            ));
         }
-        Ok(x.to_dtype(DType::F32)?)
+        Ok(x)
     }
 
     /// This model with every parameter and buffer (batch norm's running statistics) on
@@ -408,6 +412,10 @@ mod tests {
         assert!(m
             .check_input(&t(&[1.0, f64::NAN, 3.0], &[1, 3]), true)
             .is_ok());
+        // Finite in f64, infinite in f32: refused too.
+        let huge = Tensor::from_slice(&[1.0f64, 1e300, 3.0], &[1, 3]).unwrap();
+        let e = m.check_input(&huge, false).unwrap_err().to_string();
+        assert!(e.contains("NaN or infinite values (in f32"), "{e}");
         let trace = m
             .forward_trace(&Var::leaf(t(&[1.0, -2.0, 0.5], &[1, 3])))
             .unwrap();
