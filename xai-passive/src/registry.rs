@@ -284,43 +284,41 @@ impl MethodInfo {
     }
 }
 
-/// Builds configuration `C`, a black-box method, from `params`.
+/// Builds configuration `C` from `params` and the method from it with `make`, behind the
+/// bound `make` gives it.
+fn built<C: MethodConfig>(
+    name: &'static str,
+    params: &Params,
+    make: impl FnOnce(&C) -> Result<Bound>,
+) -> Result<BoxedMethod> {
+    let c: C = config::from_params(name, params)?;
+    Ok(BoxedMethod::new(name, make(&c)?, &c))
+}
+
+/// Builds configuration `C`, a black-box method that is its own configuration.
 fn forward<C: MethodConfig + Clone + Attribution<dyn Forward> + 'static>(
     name: &'static str,
     params: &Params,
 ) -> Result<BoxedMethod> {
-    let c: C = config::from_params(name, params)?;
-    Ok(BoxedMethod::new(
-        name,
-        Bound::Forward(Box::new(c.clone())),
-        &c,
-    ))
+    built(name, params, |c: &C| {
+        Ok(Bound::Forward(Box::new(c.clone())))
+    })
 }
 
-/// Builds configuration `C`, a gradient method, from `params`.
+/// Builds configuration `C`, a gradient method that is its own configuration.
 fn gradients<C: MethodConfig + Clone + Attribution<dyn Differentiable> + 'static>(
     name: &'static str,
     params: &Params,
 ) -> Result<BoxedMethod> {
-    let c: C = config::from_params(name, params)?;
-    Ok(BoxedMethod::new(
-        name,
-        Bound::Gradients(Box::new(c.clone())),
-        &c,
-    ))
+    gradients_with(name, params, |c: &C| Ok(c.clone()))
 }
 
-/// Builds configuration `C`, a layer method, from `params`.
+/// Builds configuration `C`, a layer method that is its own configuration.
 fn layers<C: MethodConfig + Clone + Attribution<dyn Layered> + 'static>(
     name: &'static str,
     params: &Params,
 ) -> Result<BoxedMethod> {
-    let c: C = config::from_params(name, params)?;
-    Ok(BoxedMethod::new(
-        name,
-        Bound::Layers(Box::new(c.clone())),
-        &c,
-    ))
+    built(name, params, |c: &C| Ok(Bound::Layers(Box::new(c.clone()))))
 }
 
 /// Builds configuration `C` from `params` and the gradient method from it with `make`.
@@ -329,18 +327,16 @@ fn gradients_with<C: MethodConfig, A: Attribution<dyn Differentiable> + 'static>
     params: &Params,
     make: impl FnOnce(&C) -> Result<A>,
 ) -> Result<BoxedMethod> {
-    let c: C = config::from_params(name, params)?;
-    Ok(BoxedMethod::new(
-        name,
-        Bound::Gradients(Box::new(make(&c)?)),
-        &c,
-    ))
+    built(name, params, |c: &C| {
+        Ok(Bound::Gradients(Box::new(make(c)?)))
+    })
 }
 
 /// Builds the global method `name` (PDP, ICE) from `params`.
 fn curves(name: &'static str, params: &Params) -> Result<BoxedMethod> {
-    let c: DependenceConfig = config::from_params(name, params)?;
-    Ok(BoxedMethod::new(name, Bound::Curves(c.clone()), &c))
+    built(name, params, |c: &DependenceConfig| {
+        Ok(Bound::Curves(c.clone()))
+    })
 }
 
 const ATTRIBUTION: &str = "attribution / local / passive";
