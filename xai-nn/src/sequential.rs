@@ -161,6 +161,23 @@ impl Sequential {
         Ok(self)
     }
 
+    /// This model with every parameter and buffer converted to `dtype`: `F64` for
+    /// finite-difference checks and second-order references (its inputs must then be f64
+    /// too). Parameters stay leaves that require gradients.
+    ///
+    /// **Errors** if a tensor cannot be converted on its device.
+    pub fn to_dtype(mut self, dtype: DType) -> Result<Self> {
+        for l in &mut self.layers {
+            for (_, p) in l.layer.params_mut() {
+                *p = Var::leaf(p.value().to_dtype(dtype)?);
+            }
+            for (_, b) in l.layer.buffers_mut() {
+                *b = b.to_dtype(dtype)?;
+            }
+        }
+        Ok(self)
+    }
+
     pub(crate) fn normalized(&self, x: &Var) -> xai_tensor::Result<Var> {
         let Some(n) = &self.normalize else {
             return Ok(x.clone());
@@ -345,6 +362,41 @@ mod tests {
             .to_vec_f32()
             .unwrap();
         assert_eq!(train, vec![-1.0, 3.0], "batch mean 4, variance 1");
+    }
+
+    #[test]
+    fn to_dtype_converts_parameters_and_buffers_and_keeps_the_function() {
+        let bn = BatchNorm {
+            weight: Var::leaf(t(&[2.0, 0.5], &[2])),
+            bias: Var::leaf(t(&[1.0, -1.0], &[2])),
+            running_mean: t(&[1.0, 0.0], &[2]),
+            running_var: t(&[4.0, 1.0], &[2]),
+            eps: 1e-5,
+            spatial: false,
+        };
+        let lin = Linear {
+            weight: Var::leaf(t(&[1.0, -2.0], &[1, 2])),
+            bias: Some(Var::leaf(t(&[0.25], &[1]))),
+        };
+        let layers = vec![layer("bn", Box::new(bn)), layer("l", Box::new(lin))];
+        let m = Sequential::new(vec![2], layers, None).unwrap();
+        let x = t(&[3.0, 5.0, -1.0, 2.0], &[2, 2]);
+        let y32 = m.predict(&x).unwrap().to_vec_f64().unwrap();
+        let m = m.to_dtype(DType::F64).unwrap();
+        assert!(m
+            .named_params()
+            .iter()
+            .all(|(_, p)| p.value().dtype() == DType::F64 && p.requires_grad()));
+        assert!(m.layers()[0]
+            .layer
+            .buffers()
+            .iter()
+            .all(|(_, b)| b.dtype() == DType::F64));
+        let y64 = m.predict(&x.to_dtype(DType::F64).unwrap()).unwrap();
+        assert_eq!(y64.dtype(), DType::F64);
+        for (a, b) in y64.to_vec_f64().unwrap().iter().zip(y32) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
     }
 
     #[test]
