@@ -152,6 +152,51 @@ fn second_derivatives_of_ops_match_finite_differences() {
 }
 
 #[test]
+fn second_derivatives_through_max_pooling_and_stacked_convolutions() {
+    // What a CNN's Hessian over its parameters passes through: the second conv's input
+    // gradient (a transposed convolution) differentiated in its weight, max pooling's
+    // scatter, and both convolutions' weight gradients.
+    let tol = |r: std::result::Result<f64, String>| r.unwrap_or_else(|e| panic!("{e}"));
+    tol(gradgradcheck(
+        |v| {
+            v[0].max_pool2d(Pool2dParams {
+                kernel: [2, 2],
+                stride: [2, 2],
+            })?
+            .softplus()
+        },
+        &[randn(&[2, 2, 4, 4], 8)],
+        1e-4,
+        1e-6,
+    ));
+    let p = Conv2dParams {
+        stride: [1, 1],
+        padding: [1, 1],
+        dilation: [1, 1],
+    };
+    tol(gradgradcheck(
+        |v| {
+            v[0].conv2d(&v[1], Some(&v[2]), p)?
+                .tanh()?
+                .max_pool2d(Pool2dParams {
+                    kernel: [2, 2],
+                    stride: [2, 2],
+                })?
+                .conv2d(&v[3], None, p)?
+                .softplus()
+        },
+        &[
+            randn(&[2, 2, 4, 4], 9),
+            randn(&[3, 2, 3, 3], 10),
+            randn(&[3], 11),
+            randn(&[2, 3, 2, 2], 12),
+        ],
+        1e-4,
+        1e-6,
+    ));
+}
+
+#[test]
 fn second_derivative_of_an_mlp_input_gradient() {
     // The input-gradient penalty's building block: d/dθ ‖∂f/∂x‖² for f = w2·tanh(W1 x + b1).
     let (x, w1, b1, w2) = (
