@@ -48,6 +48,9 @@ pub enum NnError {
     /// A training setting that cannot work.
     #[error("{0}")]
     Config(String),
+    /// A parameter selection, or a vector over parameters, that does not fit the model.
+    #[error("parameter '{name}': {msg}")]
+    Parameter { name: String, msg: String },
     /// A tensor op failed.
     #[error(transparent)]
     Tensor(#[from] xai_tensor::Error),

@@ -4,7 +4,8 @@
 //! files users export from PyTorch (`model.json` architecture + safetensors weights, see
 //! [`mod@file`]). The capability traits that attribution methods ask of a model live in [`model`].
 //! Training: [`loss`], [`optim`], [`mod@train`] (with an extra-loss hook for active methods);
-//! datasets in [`data`] (CSV, the bundled real sets, synthetic sets with ground truth).
+//! second order over parameters (gradients and Hessian-vector products by name) in
+//! [`hessian`]; datasets in [`data`] (CSV, the bundled real sets, synthetic sets with ground truth).
 //!
 //! ```
 //! use xai_autodiff::Var;
@@ -34,6 +35,7 @@
 pub mod data;
 mod error;
 pub mod file;
+pub mod hessian;
 pub mod layers;
 pub mod loss;
 pub mod model;
