@@ -175,12 +175,18 @@ impl ParamHessian {
                         ),
                     ));
                 }
+                // Checked after the conversion: an f64 value beyond f32's range becomes infinite.
+                let vi = vi.to_dtype(p.value().dtype())?;
                 if vi.has_non_finite()? {
-                    return Err(param_err(name, "v contains NaN or infinite values"));
+                    return Err(param_err(
+                        name,
+                        format!(
+                            "v contains NaN or infinite values (in {}, the parameter's dtype)",
+                            format!("{:?}", vi.dtype()).to_lowercase()
+                        ),
+                    ));
                 }
-                let vi = vi
-                    .to_dtype(p.value().dtype())?
-                    .to_device(p.value().device())?;
+                let vi = vi.to_device(p.value().device())?;
                 let term = g.mul_const(&vi)?.sum_all()?;
                 dot = Some(match dot.take() {
                     Some(d) => d.add(&term)?,
@@ -313,11 +319,15 @@ fn batch(model: &Sequential, x: &Tensor, like: &Var) -> Result<Tensor> {
     if x.shape()[0] == 0 {
         return Err(NnError::Input("empty batch".into()));
     }
+    // Checked after the conversion: an f64 value beyond f32's range becomes infinite.
+    let x = x.to_dtype(like.value().dtype())?;
     if x.has_non_finite()? {
-        return Err(NnError::Input("contains NaN or infinite values".into()));
+        return Err(NnError::Input(format!(
+            "contains NaN or infinite values (in {}, the model's dtype)",
+            format!("{:?}", x.dtype()).to_lowercase()
+        )));
     }
-    Ok(x.to_dtype(like.value().dtype())?
-        .to_device(like.value().device())?)
+    Ok(x.to_device(like.value().device())?)
 }
 
 #[cfg(test)]
@@ -664,7 +674,9 @@ mod tests {
         // And the subset against finite differences of the subset's gradient.
         let ce = |out: &Var| cross_entropy(out, &labels, 0.0);
         let fd = fd_hvp(&mut model, &x, &ce, &["4.weight".into()], &[v_w]);
-        assert!(rel_err(&hv_sub, &fd) <= 1e-6);
+        let err = rel_err(&hv_sub, &fd);
+        eprintln!("subset (4.weight): relative L2 error vs finite differences {err:e}");
+        assert!(err <= 1e-6, "{err:e}");
     }
 
     #[test]
@@ -691,6 +703,22 @@ mod tests {
         let hv32 = h32.hvp(&v).unwrap();
         assert_eq!(hv32[0].dtype(), DType::F32);
         assert!(rel_err(&hv32, &h64.hvp(&v).unwrap()) < 1e-4);
+        // Finite in f64, infinite in the f32 model: refused, the batch and v alike.
+        let huge = Tensor::full(&[8, 5], 1e300, DType::F64);
+        let e = ParamHessian::cross_entropy(&make(), &huge, &labels, None)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "input: contains NaN or infinite values (in f32, the model's dtype)"
+        );
+        let mut big = v.clone();
+        big[0] = Tensor::full(big[0].shape(), 1e300, DType::F64);
+        let e = h32.hvp(&big).unwrap_err().to_string();
+        assert!(
+            e.starts_with("parameter '0.weight': v contains NaN or infinite values (in f32"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -751,7 +779,10 @@ mod tests {
         );
         let nan = Tensor::from_vec(vec![0.0f64, f64::NAN, 1.0], &[3]).unwrap();
         let e = msg(h.hvp(&[ok[0].clone(), nan]).unwrap_err());
-        assert_eq!(e, "parameter '4.bias': v contains NaN or infinite values");
+        assert_eq!(
+            e,
+            "parameter '4.bias': v contains NaN or infinite values (in f64, the parameter's dtype)"
+        );
         let inf = Tensor::full(&[6, 8], f64::INFINITY, DType::F64);
         assert!(msg(h.hvp(&[inf, ok[1].clone()]).unwrap_err()).starts_with("parameter '2.weight'"));
     }
