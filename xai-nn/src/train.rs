@@ -313,9 +313,13 @@ mod tests {
                    {"name": "2", "op": "linear", "in_features": 16, "out_features": 2}]}"#;
 
     fn model() -> Sequential {
+        // One file per call: the tests run in parallel threads of one process, and a shared
+        // file could be read while another thread rewrites it (seen as "EOF while parsing").
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("xai-train-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let p = dir.join("m.json");
+        let p = dir.join(format!("m{call}.json"));
         std::fs::write(&p, MLP).unwrap();
         file::load_or_init(&p, 1).unwrap()
     }
