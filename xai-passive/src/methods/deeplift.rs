@@ -38,10 +38,11 @@ use super::lrp_rules::{neg, plain_backward, pos, LinearMap};
 use super::saliency::target_gradient;
 use crate::attribution::{Attribution, Explanation};
 use crate::baseline::Baseline;
+use crate::batching::Chunks;
 use crate::config::{at_least_one, MethodConfig};
 use crate::objectives::target_logits;
+use crate::Result;
 use crate::DEFAULT_BATCH_SIZE;
-use crate::{map_batches, Result};
 use xai_autodiff::{default_backward, Op, RuleCtx, Var};
 use xai_nn::Differentiable;
 use xai_tensor::{DType, Tensor};
@@ -317,19 +318,14 @@ impl<M: Differentiable + ?Sized> Attribution<M> for DeepLift {
         let base = self.baseline.resolve(&x)?;
         let n = x.shape()[0];
         // Chunks of examples; each goes through the model as [x; x̄].
-        let index = Tensor::from_vec((0..n).map(|i| i as f32).collect::<Vec<_>>(), &[n])?;
-        let a = map_batches(&index, self.batch_size, |chunk, start| {
-            let m = chunk.shape()[0];
+        let a = Chunks::new(n, self.batch_size).concat(|rows| {
+            let (start, m) = (rows.start, rows.len());
             let (xc, bc) = (x.narrow(0, start, m)?, base.narrow(0, start, m)?);
             let both = Tensor::cat(&[xc.clone(), bc.clone()], 0)?;
-            let t = &targets[start..start + m];
+            let t = &targets[rows];
             let t2: Vec<usize> = t.iter().chain(t).copied().collect();
-            let g = target_gradient(
-                model,
-                &both,
-                &t2,
-                Some(CompositeRule::new(Composite::deeplift(self.rule))),
-            )?;
+            let rule = CompositeRule::new(Composite::deeplift(self.rule));
+            let g = target_gradient(model, &both, &t2, Some(rule))?;
             Ok(xc.sub(&bc)?.mul(&g.narrow(0, 0, m)?)?)
         })?;
         let fx = target_logits(model, &x, targets, self.batch_size)?;

@@ -20,7 +20,7 @@ use super::saliency::target_gradient;
 use crate::attribution::{Attribution, Explanation};
 use crate::config::{at_least_one, MethodConfig};
 use crate::DEFAULT_BATCH_SIZE;
-use crate::{map_batches, Result};
+use crate::{map_rows, Result};
 use xai_nn::Differentiable;
 use xai_tensor::DType;
 
@@ -91,8 +91,8 @@ impl<M: Differentiable + ?Sized> Attribution<M> for GuidedGradient {
         self.validate()?;
         let x = x.to_dtype(DType::F32)?;
         let composite = self.rule.composite();
-        let g = map_batches(&x, self.batch_size, |chunk, start| {
-            let t = &targets[start..start + chunk.shape()[0]];
+        let g = map_rows(&x, self.batch_size, |chunk, rows| {
+            let t = &targets[rows];
             let rule = CompositeRule::new(composite.clone());
             target_gradient(model, chunk, t, Some(rule))
         })?;

@@ -17,7 +17,7 @@ use super::saliency::recorded_target_logits;
 use crate::attribution::{Attribution, Explanation};
 use crate::config::{at_least_one, bad, finite_non_negative, MethodConfig};
 use crate::DEFAULT_BATCH_SIZE;
-use crate::{map_batches, Result};
+use crate::{map_rows, Result};
 use std::sync::Arc;
 use xai_autodiff::{enable_grad, grad_tensors, GradRule};
 use xai_nn::Differentiable;
@@ -471,13 +471,13 @@ pub(crate) fn relevance_batches<M: Differentiable + ?Sized>(
     batch_size: usize,
 ) -> Result<Tensor> {
     let x = x.to_dtype(DType::F32)?;
-    map_batches(&x, batch_size, |chunk, start| {
+    map_rows(&x, batch_size, |chunk, rows| {
         let mut c = composite.clone();
         if let Some((layer, b)) = zbox {
             let (l, h) = b.resolve(chunk)?;
             c.special.push((layer.clone(), LrpRule::ZBox(l, h)));
         }
-        let t = &targets[start..start + chunk.shape()[0]];
+        let t = &targets[rows];
         let rule = CompositeRule::new(c);
         let r = target_relevance(model, chunk, t, rule.clone())?;
         rule.check_named_layers()?;
