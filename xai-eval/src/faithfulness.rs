@@ -9,7 +9,7 @@
 
 use crate::{bad, check_like, check_targets, order_desc, rows, Result};
 use xai_nn::Forward;
-use xai_passive::map_batches;
+use xai_passive::map_rows;
 use xai_passive::methods::Baseline;
 use xai_tensor::{DType, Rng, Tensor};
 
@@ -190,7 +190,7 @@ fn target_outputs<M: Forward + ?Sized>(
     batch_size: usize,
     softmax: bool,
 ) -> Result<Vec<f64>> {
-    let out = map_batches(x, batch_size, |c, _| {
+    let out = map_rows(x, batch_size, |c, _| {
         let l = model.predict(c)?;
         Ok(if softmax { l.softmax(1)? } else { l })
     })?;

@@ -63,5 +63,5 @@ pub use output::Output;
 
 /// Examples (or rows) per model call where a method's configuration does not say.
 pub const DEFAULT_BATCH_SIZE: usize = 256;
-pub use batching::{map_batches, rows_done};
+pub use batching::{map_rows, rows_done, Chunks};
 pub use error::{PassiveError, Result};

@@ -64,7 +64,7 @@ pub(crate) fn target_logits<M: Forward + ?Sized>(
     targets: &[usize],
     batch_size: usize,
 ) -> Result<Vec<f64>> {
-    let out = crate::map_batches(x, batch_size, |c, _| Ok(model.predict(c)?))?;
+    let out = crate::map_rows(x, batch_size, |c, _| Ok(model.predict(c)?))?;
     let k = out.shape()[1];
     let v = out.to_vec_f64()?;
     Ok(targets

@@ -1,9 +1,9 @@
 //! Path integrals of the integrated-gradients family: integration rules (Riemann sums and
-//! Gauss–Legendre quadrature, as Captum's `approximation_methods`) and the engine that sends
-//! steps × examples of the straight path from a baseline through a model and sums the weighted
-//! gradients.
+//! Gauss–Legendre quadrature, as Captum's `approximation_methods`) and the path integral that
+//! sends steps × examples of the straight path from a baseline through a model (by the chunk
+//! engine) and sums the weighted gradients.
 
-use crate::batching::{batch_shape, run_rows};
+use crate::batching::{host_batch, Chunks};
 use crate::{PassiveError, Result};
 use std::ops::Range;
 use xai_tensor::Tensor;
@@ -133,7 +133,7 @@ pub fn gauss_legendre(n: usize) -> (Vec<f64>, Vec<f64>) {
 }
 
 /// Rows `rows` of the example-major path layout (row r = example r / S, step r % S):
-/// bᵢ + αₖ (xᵢ − bᵢ), with `x`, `b` flat f32 `[N·F]`.
+/// bᵢ + αₖ (xᵢ − bᵢ), with `x`, `b` flat f32 `[N·F]`, built on the host ([`host_batch`]).
 pub(crate) fn path_chunk(
     x: &[f32],
     b: &[f32],
@@ -143,22 +143,19 @@ pub(crate) fn path_chunk(
 ) -> Result<Tensor> {
     let f: usize = example.iter().product();
     let s = alphas.len();
-    let mut v = Vec::with_capacity(rows.len() * f);
-    for r in rows.clone() {
+    host_batch(rows, example, |r, row| {
         let (i, a) = (r / s, alphas[r % s]);
         let (xi, bi) = (&x[i * f..(i + 1) * f], &b[i * f..(i + 1) * f]);
-        v.extend(
-            xi.iter()
-                .zip(bi)
-                .map(|(&x, &b)| (b as f64 + a * (x as f64 - b as f64)) as f32),
-        );
-    }
-    Ok(Tensor::from_vec(v, &batch_shape(rows.len(), example))?)
+        for (o, (&x, &b)) in row.iter_mut().zip(xi.iter().zip(bi)) {
+            *o = (b as f64 + a * (x as f64 - b as f64)) as f32;
+        }
+    })
 }
 
 /// Σₖ wₖ g(bᵢ + αₖ(xᵢ − bᵢ)) for every example i, in f64, flat `[N·G]`: `grad(chunk, rows)`
 /// gives the per-row gradient (G values per row) of a chunk of the example-major path batch.
-/// All steps of all examples go through the model in chunks of `batch_size` rows.
+/// All steps of all examples go through the chunk engine ([`Chunks::run`]) in chunks of
+/// `batch_size` rows, accumulated in row order.
 pub(crate) fn integrate_path(
     x: &Tensor,
     b: &Tensor,
@@ -173,9 +170,7 @@ pub(crate) fn integrate_path(
     let s = alphas.len();
     let mut acc: Vec<f64> = Vec::new();
     let mut g_size = 0;
-    run_rows(
-        n * s,
-        batch_size,
+    Chunks::new(n * s, batch_size).run(
         |rows| {
             // Built on the host, run where x lives.
             let chunk =

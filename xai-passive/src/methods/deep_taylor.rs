@@ -10,11 +10,12 @@
 //!   otherwise (unbounded real inputs) the w² rule R_i = Σⱼ w²_ij / (Σ_i' w²_i'j) R_j.
 //!
 //! Seeded, like LRP, with the target logit's value: R_out = f_c(x)·e_c. The formulas are the
-//! [`LrpRule`] implementations, so they match Zennit's `ZPlus`, `ZBox` and `WSquare` (ours
+//! [`LrpRule`](super::LrpRule) implementations, through the preset
+//! [`Composite::deep_taylor`], so they match Zennit's `ZPlus`, `ZBox` and `WSquare` (ours
 //! without the bias in w²).
 
+use super::composite::{Composite, SpecialLayer};
 use super::lrp::{relevance_batches, Bounds};
-use super::lrp_rules::{Composite, LrpRule, SpecialLayer};
 use crate::attribution::{Attribution, Explanation};
 use crate::config::{at_least_one, MethodConfig};
 use crate::Result;
@@ -63,10 +64,7 @@ impl<M: Differentiable + ?Sized> Attribution<M> for DeepTaylor {
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
         self.validate()?;
         let bounds = Bounds::from_low_high(self.low, self.high)?;
-        let mut c = Composite::uniform(LrpRule::ZPlus);
-        if bounds.is_none() {
-            c = c.with_first(LrpRule::WSquare);
-        }
+        let c = Composite::deep_taylor(bounds.is_some());
         let zbox = bounds.map(|b| (SpecialLayer::First, b));
         let r = relevance_batches(model, x, targets, &c, zbox.as_ref(), self.batch_size)?;
         let attributions = if self.abs { r.abs()? } else { r };

@@ -5,19 +5,21 @@
 //! a = (x − x̄) ⊙ m_x, with summation-to-delta Σᵢ aᵢ = f_c(x) − f_c(x̄).
 //!
 //! One backward pass of the model on the batch [x; x̄] (Captum's layout: the rule sees both
-//! halves of every op; both halves are seeded with the target logit) with this [`GradRule`]:
+//! halves of every op; both halves are seeded with the target logit) through the composite
+//! [`Composite::deeplift`], which selects these rules (the functions of this file):
 //!
 //! - linear ops (dense, convolution, pooling averages, reshapes, batch norm's affine steps)
 //!   keep their gradient, which is their exact multiplier;
 //! - **Rescale** on the activations (ReLU, leaky ReLU, sigmoid, tanh, softplus):
 //!   m = Δy/Δx, or the gradient where |Δx| < 10⁻¹⁰ (Captum's `eps`);
-//! - **RevealCancel** (`--rule reveal-cancel`) on an activation fed by a dense or convolutional
+//! - **RevealCancel** (`rule` reveal-cancel) on an activation fed by a dense or convolutional
 //!   layer: Δx splits into its positive and negative terms Δx⁺ = Σ[wᵢΔxᵢ]₊,
 //!   Δx⁻ = Σ[wᵢΔxᵢ]₋, with Δy⁺ = ½(f(x̄+Δx⁺) − f(x̄)) + ½(f(x̄+Δx⁻+Δx⁺) − f(x̄+Δx⁻)) and Δy⁻
 //!   likewise, multipliers m⁺ = Δy⁺/Δx⁺, m⁻ = Δy⁻/Δx⁻, and the layer below sends m⁺ through
 //!   the terms that were positive and m⁻ through the negative ones (½(m⁺ + m⁻) where Δxᵢ = 0),
 //!   as in the authors' `deeplift` package (`SepPosAndNeg` dense mode). Activations fed by
-//!   anything else use Rescale;
+//!   anything else use Rescale. The activation's rule thus decides the backward of the layer
+//!   below it: the pass's [`CompositeRule`] carries the multipliers from one to the other;
 //! - **max pooling**, Captum's rule: with o, ō the pooled outputs and the winners of each half,
 //!   the output difference is split into max(o, ō) − ō sent to x's winners and o − max(o, ō)
 //!   sent to x̄'s winners, and each input's multiplier is that sum over Δx (the gradient where
@@ -31,24 +33,24 @@
 //! rounding for piecewise-linear networks with non-overlapping pools, and for Rescale on any
 //! network of the supported ops).
 
+use super::composite::{Composite, CompositeRule};
 use super::lrp_rules::{neg, plain_backward, pos, LinearMap};
 use super::saliency::target_gradient;
 use crate::attribution::{Attribution, Explanation};
 use crate::baseline::Baseline;
+use crate::batching::Chunks;
 use crate::config::{at_least_one, MethodConfig};
 use crate::objectives::target_logits;
+use crate::Result;
 use crate::DEFAULT_BATCH_SIZE;
-use crate::{map_batches, Result};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use xai_autodiff::{default_backward, GradRule, Op, RuleCtx, Var};
+use xai_autodiff::{default_backward, Op, RuleCtx, Var};
 use xai_nn::Differentiable;
 use xai_tensor::{DType, Tensor};
 
 /// Captum's threshold below which |Δx| counts as zero (the gradient is used instead).
 pub const DEEPLIFT_EPS: f64 = 1e-10;
 
-/// The multiplier rule of the activations.
+/// The multiplier rule of the activations ([`ActivationRule::DeepLift`](super::ActivationRule)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DeepLiftRule {
@@ -101,23 +103,6 @@ impl Default for DeepLift {
 impl MethodConfig for DeepLift {
     fn validate(&self) -> Result<()> {
         at_least_one("batch_size", self.batch_size)
-    }
-}
-
-/// The DeepLIFT [`GradRule`] for one backward pass over a `[x; x̄]` batch.
-pub struct DeepLiftGradRule {
-    rule: DeepLiftRule,
-    /// RevealCancel: the (positive, negative) multipliers waiting for a linear node, by id.
-    pending: Mutex<HashMap<u64, (Tensor, Tensor)>>,
-}
-
-impl DeepLiftGradRule {
-    /// A fresh rule (one per backward pass).
-    pub fn new(rule: DeepLiftRule) -> Arc<Self> {
-        Arc::new(Self {
-            rule,
-            pending: Mutex::new(HashMap::new()),
-        })
     }
 }
 
@@ -213,155 +198,113 @@ fn activation(op: &Op, t: &Tensor) -> Option<xai_tensor::Result<Tensor>> {
     })
 }
 
-impl DeepLiftGradRule {
-    /// Rescale: g ⊙ Δy/Δx (the gradient where Δx ≈ 0), each half with its own upstream
-    /// gradient and its own plain gradient, as Captum's `nonlinear`: the halves differ once a
-    /// fallback has given each the gradient at its own point.
-    fn rescale(&self, ctx: &RuleCtx) -> xai_tensor::Result<Tensor> {
-        let (a, ar) = halves(ctx.inputs[0].value())?;
-        let (y, yr) = halves(ctx.output.value())?;
-        let (g, gr) = halves(ctx.grad.value())?;
-        let plain = plain_backward(ctx)?.remove(0).expect("input 0 is needed");
-        let dy = y.sub(&yr)?;
-        per_half(&g.mul(&dy)?, &gr.mul(&dy)?, &a.sub(&ar)?, &plain)
-    }
-
-    /// RevealCancel on an activation fed by the linear node `lin`: stores the positive and
-    /// negative multipliers (times the upstream gradient) for `lin` and returns the Rescale
-    /// gradient for the engine (which `lin`'s backward then ignores).
-    fn reveal_cancel(&self, ctx: &RuleCtx, lin: &Var) -> xai_tensor::Result<()> {
-        let xl = lin.inputs()[0].value();
-        let w = lin.inputs()[1].value();
-        let map = LinearMap::of(lin.op().expect("a linear node"), xl).expect("linear op");
-        let (x, xr) = halves(xl)?;
-        let dx = x.sub(&xr)?;
-        let (dp, dn) = (pos(&dx)?, neg(&dx)?);
-        let (wp, wn) = (pos(w)?, neg(w)?);
-        // Positive and negative parts of Δz = Σ wᵢΔxᵢ.
-        let zp = map
-            .forward(&dp, &wp, None)?
-            .add(&map.forward(&dn, &wn, None)?)?;
-        let zn = map
-            .forward(&dp, &wn, None)?
-            .add(&map.forward(&dn, &wp, None)?)?;
-        let (_, r) = halves(ctx.inputs[0].value())?;
-        let f = |t: &Tensor| activation(ctx.op, t).expect("an activation");
-        let fr = f(&r)?;
-        let (f_p, f_n, f_pn) = (
-            f(&r.add(&zp)?)?,
-            f(&r.add(&zn)?)?,
-            f(&r.add(&zp)?.add(&zn)?)?,
-        );
-        let yp = f_p.sub(&fr)?.add(&f_pn.sub(&f_n)?)?.mul_scalar(0.5)?;
-        let yn = f_n.sub(&fr)?.add(&f_pn.sub(&f_p)?)?.mul_scalar(0.5)?;
-        let plain = plain_backward(ctx)?.remove(0).expect("input 0 is needed");
-        let (g, _) = halves(ctx.grad.value())?;
-        let (gplain, _) = halves(&plain)?;
-        // Where a part is ≈ 0 its multiplier is irrelevant to the sum; use the gradient.
-        let deriv = ratio_or(&gplain, &g, &gplain.zeros_like()?)?;
-        let mp = g.mul(&ratio_or(&yp, &zp, &deriv)?)?;
-        let mn = g.mul(&ratio_or(&yn, &zn, &deriv)?)?;
-        self.pending
-            .lock()
-            .expect("pending multipliers")
-            .insert(lin.id(), (mp, mn));
-        Ok(())
-    }
-
-    /// The input multipliers of a linear node whose activation used RevealCancel.
-    fn split_linear(&self, ctx: &RuleCtx, mp: &Tensor, mn: &Tensor) -> xai_tensor::Result<Tensor> {
-        let xl = ctx.inputs[0].value();
-        let w = ctx.inputs[1].value();
-        let map = LinearMap::of(ctx.op, xl).expect("linear op");
-        let (x, xr) = halves(xl)?;
-        let dx = x.sub(&xr)?;
-        let is_p = dx.gt_scalar(0.0)?;
-        let is_n = dx.neg()?.gt_scalar(0.0)?;
-        let is_0 = is_p.add(&is_n)?.affine(-1.0, 1.0)?;
-        let (wp, wn) = (pos(w)?, neg(w)?);
-        let on_p = map.adjoint(mp, &wp)?.add(&map.adjoint(mn, &wn)?)?;
-        let on_n = map.adjoint(mp, &wn)?.add(&map.adjoint(mn, &wp)?)?;
-        let on_0 = map.adjoint(&mp.add(mn)?.mul_scalar(0.5)?, w)?;
-        let m = is_p
-            .mul(&on_p)?
-            .add(&is_n.mul(&on_n)?)?
-            .add(&is_0.mul(&on_0)?)?;
-        twice(&m)
-    }
-
-    /// Captum's max-pooling rule (see the module documentation). Each half's share of the
-    /// output difference is weighted by that half's upstream gradient and sent to that half's
-    /// window winners (the first maximum, as PyTorch's `max_pool2d` indices); where Δx ≈ 0,
-    /// each half takes its own plain gradient. With a baseline whose windows are all ties, the
-    /// baseline's winners and gradient are thus its own, not the input's.
-    fn maxpool(&self, ctx: &RuleCtx) -> xai_tensor::Result<Tensor> {
-        let (o, or) = halves(ctx.output.value())?;
-        let (g, gr) = halves(ctx.grad.value())?;
-        let xmax = o.maximum(&or)?;
-        let delta = Tensor::cat(&[g.mul(&xmax.sub(&or)?)?, gr.mul(&o.sub(&xmax)?)?], 0)?;
-        let seed = Var::constant(delta);
-        let Op::MaxPool2d { kernel, stride, .. } = ctx.op else {
-            unreachable!("called on max pooling only")
-        };
-        let op = Op::MaxPool2d {
-            kernel: *kernel,
-            stride: *stride,
-            index: first_winners(ctx.inputs[0].value(), *kernel, *stride, ctx.output.shape())?,
-        };
-        let pooled = RuleCtx { op: &op, ..*ctx };
-        let sub = RuleCtx {
-            grad: &seed,
-            ..pooled
-        };
-        let spread = default_backward(&sub)?
-            .remove(0)
-            .expect("input 0 is needed");
-        let (sx, sr) = halves(spread.value())?;
-        let plain = plain_backward(&pooled)?
-            .remove(0)
-            .expect("input 0 is needed");
-        let (a, ar) = halves(ctx.inputs[0].value())?;
-        let spread = sx.add(&sr)?;
-        per_half(&spread, &spread, &a.sub(&ar)?, &plain)
-    }
+/// Rescale: g ⊙ Δy/Δx (the gradient where Δx ≈ 0), each half with its own upstream
+/// gradient and its own plain gradient, as Captum's `nonlinear`: the halves differ once a
+/// fallback has given each the gradient at its own point.
+pub(crate) fn rescale(ctx: &RuleCtx) -> xai_tensor::Result<Tensor> {
+    let (a, ar) = halves(ctx.inputs[0].value())?;
+    let (y, yr) = halves(ctx.output.value())?;
+    let (g, gr) = halves(ctx.grad.value())?;
+    let plain = plain_backward(ctx)?.remove(0).expect("input 0 is needed");
+    let dy = y.sub(&yr)?;
+    per_half(&g.mul(&dy)?, &gr.mul(&dy)?, &a.sub(&ar)?, &plain)
 }
 
-impl GradRule for DeepLiftGradRule {
-    fn backward(&self, ctx: &RuleCtx) -> xai_tensor::Result<Option<Vec<Option<Var>>>> {
-        if !ctx.needs.first().copied().unwrap_or(false) {
-            return Ok(None);
-        }
-        let one = |t: Tensor| {
-            let mut v = vec![None; ctx.inputs.len()];
-            v[0] = Some(Var::constant(t));
-            Some(v)
-        };
-        match ctx.op {
-            op if activation(op, ctx.inputs[0].value()).is_some() => {
-                let below = &ctx.inputs[0];
-                if self.rule == DeepLiftRule::RevealCancel
-                    && matches!(below.op(), Some(Op::Linear | Op::Conv2d(_)))
-                    && below.inputs()[0].requires_grad()
-                {
-                    self.reveal_cancel(ctx, below)?;
-                }
-                Ok(one(self.rescale(ctx)?))
-            }
-            Op::MaxPool2d { .. } => Ok(one(self.maxpool(ctx)?)),
-            Op::Linear | Op::Conv2d(_) => {
-                let pending = self
-                    .pending
-                    .lock()
-                    .expect("pending multipliers")
-                    .remove(&ctx.output.id());
-                match pending {
-                    Some((mp, mn)) => Ok(one(self.split_linear(ctx, &mp, &mn)?)),
-                    None => Ok(None),
-                }
-            }
-            _ => Ok(None),
-        }
-    }
+/// RevealCancel on an activation fed by the linear node `lin`: the positive and negative
+/// multipliers (times the upstream gradient) that `lin`'s backward sends on
+/// ([`split_linear`]); the activation's own gradient for the engine is the Rescale one, which
+/// `lin`'s backward then ignores.
+pub(crate) fn reveal_cancel(ctx: &RuleCtx, lin: &Var) -> xai_tensor::Result<(Tensor, Tensor)> {
+    let xl = lin.inputs()[0].value();
+    let w = lin.inputs()[1].value();
+    let map = LinearMap::of(lin.op().expect("a linear node"), xl).expect("linear op");
+    let (x, xr) = halves(xl)?;
+    let dx = x.sub(&xr)?;
+    let (dp, dn) = (pos(&dx)?, neg(&dx)?);
+    let (wp, wn) = (pos(w)?, neg(w)?);
+    // Positive and negative parts of Δz = Σ wᵢΔxᵢ.
+    let zp = map
+        .forward(&dp, &wp, None)?
+        .add(&map.forward(&dn, &wn, None)?)?;
+    let zn = map
+        .forward(&dp, &wn, None)?
+        .add(&map.forward(&dn, &wp, None)?)?;
+    let (_, r) = halves(ctx.inputs[0].value())?;
+    let f = |t: &Tensor| activation(ctx.op, t).expect("an activation");
+    let fr = f(&r)?;
+    let (f_p, f_n, f_pn) = (
+        f(&r.add(&zp)?)?,
+        f(&r.add(&zn)?)?,
+        f(&r.add(&zp)?.add(&zn)?)?,
+    );
+    let yp = f_p.sub(&fr)?.add(&f_pn.sub(&f_n)?)?.mul_scalar(0.5)?;
+    let yn = f_n.sub(&fr)?.add(&f_pn.sub(&f_p)?)?.mul_scalar(0.5)?;
+    let plain = plain_backward(ctx)?.remove(0).expect("input 0 is needed");
+    let (g, _) = halves(ctx.grad.value())?;
+    let (gplain, _) = halves(&plain)?;
+    // Where a part is ≈ 0 its multiplier is irrelevant to the sum; use the gradient.
+    let deriv = ratio_or(&gplain, &g, &gplain.zeros_like()?)?;
+    let mp = g.mul(&ratio_or(&yp, &zp, &deriv)?)?;
+    let mn = g.mul(&ratio_or(&yn, &zn, &deriv)?)?;
+    Ok((mp, mn))
+}
+
+/// The input multipliers of a linear node whose activation used RevealCancel, from the
+/// multipliers `mp`, `mn` that [`reveal_cancel`] gave.
+pub(crate) fn split_linear(ctx: &RuleCtx, mp: &Tensor, mn: &Tensor) -> xai_tensor::Result<Tensor> {
+    let xl = ctx.inputs[0].value();
+    let w = ctx.inputs[1].value();
+    let map = LinearMap::of(ctx.op, xl).expect("linear op");
+    let (x, xr) = halves(xl)?;
+    let dx = x.sub(&xr)?;
+    let is_p = dx.gt_scalar(0.0)?;
+    let is_n = dx.neg()?.gt_scalar(0.0)?;
+    let is_0 = is_p.add(&is_n)?.affine(-1.0, 1.0)?;
+    let (wp, wn) = (pos(w)?, neg(w)?);
+    let on_p = map.adjoint(mp, &wp)?.add(&map.adjoint(mn, &wn)?)?;
+    let on_n = map.adjoint(mp, &wn)?.add(&map.adjoint(mn, &wp)?)?;
+    let on_0 = map.adjoint(&mp.add(mn)?.mul_scalar(0.5)?, w)?;
+    let m = is_p
+        .mul(&on_p)?
+        .add(&is_n.mul(&on_n)?)?
+        .add(&is_0.mul(&on_0)?)?;
+    twice(&m)
+}
+
+/// Captum's max-pooling rule (see the module documentation). Each half's share of the
+/// output difference is weighted by that half's upstream gradient and sent to that half's
+/// window winners (the first maximum, as PyTorch's `max_pool2d` indices); where Δx ≈ 0,
+/// each half takes its own plain gradient. With a baseline whose windows are all ties, the
+/// baseline's winners and gradient are thus its own, not the input's.
+pub(crate) fn maxpool(ctx: &RuleCtx) -> xai_tensor::Result<Tensor> {
+    let (o, or) = halves(ctx.output.value())?;
+    let (g, gr) = halves(ctx.grad.value())?;
+    let xmax = o.maximum(&or)?;
+    let delta = Tensor::cat(&[g.mul(&xmax.sub(&or)?)?, gr.mul(&o.sub(&xmax)?)?], 0)?;
+    let seed = Var::constant(delta);
+    let Op::MaxPool2d { kernel, stride, .. } = ctx.op else {
+        unreachable!("called on max pooling only")
+    };
+    let op = Op::MaxPool2d {
+        kernel: *kernel,
+        stride: *stride,
+        index: first_winners(ctx.inputs[0].value(), *kernel, *stride, ctx.output.shape())?,
+    };
+    let pooled = RuleCtx { op: &op, ..*ctx };
+    let sub = RuleCtx {
+        grad: &seed,
+        ..pooled
+    };
+    let spread = default_backward(&sub)?
+        .remove(0)
+        .expect("input 0 is needed");
+    let (sx, sr) = halves(spread.value())?;
+    let plain = plain_backward(&pooled)?
+        .remove(0)
+        .expect("input 0 is needed");
+    let (a, ar) = halves(ctx.inputs[0].value())?;
+    let spread = sx.add(&sr)?;
+    per_half(&spread, &spread, &a.sub(&ar)?, &plain)
 }
 
 impl<M: Differentiable + ?Sized> Attribution<M> for DeepLift {
@@ -375,14 +318,14 @@ impl<M: Differentiable + ?Sized> Attribution<M> for DeepLift {
         let base = self.baseline.resolve(&x)?;
         let n = x.shape()[0];
         // Chunks of examples; each goes through the model as [x; x̄].
-        let index = Tensor::from_vec((0..n).map(|i| i as f32).collect::<Vec<_>>(), &[n])?;
-        let a = map_batches(&index, self.batch_size, |chunk, start| {
-            let m = chunk.shape()[0];
+        let a = Chunks::new(n, self.batch_size).concat(|rows| {
+            let (start, m) = (rows.start, rows.len());
             let (xc, bc) = (x.narrow(0, start, m)?, base.narrow(0, start, m)?);
             let both = Tensor::cat(&[xc.clone(), bc.clone()], 0)?;
-            let t = &targets[start..start + m];
+            let t = &targets[rows];
             let t2: Vec<usize> = t.iter().chain(t).copied().collect();
-            let g = target_gradient(model, &both, &t2, Some(DeepLiftGradRule::new(self.rule)))?;
+            let rule = CompositeRule::new(Composite::deeplift(self.rule));
+            let g = target_gradient(model, &both, &t2, Some(rule))?;
             Ok(xc.sub(&bc)?.mul(&g.narrow(0, 0, m)?)?)
         })?;
         let fx = target_logits(model, &x, targets, self.batch_size)?;

@@ -24,7 +24,7 @@ use crate::attribution::{Attribution, Explanation};
 use crate::config::{at_least_one, MethodConfig};
 use crate::objectives::{layer_gradient, resolve_layer, trace_values, Objective};
 use crate::DEFAULT_BATCH_SIZE;
-use crate::{map_batches, PassiveError, Result};
+use crate::{map_rows, PassiveError, Result};
 use xai_nn::Layered;
 use xai_tensor::{DType, Tensor};
 
@@ -218,9 +218,9 @@ impl<M: Layered + ?Sized> Attribution<M> for GradCam {
         let [c, h, w] = shapes[l][..] else {
             unreachable!("checked above")
         };
-        let maps = map_batches(&x, self.batch_size, |chunk, start| {
+        let maps = map_rows(&x, self.batch_size, |chunk, rows| {
             let n = chunk.shape()[0];
-            let t = &targets[start..start + n];
+            let t = &targets[rows];
             let (g, a) = layer_gradient(model, chunk, Objective::Logit(t), Some(l))?;
             let (g, a) = (g.to_vec_f64()?, a.expect("layer activation").to_vec_f64()?);
             let mut out = vec![0.0f64; n * h * w];
@@ -280,9 +280,9 @@ impl<M: Layered + ?Sized> Attribution<M> for Cam {
         {
             return Err(not_gap());
         }
-        let maps = map_batches(&x, o.batch_size, |chunk, start| {
+        let maps = map_rows(&x, o.batch_size, |chunk, rows| {
             let n = chunk.shape()[0];
-            let t = &targets[start..start + n];
+            let t = &targets[rows];
             let (wts, p) = layer_gradient(model, chunk, Objective::Logit(t), Some(l + 1))?;
             let a = trace_values(model, chunk)?.swap_remove(l).to_vec_f64()?;
             let (wts, p) = (

@@ -12,7 +12,7 @@
 
 use super::target_gradient;
 use crate::attribution::{Attribution, Explanation};
-use crate::batching::{batch_shape, run_rows};
+use crate::batching::{batch_shape, host_batch, Chunks};
 use crate::config::{at_least_one, bad, finite_non_negative, MethodConfig};
 use crate::DEFAULT_BATCH_SIZE;
 use crate::{PassiveError, Result};
@@ -127,16 +127,14 @@ impl<M: Differentiable + ?Sized> Attribution<M> for GradientShap {
                 .collect()
         };
         let mut acc = vec![0.0f64; n * f];
-        run_rows(
-            n * s,
-            o.batch_size,
+        Chunks::new(n * s, o.batch_size).run(
             |rows| {
-                let mut v = Vec::with_capacity(rows.len() * f);
-                for r in rows.clone() {
+                let c = host_batch(rows.clone(), &example, |r, row| {
                     let (d, b) = (delta(r), pick[r]);
-                    v.extend((0..f).map(|j| (dv[b * f + j] + alpha[r] * d[j]) as f32));
-                }
-                let c = Tensor::from_vec(v, &batch_shape(rows.len(), &example))?;
+                    for (j, v) in row.iter_mut().enumerate() {
+                        *v = (dv[b * f + j] + alpha[r] * d[j]) as f32;
+                    }
+                })?;
                 let t: Vec<usize> = rows.map(|r| targets[r / s]).collect();
                 Ok(target_gradient(model, &c, &t, None)?.to_vec_f32()?)
             },

@@ -8,39 +8,39 @@
 //! - DeconvNet: R_in = max(g, 0), whatever the forward input (Captum's `Deconvolution`).
 //!
 //! Only `relu` ops are modified (as Captum overrides only `nn.ReLU`); leaky ReLU and smooth
-//! activations keep their gradient.
+//! activations keep their gradient. Both are presets of the one [`Composite`] of the
+//! modified-gradient methods ([`Composite::guided_backprop`], [`Composite::deconvnet`]:
+//! [`ActivationRule::Guided`](super::ActivationRule::Guided) or
+//! [`ActivationRule::Deconv`](super::ActivationRule::Deconv), every other op its gradient), so
+//! `lrp` with the spec `linear=gradient,conv=gradient,relu=guided` is guided backprop seeded
+//! with the target logit's value.
 
+use super::composite::{Composite, CompositeRule};
 use super::saliency::target_gradient;
 use crate::attribution::{Attribution, Explanation};
 use crate::config::{at_least_one, MethodConfig};
 use crate::DEFAULT_BATCH_SIZE;
-use crate::{map_batches, Result};
-use std::sync::Arc;
-use xai_autodiff::{GradRule, Op, RuleCtx, Var};
+use crate::{map_rows, Result};
 use xai_nn::Differentiable;
 use xai_tensor::DType;
 
-/// Which ReLU backward replaces the ordinary one.
+/// Which ReLU backward replaces the ordinary one: the method's preset of the composite.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ReluRule {
     #[default]
-    /// g · 1\[x > 0\] · 1\[g > 0\] (Springenberg et al. 2015).
+    /// g · 1\[x > 0\] · 1\[g > 0\] (Springenberg et al. 2015): [`Composite::guided_backprop`].
     Guided,
-    /// max(g, 0) (Zeiler & Fergus 2014).
+    /// max(g, 0) (Zeiler & Fergus 2014): [`Composite::deconvnet`].
     Deconv,
 }
 
-impl GradRule for ReluRule {
-    fn backward(&self, ctx: &RuleCtx) -> xai_tensor::Result<Option<Vec<Option<Var>>>> {
-        if !matches!(ctx.op, Op::Relu) {
-            return Ok(None);
+impl ReluRule {
+    /// The composite of the method: this ReLU rule, every other op its gradient.
+    pub fn composite(self) -> Composite {
+        match self {
+            ReluRule::Guided => Composite::guided_backprop(),
+            ReluRule::Deconv => Composite::deconvnet(),
         }
-        let g = ctx.grad.value();
-        let r = match self {
-            ReluRule::Guided => g.mul(&ctx.inputs[0].value().step()?)?.relu()?,
-            ReluRule::Deconv => g.relu()?,
-        };
-        Ok(Some(vec![Some(Var::constant(r))]))
     }
 }
 
@@ -90,10 +90,11 @@ impl<M: Differentiable + ?Sized> Attribution<M> for GuidedGradient {
     ) -> Result<Explanation> {
         self.validate()?;
         let x = x.to_dtype(DType::F32)?;
-        let rule: Arc<dyn GradRule> = Arc::new(self.rule);
-        let g = map_batches(&x, self.batch_size, |chunk, start| {
-            let t = &targets[start..start + chunk.shape()[0]];
-            target_gradient(model, chunk, t, Some(rule.clone()))
+        let composite = self.rule.composite();
+        let g = map_rows(&x, self.batch_size, |chunk, rows| {
+            let t = &targets[rows];
+            let rule = CompositeRule::new(composite.clone());
+            target_gradient(model, chunk, t, Some(rule))
         })?;
         let attributions = if self.abs { g.abs()? } else { g };
         Ok(Explanation {

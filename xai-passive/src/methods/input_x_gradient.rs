@@ -6,7 +6,7 @@ use super::target_gradient;
 use crate::attribution::{Attribution, Explanation};
 use crate::config::{at_least_one, MethodConfig};
 use crate::DEFAULT_BATCH_SIZE;
-use crate::{map_batches, Result};
+use crate::{map_rows, Result};
 use xai_nn::Differentiable;
 use xai_tensor::{DType, Tensor};
 
@@ -39,8 +39,8 @@ impl<M: Differentiable + ?Sized> Attribution<M> for InputXGradient {
 
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
         let x = x.to_dtype(DType::F32)?;
-        let a = map_batches(&x, self.batch_size, |chunk, start| {
-            let t = &targets[start..start + chunk.shape()[0]];
+        let a = map_rows(&x, self.batch_size, |chunk, rows| {
+            let t = &targets[rows];
             Ok(target_gradient(model, chunk, t, None)?.mul(chunk)?)
         })?;
         Ok(Explanation {

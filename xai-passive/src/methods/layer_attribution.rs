@@ -17,7 +17,7 @@
 
 use crate::attribution::{Attribution, Explanation};
 use crate::baseline::Baseline;
-use crate::batching::run_rows;
+use crate::batching::Chunks;
 use crate::config::{at_least_one, MethodConfig};
 use crate::objectives::{
     index_column, layer_gradient, required_layer, target_logits, trace_values, Objective,
@@ -25,7 +25,7 @@ use crate::objectives::{
 use crate::quadrature::Integration;
 use crate::quadrature::{integrate_path, path_chunk};
 use crate::DEFAULT_BATCH_SIZE;
-use crate::{map_batches, Result};
+use crate::{map_rows, Result};
 use xai_autodiff::{enable_grad, grad_tensors, Var};
 use xai_nn::Layered;
 use xai_tensor::{DType, Tensor};
@@ -144,8 +144,8 @@ impl<M: Layered + ?Sized> Attribution<M> for LayerGradientXActivation {
         self.validate()?;
         let x = x.to_dtype(DType::F32)?;
         let l = required_layer(model, &self.layer, "layer-gradient-x-activation")?;
-        let a = map_batches(&x, self.batch_size, |chunk, start| {
-            let t = &targets[start..start + chunk.shape()[0]];
+        let a = map_rows(&x, self.batch_size, |chunk, rows| {
+            let t = &targets[rows];
             let (g, a) = layer_gradient(model, chunk, Objective::Logit(t), Some(l))?;
             Ok(g.mul(&a.expect("layer activation"))?)
         })?;
@@ -171,10 +171,10 @@ impl<M: Layered + ?Sized> Attribution<M> for LayerIntegratedGradients {
         let b = o.baseline.resolve(&x)?;
         let (alphas, weights) = o.integration.nodes(o.steps)?;
         let s = alphas.len();
-        let ax = map_batches(&x, o.batch_size, |c, _| {
+        let ax = map_rows(&x, o.batch_size, |c, _| {
             Ok(trace_values(model, c)?.swap_remove(l))
         })?;
-        let ab = map_batches(&b, o.batch_size, |c, _| {
+        let ab = map_rows(&b, o.batch_size, |c, _| {
             Ok(trace_values(model, c)?.swap_remove(l))
         })?;
         let (g, _) = integrate_path(&ax, &ab, &alphas, &weights, o.batch_size, |c, rows| {
@@ -224,9 +224,7 @@ impl<M: Layered + ?Sized> Attribution<M> for LayerConductance {
         let mut acc: Vec<f64> = Vec::new();
         let mut prev: Option<(Vec<f32>, Vec<f32>)> = None;
         let mut shape = Vec::new();
-        run_rows(
-            n * s,
-            o.batch_size,
+        Chunks::new(n * s, o.batch_size).run(
             |rows| {
                 let c = path_chunk(&xv, &bv, &alphas, rows.clone(), &example)?;
                 let t: Vec<usize> = rows.map(|r| targets[r / s]).collect();

@@ -27,11 +27,12 @@
 use super::least_squares::WeightedLeastSquares;
 use super::lime_discretizer;
 use super::perturbation::{
-    coalition_values, draw_and_eval, explain_by_groups, group_explanation, Background,
+    chunk_logits, coalition_values, explain_by_groups, group_explanation, Background,
     FeatureGroups, Groups,
 };
 use crate::attribution::{Attribution, Diagnostic, Explanation};
 use crate::baseline::Baseline;
+use crate::batching::Chunks;
 use crate::config::{at_least_one, bad, MethodConfig};
 use crate::DEFAULT_BATCH_SIZE;
 use crate::{PassiveError, Result};
@@ -328,7 +329,7 @@ impl Lime {
         let mut per = Vec::with_capacity(n);
         for first in (0..n).step_by(group) {
             let examples = first..(first + group).min(n);
-            let (z, y) = draw_and_eval(
+            let (z, y) = sample_and_eval(
                 model,
                 &example,
                 examples.len() * s,
@@ -388,7 +389,7 @@ impl Lime {
             let examples = first..(first + group).min(n);
             let rows = examples.len() * s;
             // One stream per (example, sample), as for the other samplings.
-            let (z, y) = draw_and_eval(
+            let (z, y) = sample_and_eval(
                 model,
                 &example,
                 rows,
@@ -419,6 +420,37 @@ impl Lime {
         }
         tabular_explanation(per, x.shape(), targets)
     }
+}
+
+/// Tabular LIME's samples through the chunk engine ([`Chunks::run`]): `draw(r, z, x)` fills
+/// sample r's interpretable row z (one value per input feature, zeroed) and its model input x
+/// inside the chunk's task ([`chunk_logits`]). Returns the interpretable rows (row-major, in
+/// row order) and each row's logit of class `target(r)`.
+fn sample_and_eval<M: Forward + ?Sized, Z: Copy + Default + Send>(
+    model: &M,
+    example: &[usize],
+    rows: usize,
+    batch_size: usize,
+    draw: impl Fn(usize, &mut [Z], &mut [f32]) + Sync,
+    target: impl Fn(usize) -> usize + Sync,
+) -> Result<(Vec<Z>, Vec<f64>)> {
+    let d: usize = example.iter().product();
+    let (mut z, mut y) = (Vec::with_capacity(rows * d), Vec::with_capacity(rows));
+    Chunks::new(rows, batch_size).run(
+        |range| {
+            let mut zc = vec![Z::default(); range.len() * d];
+            let first = range.start;
+            let fill = |r: usize, x: &mut [f32]| draw(r, &mut zc[(r - first) * d..][..d], x);
+            let yc = chunk_logits(model, example, range, fill, &target)?;
+            Ok((zc, yc))
+        },
+        |_, (zc, yc)| {
+            z.extend(zc);
+            y.extend(yc);
+            Ok(())
+        },
+    )?;
+    Ok((z, y))
 }
 
 /// Tabular LIME's surrogate of every example, in parallel: `z` holds S = `s` interpretable

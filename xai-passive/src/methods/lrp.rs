@@ -1,21 +1,23 @@
 //! Layer-wise relevance propagation (Bach et al., *On Pixel-Wise Explanations for Non-Linear
 //! Classifier Decisions by Layer-Wise Relevance Propagation*, 2015; Montavon et al.,
 //! *Layer-Wise Relevance Propagation: An Overview*, 2019), in Zennit's formulation: one backward
-//! pass of the model with the [`LrpGradRule`] in place of the chain rule, seeded with the
-//! target logit's value, R_out = f_c(x)·e_c. Relevance is then conserved layer by layer up to
-//! what biases and stabilisers absorb: Σᵢ R_in,i = f_c(x) for LRP-ε with zero biases and small ε.
+//! pass of the model through a [`Composite`] of relevance rules ([`CompositeRule`]) in place of
+//! the chain rule, seeded with the target logit's value, R_out = f_c(x)·e_c. Relevance is then
+//! conserved layer by layer up to what biases and stabilisers absorb: Σᵢ R_in,i = f_c(x) for
+//! LRP-ε with zero biases and small ε.
 //! (Zennit's `attr_output` is this seed; Captum's `LRP` seeds with the output value as well.)
 //!
 //! Methods: `lrp` (a composite, parameter `composite`), `lrp-epsilon`, `lrp-gamma`, `lrp-alpha-beta`,
 //! `lrp-z-plus` (one rule on every linear and convolutional layer), `lrp-zb` (z^B on the first
 //! layer, LRP-ε elsewhere).
 
-use super::lrp_rules::{alpha_beta_conserves, Composite, LrpGradRule, LrpRule, SpecialLayer};
+use super::composite::{Composite, CompositeRule, SpecialLayer};
+use super::lrp_rules::{alpha_beta_conserves, LrpRule};
 use super::saliency::recorded_target_logits;
 use crate::attribution::{Attribution, Explanation};
 use crate::config::{at_least_one, bad, finite_non_negative, MethodConfig};
 use crate::DEFAULT_BATCH_SIZE;
-use crate::{map_batches, Result};
+use crate::{map_rows, Result};
 use std::sync::Arc;
 use xai_autodiff::{enable_grad, grad_tensors, GradRule};
 use xai_nn::Differentiable;
@@ -222,24 +224,20 @@ impl LrpComposite {
     pub fn method(&self, name: &'static str) -> Result<Lrp> {
         self.validate()?;
         let bounds = Bounds::from_low_high(self.low, self.high)?;
-        let mut c = Composite::uniform(LrpRule::Epsilon(self.epsilon));
-        let mut zbox = None;
-        match &self.composite {
-            CompositeKind::EpsilonPlus => c.conv = LrpRule::ZPlus,
-            CompositeKind::EpsilonPlusFlat => {
-                c.conv = LrpRule::ZPlus;
-                c = c.with_first(LrpRule::Flat);
-            }
-            CompositeKind::EpsilonAlpha2Beta1 => c.conv = LrpRule::AlphaBeta(2.0, 1.0),
-            CompositeKind::EpsilonGammaBox => {
-                c.conv = LrpRule::Gamma(self.gamma);
-                zbox = Some((
+        let eps = self.epsilon;
+        let (c, zbox) = match &self.composite {
+            CompositeKind::EpsilonPlus => (Composite::epsilon_plus(eps), None),
+            CompositeKind::EpsilonPlusFlat => (Composite::epsilon_plus_flat(eps), None),
+            CompositeKind::EpsilonAlpha2Beta1 => (Composite::epsilon_alpha2_beta1(eps), None),
+            CompositeKind::EpsilonGammaBox => (
+                Composite::epsilon_gamma(eps, self.gamma),
+                Some((
                     SpecialLayer::FirstConv,
                     bounds.unwrap_or(Bounds::PerExample),
-                ));
-            }
-            CompositeKind::Spec(spec) => c = Composite::from_spec(spec)?,
-        }
+                )),
+            ),
+            CompositeKind::Spec(spec) => (Composite::from_spec(spec)?, None),
+        };
         Ok(Lrp::new(name, c, zbox, self.abs, self.batch_size))
     }
 }
@@ -473,14 +471,14 @@ pub(crate) fn relevance_batches<M: Differentiable + ?Sized>(
     batch_size: usize,
 ) -> Result<Tensor> {
     let x = x.to_dtype(DType::F32)?;
-    map_batches(&x, batch_size, |chunk, start| {
+    map_rows(&x, batch_size, |chunk, rows| {
         let mut c = composite.clone();
         if let Some((layer, b)) = zbox {
             let (l, h) = b.resolve(chunk)?;
             c.special.push((layer.clone(), LrpRule::ZBox(l, h)));
         }
-        let t = &targets[start..start + chunk.shape()[0]];
-        let rule = LrpGradRule::new(c);
+        let t = &targets[rows];
+        let rule = CompositeRule::new(c);
         let r = target_relevance(model, chunk, t, rule.clone())?;
         rule.check_named_layers()?;
         Ok(r)

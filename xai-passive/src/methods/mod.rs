@@ -1,5 +1,6 @@
 //! One file per attribution method (and the rule and perturbation machinery they share).
 
+mod composite;
 mod deep_taylor;
 mod deeplift;
 mod dependence;
@@ -28,8 +29,11 @@ mod shapley_sampling;
 
 pub use crate::baseline::Baseline;
 pub use crate::quadrature::{gauss_legendre, Integration};
+pub use composite::{
+    ActivationRule, Composite, CompositeRule, ElementwiseRule, MaxPoolRule, PoolRule, SpecialLayer,
+};
 pub use deep_taylor::DeepTaylor;
-pub use deeplift::{DeepLift, DeepLiftGradRule, DeepLiftRule, MAXPOOL_TIE_RTOL};
+pub use deeplift::{DeepLift, DeepLiftRule, MAXPOOL_TIE_RTOL};
 pub use dependence::{
     dataset_target, partial_dependence, quantile_grid, Dependence, DependenceConfig,
 };
@@ -49,7 +53,7 @@ pub use lrp::{
     target_relevance, Bounds, CompositeKind, Lrp, LrpAlphaBeta, LrpComposite, LrpEpsilon, LrpGamma,
     LrpZPlus, LrpZb,
 };
-pub use lrp_rules::{stabilize, Composite, LinearMap, LrpGradRule, LrpRule, SpecialLayer};
+pub use lrp_rules::{stabilize, LinearMap, LrpRule};
 pub use meaningful_perturbation::{MaskReference, MeaningfulPerturbation};
 pub use neuron_attribution::{NeuronGradient, NeuronIntegratedGradients};
 pub use noise_tunnel::{build_noise_tunnel, NoiseKind, NoiseTunnel, NoiseTunnelConfig};

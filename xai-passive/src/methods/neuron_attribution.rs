@@ -14,7 +14,7 @@ use crate::objectives::{layer_gradient, resolve_neuron, Objective};
 use crate::quadrature::integrate_path;
 use crate::quadrature::Integration;
 use crate::DEFAULT_BATCH_SIZE;
-use crate::{map_batches, Result};
+use crate::{map_rows, Result};
 use xai_nn::Layered;
 use xai_tensor::{DType, Tensor};
 
@@ -87,7 +87,7 @@ impl<M: Layered + ?Sized> Attribution<M> for NeuronGradient {
         self.validate()?;
         let x = x.to_dtype(DType::F32)?;
         let (layer, index) = resolve_neuron(model, &x, &self.neuron, "neuron-gradient")?;
-        let g = map_batches(&x, self.batch_size, |c, _| {
+        let g = map_rows(&x, self.batch_size, |c, _| {
             Ok(layer_gradient(model, c, Objective::Neuron { layer, index }, None)?.0)
         })?;
         Ok(Explanation {

@@ -1,6 +1,7 @@
 //! Pieces shared by the black-box (perturbation) methods, which need only
-//! [`Forward`]: the engine that sends perturbed rows through the model in
-//! chunks of `batch_size` rows (parallel across chunks, results in row order), feature groups
+//! [`Forward`]: the evaluation of perturbed rows drawn on the host, sent through the model by
+//! the chunk engine ([`Chunks`]: chunks of `batch_size` rows, parallel across chunks, results
+//! in row order), feature groups
 //! ([`FeatureGroups`]: per feature, a `mask` of integer group ids, or `segments` `grid:N |
 //! slic:N` superpixels, `methods/segments.rs`), the
 //! background of Shapley value functions. The surrogates' least squares are in
@@ -9,14 +10,16 @@
 use super::segments::Segmentation;
 use crate::attribution::Explanation;
 use crate::baseline::Baseline;
-use crate::batching::{batch_shape, run_rows};
+use crate::batching::{host_batch, Chunks};
 use crate::{PassiveError, Result};
+use std::ops::Range;
 use xai_nn::Forward;
 use xai_tensor::{DType, Tensor};
 
 /// The target logit of each of `rows` perturbed rows: `fill(r, buf)` writes row `r` (one
-/// example, `example`'s shape, flat) into `buf`, `target(r)` is its class. Rows go through
-/// `model.predict` in chunks of `batch_size`, in parallel waves; the result is in row order.
+/// example, `example`'s shape, flat) into `buf`, `target(r)` is its class. The rows go through
+/// the chunk engine ([`Chunks::run`]) in chunks of `batch_size`, each drawn on the host by
+/// [`chunk_logits`]; the result is in row order.
 pub(crate) fn eval_rows<M: Forward + ?Sized>(
     model: &M,
     example: &[usize],
@@ -25,58 +28,37 @@ pub(crate) fn eval_rows<M: Forward + ?Sized>(
     fill: impl Fn(usize, &mut [f32]) + Sync,
     target: impl Fn(usize) -> usize + Sync,
 ) -> Result<Vec<f64>> {
-    let draw = |r: usize, _: &mut [()], x: &mut [f32]| fill(r, x);
-    Ok(draw_and_eval(model, example, rows, batch_size, draw, target)?.1)
-}
-
-/// The engine of the perturbation methods: draws `rows` samples chunk by chunk of
-/// `batch_size`, in parallel waves: `draw(r, z, x)` fills sample r's interpretable row z (one
-/// value per input feature; `()` when a method needs none) and its model input x; each chunk
-/// then goes through `model.predict`. Returns the interpretable rows (row-major, in row order)
-/// and each row's logit of class `target(r)`. Drawing inside the chunk tasks keeps the inputs
-/// in cache and needs no separate pass; each chunk is drawn on the host and sent to the model's
-/// device.
-pub(crate) fn draw_and_eval<M: Forward + ?Sized, Z: Copy + Default + Send>(
-    model: &M,
-    example: &[usize],
-    rows: usize,
-    batch_size: usize,
-    draw: impl Fn(usize, &mut [Z], &mut [f32]) + Sync,
-    target: impl Fn(usize) -> usize + Sync,
-) -> Result<(Vec<Z>, Vec<f64>)> {
-    let d: usize = example.iter().product();
-    let device = model.device();
-    let mut z: Vec<Z> = Vec::with_capacity(rows * d);
-    let mut y: Vec<f64> = Vec::with_capacity(rows);
-    run_rows(
-        rows,
-        batch_size,
-        |range| {
-            let mut v = vec![0.0f32; range.len() * d];
-            let mut zc = vec![Z::default(); range.len() * d];
-            for (r, (vr, zr)) in range
-                .clone()
-                .zip(v.chunks_mut(d.max(1)).zip(zc.chunks_mut(d.max(1))))
-            {
-                draw(r, zr, vr);
-            }
-            let batch = Tensor::from_vec(v, &batch_shape(range.len(), example))?;
-            let out = model.predict(&batch.to_device(device)?)?;
-            let classes = out.shape()[1];
-            let out = out.to_vec_f64()?;
-            let picked: Vec<f64> = range
-                .enumerate()
-                .map(|(q, r)| out[q * classes + target(r)])
-                .collect();
-            Ok((picked, zc))
-        },
-        |_, (picked, zc)| {
-            y.extend(picked);
-            z.extend(zc);
+    let mut y = Vec::with_capacity(rows);
+    Chunks::new(rows, batch_size).run(
+        |range| chunk_logits(model, example, range, &fill, &target),
+        |_, yc| {
+            y.extend(yc);
             Ok(())
         },
     )?;
-    Ok((z, y))
+    Ok(y)
+}
+
+/// One chunk of the perturbation methods: rows `rows` drawn on the host (`fill(r, buf)`
+/// writes row r's model input, as [`host_batch`]), sent to the model's device and through
+/// `model.predict`; the logit of class `target(r)` of each row. Drawing inside the chunk's
+/// task keeps the inputs in cache and needs no separate pass; a method that keeps more of each
+/// row (LIME's interpretable rows) writes it from `fill` too.
+pub(crate) fn chunk_logits<M: Forward + ?Sized>(
+    model: &M,
+    example: &[usize],
+    rows: Range<usize>,
+    fill: impl FnMut(usize, &mut [f32]),
+    target: impl Fn(usize) -> usize,
+) -> Result<Vec<f64>> {
+    let batch = host_batch(rows.clone(), example, fill)?;
+    let out = model.predict(&batch.to_device(model.device())?)?;
+    let classes = out.shape()[1];
+    let out = out.to_vec_f64()?;
+    Ok(rows
+        .enumerate()
+        .map(|(q, r)| out[q * classes + target(r)])
+        .collect())
 }
 
 /// The feature-group parameters of the perturbation methods (flattened into their

@@ -7,7 +7,7 @@ use crate::attribution::{Attribution, Explanation};
 use crate::config::{at_least_one, bad, MethodConfig};
 use crate::objectives::index_column;
 use crate::DEFAULT_BATCH_SIZE;
-use crate::{map_batches, Result};
+use crate::{map_rows, Result};
 use std::sync::Arc;
 use xai_autodiff::{enable_grad, grad_tensors, GradRule, Var};
 use xai_nn::Differentiable;
@@ -76,13 +76,8 @@ impl<M: Differentiable + ?Sized> Attribution<M> for Saliency {
 
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
         let x = x.to_dtype(DType::F32)?;
-        let g = map_batches(&x, self.batch_size, |chunk, start| {
-            target_gradient(
-                model,
-                chunk,
-                &targets[start..start + chunk.shape()[0]],
-                None,
-            )
+        let g = map_rows(&x, self.batch_size, |chunk, rows| {
+            target_gradient(model, chunk, &targets[rows], None)
         })?;
         let attributions = if self.channel_max {
             if g.rank() != 4 {
