@@ -201,7 +201,8 @@ pub struct RuleArgs {
     /// epsilon-plus-flat (and flat first layer), epsilon-alpha2-beta1 (ε dense, α2β1 conv),
     /// epsilon-gamma-box (z^B first conv, γ conv, ε dense); or comma-separated KEY=RULE,
     /// KEY one of linear, conv, first, first-conv, relu, pool, layer:NAME, RULE one of
-    /// epsilon:E, gamma:G, alpha-beta:A:B, z-plus, zb:LOW:HIGH, w-square, flat, pass (later
+    /// epsilon:E, gamma:G, alpha-beta:A:B, z-plus, zb:LOW:HIGH, w-square, flat, pass, gradient
+    /// (and for relu: guided, deconv) (later
     /// keys win for the layers they name; first and layer: over linear/conv), e.g.
     /// linear=epsilon:1e-6,conv=gamma:0.25,first=zb:0:1. Default epsilon-plus.
     #[arg(long)]
