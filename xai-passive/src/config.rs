@@ -238,17 +238,22 @@ pub fn from_params<C: MethodConfig>(method: &str, params: &Params) -> Result<C> 
             known,
         });
     }
-    // One parameter at a time over the defaults, so a value of the wrong type is named.
+    let defaults = fields.clone();
     for (name, v) in &params.values {
-        let mut one = fields.clone();
-        one.insert(name.clone(), v.clone());
-        deserialize::<C>(one, &params.tensors).map_err(|e| bad(name, wrong_value(v, &e)))?;
         fields.insert(name.clone(), v.clone());
     }
     for name in params.tensors.keys() {
         fields.insert(name.clone(), serde_json::json!({ TENSOR_KEY: name }));
     }
     let config = deserialize::<C>(fields, &params.tensors).map_err(|e| {
+        // Only on failure: one value at a time over the defaults, so the bad one is named.
+        for (name, v) in &params.values {
+            let mut one = defaults.clone();
+            one.insert(name.clone(), v.clone());
+            if let Err(e) = deserialize::<C>(one, &params.tensors) {
+                return bad(name, wrong_value(v, &e));
+            }
+        }
         PassiveError::BadArgument(format!("{method}'s parameters do not fit together: {e}"))
     })?;
     config.validate()?;

@@ -167,13 +167,13 @@ fn shape_error(e: ndarray::ShapeError) -> PassiveError {
     PassiveError::BadArgument(format!("least-squares design: {e}"))
 }
 
-/// LIME's sample count S and kernel width σ (default 0.75·√d) for d interpretable features.
-fn samples_and_width(o: &Lime, d: usize) -> Result<(usize, f64)> {
-    o.validate()?;
-    Ok((
+/// LIME's sample count S and kernel width σ (default 0.75·√d) for d interpretable features
+/// (of a configuration [`Lime::explain_with_fidelity`] has validated).
+fn samples_and_width(o: &Lime, d: usize) -> (usize, f64) {
+    (
         o.samples,
         o.kernel_width.unwrap_or(0.75 * (d as f64).sqrt()),
-    ))
+    )
 }
 
 /// LIME's exponential kernel as a regression weight: √exp(−D²/σ²) for squared distance D².
@@ -216,7 +216,7 @@ impl Lime {
             let example = x.shape()[1..].to_vec();
             let d = groups.count;
             let n = x.shape()[0];
-            let (s, width) = samples_and_width(o, d)?;
+            let (s, width) = samples_and_width(o, d);
             let mut rng = Rng::new(o.seed);
             let mut z = vec![true; s * d];
             let counts = rng.uniform(&[s], 0.0, 1.0, DType::F64)?.to_vec_f64()?;
@@ -293,7 +293,7 @@ impl Lime {
                 data.shape()
             )));
         }
-        let (s, width) = samples_and_width(o, d)?;
+        let (s, width) = samples_and_width(o, d);
         if o.lime_sampling == LimeSampling::Quartile {
             return self.explain_quartile(model, &x, targets, &dv, s, width);
         }
