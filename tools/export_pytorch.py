@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Export a PyTorch ``nn.Sequential`` to the xai model format.
+"""Export a PyTorch model to the xai model format: an ``nn.Sequential`` as version 1 (a
+chain), any other ``nn.Module`` that ``torch.fx`` can trace as version 2 (a graph).
 
 The xai format is a small JSON file describing the layers in order plus a
 safetensors file holding the weights under their PyTorch ``state_dict`` names
@@ -23,6 +24,19 @@ nn.ReLU, nn.LeakyReLU, nn.Sigmoid, nn.Tanh, nn.Softplus (beta 1, threshold 20),
 nn.MaxPool2d / nn.AvgPool2d (no padding, no ceil_mode), nn.AdaptiveAvgPool2d,
 nn.Flatten (start_dim 1, end_dim -1), nn.Dropout, nn.BatchNorm1d,
 nn.BatchNorm2d. Anything else raises ``ExportError``.
+
+Graphs (version 2): the model is traced by ``torch.fx`` down to the modules above (and
+nn.Identity, nn.Softmax, nn.LogSoftmax); each node becomes one entry of ``"layers"`` in the
+traced (topological) order, with ``"inputs"`` naming the nodes it takes (``"input"`` is the model
+input). A module's node is named by its module path (``block1.conv1``, as in the
+``state_dict``); a functional node by its fx name (``add``, ``add_1``, ``cat``). Functional ops:
+``x + y`` / ``torch.add``, ``x * y`` / ``torch.mul`` (two tensors), ``torch.cat(dim)``,
+``F.relu``/``torch.relu``/``.relu()``, ``torch.sigmoid``, ``torch.tanh``, ``F.leaky_relu``,
+``F.softplus``, ``F.softmax``/``F.log_softmax``, ``torch.flatten(x, 1)`` and ``view``/``reshape``
+to ``[N, -1]``, ``x.mean((2, 3))`` (global average pooling), ``F.adaptive_avg_pool2d``,
+``F.max_pool2d``/``F.avg_pool2d``. A model returning a tuple or dict of tensors gets one named
+output per entry (``"outputs"``), the first (or ``output=``) the default. Anything else raises
+``ExportError`` naming the first unsupported node.
 
 Library use (run from ``tools/`` or with ``tools/`` on ``sys.path``)::
 
@@ -58,6 +72,7 @@ import torch.nn as nn
 
 FORMAT = "xai-model"
 VERSION = 1
+GRAPH_VERSION = 2
 
 __all__ = ["export", "load", "layer_spec", "ExportError", "FORMAT", "VERSION"]
 
@@ -320,23 +335,22 @@ def _atomic_write(path: Path, write) -> None:
 
 
 def export(
-    model: nn.Sequential,
+    model: nn.Module,
     input_shape: Sequence[int],
     json_path: Union[str, os.PathLike],
     normalize: Optional[Union[Dict[str, Sequence[float]], Tuple[Sequence[float], Sequence[float]]]] = None,
+    output: Optional[str] = None,
 ) -> Dict[str, Any]:
     """Write ``json_path`` and ``<stem>.safetensors`` beside it; return the JSON document.
 
     ``input_shape`` is the per-example input shape without the batch dimension
-    (e.g. ``[1, 28, 28]`` or ``[30]``). The model is run once on zeros (in eval
-    mode, without gradients; its train/eval mode is restored afterwards) to check
-    that the shapes are consistent. Both files are written to temporary files
-    and renamed into place, the weights first.
+    (e.g. ``[1, 28, 28]`` or ``[30]``). An ``nn.Sequential`` is written as version 1;
+    any other module is traced with ``torch.fx`` and written as version 2 (a graph;
+    ``output`` names the default head of a model with several outputs). The model
+    is run once on zeros (in eval mode, without gradients; its train/eval mode is
+    restored afterwards) to check that the shapes are consistent. Both files are
+    written to temporary files and renamed into place, the weights first.
     """
-    from safetensors.torch import save_file
-
-    if not isinstance(model, nn.Sequential):
-        raise ExportError(f"expected an nn.Sequential, got {type(model).__name__}")
     shape = [int(d) for d in input_shape]
     if not shape or any(d <= 0 for d in shape) or list(input_shape) != shape:
         raise ExportError(f"input_shape must be a non-empty list of positive ints, got {input_shape!r}")
@@ -346,6 +360,9 @@ def export(
     weights_path = json_path.with_name(json_path.stem + ".safetensors")
     if weights_path == json_path:
         raise ExportError(f"json_path {json_path} must not end in .safetensors")
+    if not isinstance(model, nn.Sequential):
+        doc, tensors = _graph_doc(model, shape, output)
+        return _write(doc, tensors, norm, json_path, weights_path)
 
     layers: List[Dict[str, Any]] = []
     tensors: Dict[str, torch.Tensor] = {}
@@ -381,12 +398,19 @@ def export(
     if x.dim() != 2:
         raise ExportError(f"model output has per-example shape {list(x.shape[1:])}; expected a vector of logits")
 
-    doc: Dict[str, Any] = {"format": FORMAT, "version": VERSION, "input_shape": shape}
-    if norm is not None:
-        doc["normalize"] = norm
-    doc["weights"] = weights_path.name
-    doc["layers"] = layers
+    doc: Dict[str, Any] = {"format": FORMAT, "version": VERSION, "input_shape": shape, "layers": layers}
+    return _write(doc, tensors, norm, json_path, weights_path)
 
+
+def _write(doc, tensors, norm, json_path: Path, weights_path: Path) -> Dict[str, Any]:
+    """Completes ``doc`` (normalisation, weights name) and writes both files atomically."""
+    from safetensors.torch import save_file
+
+    head = {k: doc[k] for k in ("format", "version", "input_shape")}
+    if norm is not None:
+        head["normalize"] = norm
+    head["weights"] = weights_path.name
+    doc = {**head, **{k: v for k, v in doc.items() if k not in head}}
     _atomic_write(weights_path, lambda tmp: save_file(tensors, tmp))
     text = _dumps(doc)
 
@@ -396,6 +420,214 @@ def export(
 
     _atomic_write(json_path, write_json)
     return doc
+
+
+# --------------------------------------------------------------------------- graphs (torch.fx)
+
+# Modules the tracer keeps whole (leaves): the layers of ``layer_spec`` plus these.
+_LEAVES = (
+    nn.Linear, nn.Conv2d, nn.ReLU, nn.LeakyReLU, nn.Sigmoid, nn.Tanh, nn.Softplus, nn.MaxPool2d,
+    nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Flatten, nn.Dropout, nn.BatchNorm1d, nn.BatchNorm2d,
+    nn.Identity, nn.Softmax, nn.LogSoftmax,
+)
+
+
+def _graph_module_spec(name: str, m: nn.Module, in_shape: List[int], rank: int) -> Tuple[Dict[str, Any], Dict[str, torch.Tensor]]:
+    """``layer_spec`` plus the modules only a graph has."""
+    if type(m) is nn.Identity:
+        return {"name": name, "op": "identity"}, {}
+    if type(m) in (nn.Softmax, nn.LogSoftmax):
+        dim = _dim(m.dim if m.dim is not None else 1, rank, name)
+        return {"name": name, "op": "softmax" if type(m) is nn.Softmax else "log_softmax", "dim": dim}, {}
+    return layer_spec(name, m, in_shape)
+
+
+def _dim(d: int, rank: int, name: str) -> int:
+    """A PyTorch ``dim`` (negative counts from the end) as a non-negative axis of the batch tensor."""
+    d = int(d)
+    if d < 0:
+        d += rank
+    if not 1 <= d < rank:
+        raise ExportError(f"node {name!r}: dim {d} is the batch axis or beyond a tensor of rank {rank}")
+    return d
+
+
+def _graph_doc(model: nn.Module, shape: List[int], output: Optional[str]):
+    """Traces ``model`` and returns (the version-2 document without weights name, tensors)."""
+    import operator
+
+    import torch.fx as fx
+    import torch.nn.functional as F
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    class Tracer(fx.Tracer):
+        def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+            return type(m) in _LEAVES
+
+    try:
+        graph = Tracer().trace(model)
+    except Exception as e:
+        raise ExportError(f"torch.fx cannot trace {type(model).__name__}: {e}") from e
+    gm = fx.GraphModule(model, graph)
+    gm.graph.eliminate_dead_code()
+    gm.recompile()
+    param = next(model.parameters(), None)
+    x = torch.zeros([2] + shape, dtype=param.dtype if param is not None else torch.float32,
+                    device=param.device if param is not None else "cpu")
+    was_training = [(m, m.training) for m in model.modules()]
+    model.eval()
+    gm.eval()
+    try:
+        with torch.no_grad():
+            ShapeProp(gm).propagate(x)
+    except Exception as e:
+        raise ExportError(f"{type(model).__name__} fails on an input of shape {shape}: {e}") from e
+    finally:
+        for m, t in was_training:
+            m.train(t)
+
+    modules = dict(gm.named_modules())
+    names: Dict[fx.Node, str] = {}   # fx node -> xai node name (or "input")
+    layers: List[Dict[str, Any]] = []
+    tensors: Dict[str, torch.Tensor] = {}
+    used_modules: Dict[str, int] = {}
+    taken: set = {"input"}
+    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    if len(placeholders) != 1:
+        raise ExportError(f"the model takes {len(placeholders)} inputs; the xai format has one")
+
+    def meta_shape(n: fx.Node) -> Optional[List[int]]:
+        tm = n.meta.get("tensor_meta")
+        return list(tm.shape) if tm is not None and hasattr(tm, "shape") else None
+
+    def tensor_input(n: fx.Node, a: Any) -> str:
+        if not isinstance(a, fx.Node) or a not in names:
+            raise ExportError(f"node {n.name!r} ({_describe(n)}): argument {a!r} is not a tensor of the graph")
+        return names[a]
+
+    def unique(name: str) -> str:
+        base, k = name, 1
+        while name in taken:
+            name = f"{base}_{k}"
+            k += 1
+        taken.add(name)
+        return name
+
+    def add(n: fx.Node, spec: Dict[str, Any], inputs: List[str]) -> None:
+        spec = {"name": spec["name"], "op": spec["op"], "inputs": inputs,
+                **{k: v for k, v in spec.items() if k not in ("name", "op")}}
+        layers.append(spec)
+        names[n] = spec["name"]
+
+    def arg(n: fx.Node, i: int, key: str, default: Any = None) -> Any:
+        if len(n.args) > i:
+            return n.args[i]
+        return n.kwargs.get(key, default)
+
+    output_node = None
+    for n in gm.graph.nodes:
+        out_shape = meta_shape(n)
+        if n.op == "placeholder":
+            names[n] = "input"
+            continue
+        if n.op == "output":
+            output_node = n
+            continue
+        if n.op == "get_attr":
+            raise ExportError(f"node {n.name!r}: a tensor attribute ({n.target}) used in the forward is not supported")
+        if out_shape is None:
+            # Not a tensor (x.size(0) and the like): fine as an argument of a reshape only.
+            continue
+        first = n.args[0] if n.args else None
+        in_shape = meta_shape(first) if isinstance(first, fx.Node) else None
+        rank = len(out_shape)
+        if n.op == "call_module":
+            m = modules[n.target]
+            count = used_modules.get(n.target, 0)
+            if count and any(True for _ in m.parameters()):
+                raise ExportError(f"node {n.name!r}: module {n.target!r} with parameters is called twice (shared weights are not supported)")
+            used_modules[n.target] = count + 1
+            name = unique(n.target)
+            spec, ts = _graph_module_spec(name, m, in_shape[1:] if in_shape else None, rank)
+            tensors.update(ts)
+            add(n, spec, [tensor_input(n, first)])
+            continue
+        fn = n.target
+        method = n.op == "call_method"
+        spec: Optional[Dict[str, Any]] = None
+        inputs = None
+        if fn in (operator.add, torch.add, operator.iadd) or (method and fn in ("add", "add_")):
+            spec, inputs = {"op": "add"}, [tensor_input(n, a) for a in n.args[:2]]
+        elif fn in (operator.mul, torch.mul, operator.imul) or (method and fn in ("mul", "mul_")):
+            spec, inputs = {"op": "mul"}, [tensor_input(n, a) for a in n.args[:2]]
+        elif fn is torch.cat:
+            parts = arg(n, 0, "tensors")
+            spec = {"op": "concat", "dim": _dim(arg(n, 1, "dim", 0), rank, n.name)}
+            inputs = [tensor_input(n, a) for a in parts]
+        elif fn in (F.relu, torch.relu) or (method and fn in ("relu", "relu_")):
+            spec = {"op": "relu"}
+        elif fn in (torch.sigmoid, F.sigmoid) or (method and fn == "sigmoid"):
+            spec = {"op": "sigmoid"}
+        elif fn in (torch.tanh, F.tanh) or (method and fn == "tanh"):
+            spec = {"op": "tanh"}
+        elif fn is F.leaky_relu:
+            spec = {"op": "leaky_relu", "negative_slope": float(arg(n, 1, "negative_slope", 0.01))}
+        elif fn is F.softplus and arg(n, 1, "beta", 1) == 1 and arg(n, 2, "threshold", 20) == 20:
+            spec = {"op": "softplus"}
+        elif fn in (F.softmax, F.log_softmax, torch.softmax, torch.log_softmax) or (method and fn in ("softmax", "log_softmax")):
+            log = fn in (F.log_softmax, torch.log_softmax, "log_softmax")
+            spec = {"op": "log_softmax" if log else "softmax", "dim": _dim(arg(n, 1, "dim"), rank, n.name)}
+        elif (fn is torch.flatten or (method and fn in ("flatten", "view", "reshape"))) and in_shape is not None \
+                and len(out_shape) == 2 and out_shape[0] == in_shape[0] and out_shape[1] == math.prod(in_shape[1:]):
+            spec = {"op": "flatten"}
+        elif (method and fn == "mean" or fn is torch.mean) and in_shape is not None and len(in_shape) == 4 \
+                and sorted(d % 4 for d in (arg(n, 1, "dim") or ())) == [2, 3] and not arg(n, 2, "keepdim", False):
+            spec = {"op": "global_avgpool2d"}
+        elif fn is F.adaptive_avg_pool2d:
+            size = arg(n, 1, "output_size")
+            size = [size, size] if isinstance(size, int) else list(size)
+            spec = {"op": "adaptive_avgpool2d", "output_size": size}
+        elif fn in (F.max_pool2d, F.avg_pool2d):
+            k = _pair(arg(n, 1, "kernel_size"), "kernel_size", n.name)
+            st = arg(n, 2, "stride")
+            st = k if st is None or st == () else _pair(st, "stride", n.name)
+            if not _is_zero(arg(n, 3, "padding", 0)) or arg(n, 5 if fn is F.max_pool2d else 4, "ceil_mode", False):
+                raise ExportError(f"node {n.name!r}: pooling with padding or ceil_mode is not supported")
+            spec = {"op": "maxpool2d" if fn is F.max_pool2d else "avgpool2d", "kernel_size": k, "stride": st}
+        elif fn is F.dropout:
+            spec = {"op": "dropout", "p": float(arg(n, 1, "p", 0.5))}
+        if spec is None:
+            raise ExportError(f"node {n.name!r} ({_describe(n)}) is not supported; see the module docs for the ops a graph may use")
+        add(n, {"name": unique(n.name), **spec}, inputs if inputs is not None else [tensor_input(n, first)])
+
+    result = output_node.args[0]
+    if isinstance(result, fx.Node):
+        heads = {"output": result}
+    elif isinstance(result, (tuple, list)):
+        heads = {f"output{i}": r for i, r in enumerate(result)}
+    elif isinstance(result, dict):
+        heads = dict(result)
+    else:
+        raise ExportError(f"the model returns {type(result).__name__}; expected a tensor, a tuple or a dict of tensors")
+    for h, r in heads.items():
+        if not isinstance(r, fx.Node) or r not in names or names[r] == "input":
+            raise ExportError(f"output {h!r} is not a node of the graph")
+        shp = meta_shape(r)
+        if shp is None or len(shp) < 2:
+            raise ExportError(f"output {h!r} has shape {shp}; expected a batch of examples")
+    if output is not None and output not in heads:
+        raise ExportError(f"output={output!r} is not an output of the model (outputs: {', '.join(heads)})")
+    doc: Dict[str, Any] = {"format": FORMAT, "version": GRAPH_VERSION, "input_shape": shape, "layers": layers}
+    single = len(heads) == 1 and names[next(iter(heads.values()))] == layers[-1]["name"]
+    if not single:
+        doc["outputs"] = {h: names[r] for h, r in heads.items()}
+        doc["output"] = output or next(iter(heads))
+    return doc, tensors
+
+
+def _describe(n) -> str:
+    target = n.target if isinstance(n.target, str) else getattr(n.target, "__name__", repr(n.target))
+    return f"{n.op} {target}"
 
 
 # --------------------------------------------------------------------------- loading (round trip)
@@ -435,23 +667,90 @@ def _build_layer(spec: Dict[str, Any]) -> nn.Module:
     raise ExportError(f"layer {spec.get('name')!r}: unknown op {op!r}")
 
 
-def load(json_path: Union[str, os.PathLike]) -> nn.Sequential:
-    """Rebuild a fresh ``nn.Sequential`` (eval mode) from an exported model.json + safetensors."""
+class GraphModel(nn.Module):
+    """A version-2 model rebuilt in PyTorch: runs the nodes in order. Returns the default
+    output, or with ``heads=True`` a dict of every output."""
+
+    _MERGES = {"add", "mul", "concat", "identity", "global_avgpool2d", "softmax", "log_softmax"}
+
+    def __init__(self, doc: Dict[str, Any]):
+        super().__init__()
+        self.specs = doc["layers"]
+        self.mods = nn.ModuleDict({
+            _key(spec["name"]): _build_layer(spec) for spec in self.specs if spec["op"] not in self._MERGES
+        })
+        last = self.specs[-1]["name"]
+        self.outputs = doc.get("outputs") or {"output": last}
+        self.default = doc.get("output") or next(iter(self.outputs))
+
+    def forward(self, x: torch.Tensor, heads: bool = False):
+        values = {"input": x}
+        prev = "input"
+        for spec in self.specs:
+            ins = [values[i] for i in spec.get("inputs", [prev])]
+            op = spec["op"]
+            if op == "add":
+                y = ins[0]
+                for t in ins[1:]:
+                    y = y + t
+            elif op == "mul":
+                y = ins[0]
+                for t in ins[1:]:
+                    y = y * t
+            elif op == "concat":
+                y = torch.cat(ins, spec.get("dim", 1))
+            elif op == "identity":
+                y = ins[0]
+            elif op == "global_avgpool2d":
+                y = ins[0].mean((2, 3))
+            elif op in ("softmax", "log_softmax"):
+                f = torch.softmax if op == "softmax" else torch.log_softmax
+                y = f(ins[0], spec.get("dim", 1))
+            else:
+                y = self.mods[_key(spec["name"])](ins[0])
+            values[spec["name"]] = y
+            prev = spec["name"]
+        if heads:
+            return {h: values[n] for h, n in self.outputs.items()}
+        return values[self.outputs[self.default]]
+
+
+def _key(name: str) -> str:
+    """A node name as a ModuleDict key (which cannot hold dots)."""
+    return name.replace(".", "__")
+
+
+def load(json_path: Union[str, os.PathLike]) -> nn.Module:
+    """Rebuild a fresh model (eval mode) from an exported model.json + safetensors: an
+    ``nn.Sequential`` for version 1, a ``GraphModel`` for version 2."""
     from collections import OrderedDict
 
     from safetensors.torch import load_file
 
     json_path = Path(json_path)
     doc = json.loads(json_path.read_text(encoding="utf-8"))
-    if doc.get("format") != FORMAT or doc.get("version") != VERSION:
-        raise ExportError(f"{json_path}: not an {FORMAT} v{VERSION} file")
-    children: "OrderedDict[str, nn.Module]" = OrderedDict()
-    for spec in doc["layers"]:
-        children[spec["name"]] = _build_layer(spec)
-    model = nn.Sequential(children)
+    if doc.get("format") != FORMAT or doc.get("version") not in (VERSION, GRAPH_VERSION):
+        raise ExportError(f"{json_path}: not an {FORMAT} v{VERSION} or v{GRAPH_VERSION} file")
     state = load_file(str(json_path.parent / doc["weights"]))
+    if doc["version"] == GRAPH_VERSION:
+        model = GraphModel(doc)
+        prefix = {spec["name"]: "mods." + _key(spec["name"]) for spec in doc["layers"]}
+        renamed = {}
+        for k, v in state.items():
+            node, _, suffix = k.rpartition(".")
+            if node not in prefix:
+                raise ExportError(f"{json_path}: tensor {k!r} belongs to no node")
+            renamed[f"{prefix[node]}.{suffix}"] = v
+        state = renamed
+        children = {prefix[s["name"]]: model.mods[_key(s["name"])] for s in doc["layers"] if _key(s["name"]) in model.mods}
+    else:
+        seq: "OrderedDict[str, nn.Module]" = OrderedDict()
+        for spec in doc["layers"]:
+            seq[spec["name"]] = _build_layer(spec)
+        model = nn.Sequential(seq)
+        children = dict(model.named_children())
     # Conv/linear without bias in the file: drop the bias parameter.
-    for name, child in model.named_children():
+    for name, child in children.items():
         if isinstance(child, (nn.Linear, nn.Conv2d)) and f"{name}.bias" not in state:
             child.bias = None
     expected = {k for k in model.state_dict() if not k.endswith("num_batches_tracked")}

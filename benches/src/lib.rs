@@ -2,7 +2,7 @@
 
 use xai_autodiff::Var;
 use xai_nn::layers::{Activation, ActivationKind, Conv2d, Flatten, Linear, MaxPool2d};
-use xai_nn::{NamedLayer, Sequential};
+use xai_nn::{Graph, Node};
 use xai_tensor::{Conv2dParams, DType, Pool2dParams, Rng, Tensor};
 
 /// Seeded standard-normal f32 data.
@@ -14,7 +14,7 @@ pub fn randn(shape: &[usize], seed: u64) -> Tensor {
 
 /// LeNet-5 as in the fixtures: conv(1→6, 5, pad 2), relu, maxpool 2, conv(6→16, 5), relu,
 /// maxpool 2, flatten, linear 400→120, relu, 120→84, relu, 84→10.
-pub fn lenet() -> Sequential {
+pub fn lenet() -> Graph {
     let mut seed = 0;
     let mut param = |shape: &[usize]| {
         seed += 1;
@@ -70,12 +70,9 @@ pub fn lenet() -> Sequential {
     let named = layers
         .into_iter()
         .enumerate()
-        .map(|(i, layer)| NamedLayer {
-            name: i.to_string().into(),
-            layer,
-        })
+        .map(|(i, layer)| Node::new(&i.to_string(), layer))
         .collect();
-    Sequential::new(vec![1, 28, 28], named, None).expect("LeNet shapes are consistent")
+    Graph::sequential(vec![1, 28, 28], named, None).expect("LeNet shapes are consistent")
 }
 
 /// Multiply-adds ×2 of one LeNet-5 forward pass per example.

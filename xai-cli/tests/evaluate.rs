@@ -4,7 +4,7 @@
 use std::path::Path;
 use xai_autodiff::Var;
 use xai_nn::layers::Linear;
-use xai_nn::{file, NamedLayer, Sequential};
+use xai_nn::{file, Graph, Node};
 use xai_tensor::{DType, Tensor};
 
 mod common;
@@ -24,20 +24,12 @@ const X: [f64; 12] = [
     0.5, 1.0, -1.5, 2.0, 0.1, 0.2, 0.3, -0.4, 1.0, 0.0, -1.0, 0.5,
 ];
 
-fn linear() -> Sequential {
+fn linear() -> Graph {
     let lin = Linear {
         weight: Var::leaf(t(&W, &[3, 4])),
         bias: Some(Var::leaf(t(&[0.1, -0.2, 0.3], &[3]))),
     };
-    Sequential::new(
-        vec![4],
-        vec![NamedLayer {
-            name: "0".into(),
-            layer: Box::new(lin),
-        }],
-        None,
-    )
-    .unwrap()
+    Graph::sequential(vec![4], vec![Node::new("0", Box::new(lin))], None).unwrap()
 }
 
 /// A linear model and a batch of 3 inputs in `dir`.

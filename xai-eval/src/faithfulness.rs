@@ -324,9 +324,9 @@ mod tests {
     use super::*;
     use xai_autodiff::Var;
     use xai_nn::layers::Linear;
-    use xai_nn::{NamedLayer, Sequential};
+    use xai_nn::{Graph, Node};
 
-    fn linear(w: &[f64], b: &[f64], k: usize) -> Sequential {
+    fn linear(w: &[f64], b: &[f64], k: usize) -> Graph {
         let d = w.len() / k;
         let lin = Linear {
             weight: Var::leaf(
@@ -342,15 +342,7 @@ mod tests {
                     .unwrap(),
             )),
         };
-        Sequential::new(
-            vec![d],
-            vec![NamedLayer {
-                name: "0".into(),
-                layer: Box::new(lin),
-            }],
-            None,
-        )
-        .unwrap()
+        Graph::sequential(vec![d], vec![Node::new("0", Box::new(lin))], None).unwrap()
     }
 
     fn t(v: &[f64], s: &[usize]) -> Tensor {
@@ -362,7 +354,7 @@ mod tests {
 
     /// The definition computed independently, one input at a time.
     fn by_hand(
-        m: &Sequential,
+        m: &Graph,
         x: &[f64],
         a: &[f64],
         b: &[f64],

@@ -13,7 +13,7 @@ use crate::{bad, complexity, mean_std, Result};
 use serde::Serialize;
 use std::path::Path;
 use std::time::Instant;
-use xai_nn::{Layered, Sequential};
+use xai_nn::{Graph, Layered};
 use xai_passive::methods::Baseline;
 use xai_passive::registry::{self, BoxedMethod};
 use xai_passive::Params;
@@ -210,7 +210,7 @@ pub struct League {
 ///
 /// **Errors** if `targets` does not have one class per example or `x` has no examples.
 pub fn league(
-    model: &Sequential,
+    model: &Graph,
     x: &Tensor,
     targets: &[usize],
     opts: &LeagueOptions,
@@ -245,8 +245,8 @@ pub fn league(
 
 /// One method's row (values only; ranks are filled by [`rank`]).
 fn score_method(
-    model: &Sequential,
-    random: &Sequential,
+    model: &Graph,
+    random: &Graph,
     x: &Tensor,
     targets: &[usize],
     name: &str,
@@ -604,7 +604,7 @@ mod tests {
     fn a_linear_model_league_scores_saliency_exactly_and_skips_what_cannot_run() {
         use xai_autodiff::Var;
         use xai_nn::layers::Linear;
-        use xai_nn::NamedLayer;
+        use xai_nn::Node;
         use xai_tensor::DType;
         let f32t = |v: &[f64], s: &[usize]| {
             Tensor::from_slice(v, s)
@@ -616,15 +616,7 @@ mod tests {
             weight: Var::leaf(f32t(&[1.0, -2.0, 0.5, 3.0, 0.25, -1.0, 1.0, 2.0], &[2, 4])),
             bias: Some(Var::leaf(f32t(&[0.1, -0.1], &[2]))),
         };
-        let model = Sequential::new(
-            vec![4],
-            vec![NamedLayer {
-                name: "0".into(),
-                layer: Box::new(lin),
-            }],
-            None,
-        )
-        .unwrap();
+        let model = Graph::sequential(vec![4], vec![Node::new("0", Box::new(lin))], None).unwrap();
         let x = f32t(&[0.5, 1.0, -1.5, 2.0, 0.1, 0.2, 0.3, -0.4], &[2, 4]);
         let opts = LeagueOptions {
             methods: vec!["saliency".into(), "grad-cam".into()],

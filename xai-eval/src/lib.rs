@@ -120,11 +120,11 @@ mod tests {
 
 #[cfg(test)]
 pub(crate) mod testing {
-    use xai_nn::{file, Sequential};
+    use xai_nn::{file, Graph};
 
     /// A `[d] → hidden → act → classes` MLP with the weights `file::load_or_init` draws for
     /// `seed`.
-    pub fn mlp(d: usize, hidden: usize, act: &str, classes: usize, seed: u64) -> Sequential {
+    pub fn mlp(d: usize, hidden: usize, act: &str, classes: usize, seed: u64) -> Graph {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("m.json");
         let arch = format!(

@@ -15,7 +15,7 @@ use serde::ser::SerializeMap;
 use serde_json::Value;
 use std::path::Path;
 use xai_nn::train::TrainConfig;
-use xai_nn::{Dataset, Forward, Layered, Sequential};
+use xai_nn::{Dataset, Forward, Graph, Layered};
 use xai_passive::config::bad;
 use xai_passive::{resolve_targets, Attribution, PassiveError, Result, Target};
 use xai_tensor::Tensor;
@@ -72,7 +72,7 @@ pub enum Better {
 pub struct MetricInputs<'a> {
     /// The model (mutable: model randomization re-initialises it layer by layer and gives
     /// it back unchanged).
-    pub model: &'a mut Sequential,
+    pub model: &'a mut Graph,
     /// Which class each example's explanation and score are for.
     pub target: Target,
     /// Examples `[N, ...input_shape]`.
@@ -92,7 +92,7 @@ pub struct MetricInputs<'a> {
 impl<'a> MetricInputs<'a> {
     /// `model` and examples `x`, explained for their predicted classes; set the other fields
     /// with struct update syntax (`MetricInputs { method: Some(m), ..MetricInputs::new(..) }`).
-    pub fn new(model: &'a mut Sequential, x: &'a Tensor) -> Self {
+    pub fn new(model: &'a mut Graph, x: &'a Tensor) -> Self {
         Self {
             model,
             target: Target::Argmax,
@@ -546,21 +546,18 @@ mod tests {
         assert!(find("bogus").is_err_and(|e| e.to_string().contains("unknown metric 'bogus'")));
     }
 
-    fn linear_model() -> Sequential {
+    fn linear_model() -> Graph {
         let w = Tensor::from_slice(&[1.0f32, -2.0, 0.5, 3.0, 0.25, -1.0], &[2, 3]).unwrap();
         let fc = xai_nn::layers::Linear {
             weight: xai_autodiff::Var::leaf(w),
             bias: None,
         };
-        let layers = vec![xai_nn::NamedLayer {
-            name: "fc".into(),
-            layer: Box::new(fc),
-        }];
-        Sequential::new(vec![3], layers, None).unwrap()
+        let layers = vec![xai_nn::Node::new("fc", Box::new(fc))];
+        Graph::sequential(vec![3], layers, None).unwrap()
     }
 
     fn inputs<'a>(
-        model: &'a mut Sequential,
+        model: &'a mut Graph,
         x: &'a Tensor,
         method: Option<&'a dyn Attribution<dyn Layered>>,
     ) -> MetricInputs<'a> {

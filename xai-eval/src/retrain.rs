@@ -5,7 +5,7 @@
 use crate::Result;
 use xai_nn::layers::{self, Init};
 use xai_nn::train::{train, TrainConfig};
-use xai_nn::{Dataset, Forward, NamedLayer, Sequential};
+use xai_nn::{Dataset, Forward, Graph, Node};
 use xai_tensor::{Rng, Tensor};
 
 /// A freshly initialised copy of `model`'s architecture: the same layers (from each layer's
@@ -13,10 +13,10 @@ use xai_tensor::{Rng, Tensor};
 /// layer (U(−1/√fan_in, 1/√fan_in) for linear/conv weights and biases, batch norm 1 and 0),
 /// seeded. Optional tensors (biases) exist iff `model` has them. With the same seed this gives
 /// the weights [`xai_nn::file::load_or_init`] draws for the architecture.
-pub fn fresh_model(model: &Sequential, seed: u64) -> Result<Sequential> {
+pub fn fresh_model(model: &Graph, seed: u64) -> Result<Graph> {
     let mut rng = Rng::new(seed);
-    let mut out = Vec::with_capacity(model.layers().len());
-    for l in model.layers() {
+    let mut out = Vec::with_capacity(model.nodes().len());
+    for (i, l) in model.nodes().iter().enumerate() {
         let have: Vec<&str> = l
             .layer
             .params()
@@ -35,21 +35,19 @@ pub fn fresh_model(model: &Sequential, seed: u64) -> Result<Sequential> {
             Ok(Some(init.draw(shape, &mut rng)?))
         };
         let layer = layers::build(&l.name, l.layer.op(), &l.layer.spec(), &mut get)?;
-        out.push(NamedLayer {
-            name: l.name.clone(),
-            layer,
-        });
+        out.push(Node::with_inputs(&l.name, layer, model.input_names(i)));
     }
-    Ok(Sequential::new(
+    Ok(Graph::new(
         model.input_shape().to_vec(),
         out,
+        model.outputs().clone(),
         model.normalize().cloned(),
     )?)
 }
 
 /// `model`'s architecture trained from scratch on `data` with the trainer: [`fresh_model`]
 /// seeded by `cfg.seed`, then [`xai_nn::train::train`] with `cfg` (deterministic).
-pub fn retrain(model: &Sequential, data: &Dataset, cfg: &TrainConfig) -> Result<Sequential> {
+pub fn retrain(model: &Graph, data: &Dataset, cfg: &TrainConfig) -> Result<Graph> {
     let mut m = fresh_model(model, cfg.seed)?;
     train(&mut m, data, cfg, None, &mut |_| {})?;
     Ok(m)
@@ -66,7 +64,7 @@ mod tests {
                    {"name": "1", "op": "relu"},
                    {"name": "2", "op": "linear", "in_features": 8, "out_features": 3}]}"#;
 
-    fn values(m: &Sequential) -> Vec<Vec<f32>> {
+    fn values(m: &Graph) -> Vec<Vec<f32>> {
         m.named_params()
             .iter()
             .map(|(_, v)| v.value().to_vec_f32().unwrap())
@@ -81,7 +79,7 @@ mod tests {
         let init = file::load_or_init(&p, 4).unwrap();
         let fresh = fresh_model(&init, 4).unwrap();
         assert_eq!(values(&fresh), values(&init));
-        assert_eq!(fresh.layer_shapes(), init.layer_shapes());
+        assert_eq!(fresh.node_shapes(), init.node_shapes());
         let other = fresh_model(&init, 5).unwrap();
         assert_ne!(values(&other), values(&init));
         // Batch norm starts at scale 1, shift 0.

@@ -8,7 +8,7 @@
 use crate::retrain::retrain;
 use crate::{bad, check_like, order_desc, rows, Result};
 use xai_nn::train::{evaluate, TrainConfig};
-use xai_nn::{Dataset, Sequential};
+use xai_nn::{Dataset, Graph};
 use xai_tensor::Tensor;
 
 /// The fractions t of [`remove_and_retrain`] when none are given.
@@ -98,7 +98,7 @@ pub fn ablate(
 /// training fails.
 #[allow(clippy::too_many_arguments)]
 pub fn remove_and_retrain(
-    model: &Sequential,
+    model: &Graph,
     train: &Dataset,
     test: &Dataset,
     train_attr: &Tensor,

@@ -173,31 +173,28 @@ mod tests {
     use super::*;
     use xai_autodiff::Var;
     use xai_nn::layers::{Activation, ActivationKind, Linear};
-    use xai_nn::{NamedLayer, Sequential};
+    use xai_nn::{Graph, Node};
     use xai_passive::methods::{InputXGradient, Saliency};
 
-    fn model(relu: bool) -> Sequential {
+    fn model(relu: bool) -> Graph {
         let w = Tensor::from_slice(&[1.0, -2.0, 0.5, 3.0, 0.5, 1.0], &[2, 3])
             .unwrap()
             .to_dtype(DType::F32)
             .unwrap();
-        let mut layers = vec![NamedLayer {
-            name: "0".into(),
-            layer: Box::new(Linear {
+        let mut layers = vec![Node::new(
+            "0",
+            Box::new(Linear {
                 weight: Var::leaf(w),
                 bias: None,
-            }) as Box<dyn xai_nn::Module>,
-        }];
+            }),
+        )];
         if relu {
             layers.insert(
                 0,
-                NamedLayer {
-                    name: "r".into(),
-                    layer: Box::new(Activation::new(ActivationKind::Relu)),
-                },
+                Node::new("r", Box::new(Activation::new(ActivationKind::Relu))),
             );
         }
-        Sequential::new(vec![3], layers, None).unwrap()
+        Graph::sequential(vec![3], layers, None).unwrap()
     }
 
     #[test]
@@ -229,7 +226,7 @@ mod tests {
         assert!(max_sensitivity(&m, &sal, &x, None, &[0], 5, f64::NAN, 3).is_err());
     }
 
-    fn linear(w: &[f64], k: usize) -> Sequential {
+    fn linear(w: &[f64], k: usize) -> Graph {
         let d = w.len() / k;
         let w = Tensor::from_slice(w, &[k, d])
             .unwrap()
@@ -239,15 +236,7 @@ mod tests {
             weight: Var::leaf(w),
             bias: None,
         };
-        Sequential::new(
-            vec![d],
-            vec![NamedLayer {
-                name: "0".into(),
-                layer: Box::new(layer),
-            }],
-            None,
-        )
-        .unwrap()
+        Graph::sequential(vec![d], vec![Node::new("0", Box::new(layer))], None).unwrap()
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use std::path::Path;
 use xai_autodiff::Var;
 use xai_nn::train::TrainConfig;
-use xai_nn::{Dataset, Layered, Sequential};
+use xai_nn::{Dataset, Graph, Layered};
 use xai_passive::Attribution;
 use xai_tensor::{Rng, Tensor};
 
@@ -57,8 +57,8 @@ pub enum Randomization {
 /// layer: U(−b, b) with b = 1/√fan_in, fan_in = `weight.numel / weight.shape[0]` (Linear and
 /// Conv2d weights and biases; batch-norm scale and shift get fan_in = 1). Returns whether the
 /// layer has parameters.
-pub fn randomize_layer(model: &mut Sequential, index: usize, rng: &mut Rng) -> Result<bool> {
-    let Some(layer) = model.layers_mut().get_mut(index) else {
+pub fn randomize_layer(model: &mut Graph, index: usize, rng: &mut Rng) -> Result<bool> {
+    let Some(layer) = model.nodes_mut().get_mut(index) else {
         return bad(format!("no layer {index}"));
     };
     let mut params = layer.layer.params_mut();
@@ -91,7 +91,7 @@ pub fn randomize_layer(model: &mut Sequential, index: usize, rng: &mut Rng) -> R
 /// copies of the model).
 fn attribute_with(
     method: &dyn Attribution<dyn Layered>,
-    model: &Sequential,
+    model: &Graph,
     x: &Tensor,
     targets: &[usize],
 ) -> Result<Tensor> {
@@ -107,19 +107,19 @@ fn attribute_with(
 ///
 /// **Errors** if the model has no parameterised layer or the method fails.
 pub fn cascading_randomization(
-    model: &mut Sequential,
+    model: &mut Graph,
     method: &dyn Attribution<dyn Layered>,
     x: &Tensor,
     targets: &[usize],
     seed: u64,
 ) -> Result<SanityReport> {
     let saved: Vec<Vec<Var>> = model
-        .layers()
+        .nodes()
         .iter()
         .map(|l| l.layer.params().iter().map(|p| p.1.clone()).collect())
         .collect();
-    let explain = |m: &Sequential| attribute_with(method, m, x, targets);
-    let cascade = |model: &mut Sequential| -> Result<Vec<SanityRow>> {
+    let explain = |m: &Graph| attribute_with(method, m, x, targets);
+    let cascade = |model: &mut Graph| -> Result<Vec<SanityRow>> {
         let a0 = explain(model)?;
         let compare = |layer: String, a: &Tensor| similarity(layer, &a0, a);
         let mut out = vec![compare("original".into(), &a0)?];
@@ -133,7 +133,7 @@ pub fn cascading_randomization(
         Ok(out)
     };
     let out = cascade(model);
-    for (l, saved) in model.layers_mut().iter_mut().zip(saved) {
+    for (l, saved) in model.nodes_mut().iter_mut().zip(saved) {
         for (p, v) in l.layer.params_mut().into_iter().zip(saved) {
             *p.1 = v;
         }
@@ -157,19 +157,19 @@ pub fn cascading_randomization(
 ///
 /// **Errors** if the model has no parameterised layer or the method fails.
 pub fn independent_randomization(
-    model: &mut Sequential,
+    model: &mut Graph,
     method: &dyn Attribution<dyn Layered>,
     x: &Tensor,
     targets: &[usize],
     seed: u64,
 ) -> Result<SanityReport> {
-    let explain = |m: &Sequential| attribute_with(method, m, x, targets);
+    let explain = |m: &Graph| attribute_with(method, m, x, targets);
     let a0 = explain(model)?;
     let mut out = vec![similarity("original".into(), &a0, &a0)?];
     let mut rng = Rng::new(seed);
     let names = model.layer_names();
     for i in (0..names.len()).rev() {
-        let saved: Vec<Var> = model.layers()[i]
+        let saved: Vec<Var> = model.nodes()[i]
             .layer
             .params()
             .iter()
@@ -179,7 +179,7 @@ pub fn independent_randomization(
             continue;
         }
         let a = explain(model);
-        for (p, v) in model.layers_mut()[i]
+        for (p, v) in model.nodes_mut()[i]
             .layer
             .params_mut()
             .into_iter()
@@ -254,7 +254,7 @@ pub struct DataRandomization {
 /// **Errors** if training or the method fails.
 #[allow(clippy::too_many_arguments)]
 pub fn data_randomization(
-    model: &Sequential,
+    model: &Graph,
     train_data: &Dataset,
     cfg: &TrainConfig,
     method: &dyn Attribution<dyn Layered>,
@@ -269,7 +269,7 @@ pub fn data_randomization(
     };
     let random = crate::retrain::retrain(model, &shuffled, cfg)?;
     let (accuracy, _) = xai_nn::train::evaluate(&random, &shuffled)?;
-    let explain = |m: &Sequential| attribute_with(method, m, x, targets);
+    let explain = |m: &Graph| attribute_with(method, m, x, targets);
     let (a0, a1) = (explain(model)?, explain(&random)?);
     Ok(DataRandomization {
         method: method.name().into(),
@@ -541,27 +541,24 @@ mod tests {
 mod randomize_tests {
     use super::*;
     use xai_nn::layers::{Activation, ActivationKind, Linear};
-    use xai_nn::NamedLayer;
+    use xai_nn::Node;
     use xai_tensor::DType;
 
     #[test]
     fn randomize_layer_reinitialises_like_pytorch_and_skips_parameterless_layers() {
         let w = Tensor::full(&[3, 16], 9.0, DType::F32);
         let b = Tensor::full(&[3], 9.0, DType::F32);
-        let mut m = Sequential::new(
+        let mut m = Graph::sequential(
             vec![16],
             vec![
-                NamedLayer {
-                    name: "0".into(),
-                    layer: Box::new(Linear {
+                Node::new(
+                    "0",
+                    Box::new(Linear {
                         weight: Var::leaf(w),
                         bias: Some(Var::leaf(b)),
                     }),
-                },
-                NamedLayer {
-                    name: "1".into(),
-                    layer: Box::new(Activation::new(ActivationKind::Relu)),
-                },
+                ),
+                Node::new("1", Box::new(Activation::new(ActivationKind::Relu))),
             ],
             None,
         )
@@ -630,7 +627,7 @@ mod data_and_independent_randomization_tests {
         let x = data.x.narrow(0, 0, 5).unwrap();
         let sal = Saliency::default();
         let mut model = crate::testing::mlp(6, 16, "tanh", 2, 0);
-        let params = |m: &Sequential| -> Vec<Vec<f32>> {
+        let params = |m: &Graph| -> Vec<Vec<f32>> {
             m.named_params()
                 .iter()
                 .map(|(_, v)| v.value().to_vec_f32().unwrap())

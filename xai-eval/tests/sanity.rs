@@ -6,7 +6,7 @@ use xai_eval::sanity::cascading_randomization;
 use xai_nn::{file, train, Dataset, Forward, TrainConfig};
 use xai_passive::{registry, Params};
 
-fn trained_digits_cnn() -> (xai_nn::Sequential, Dataset) {
+fn trained_digits_cnn() -> (xai_nn::Graph, Dataset) {
     let arch = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/digits_cnn.json");
     let mut model = file::load_or_init(&arch, 0).unwrap();
     let data = Dataset::bundled("digits")

@@ -1,4 +1,4 @@
-//! Errors of models and model files: each says what is wrong and where (file, layer, shape).
+//! Errors of models and model files: each says what is wrong and where (file, node, shape).
 
 /// What loading or running a model can refuse.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +39,9 @@ pub enum NnError {
         op: String,
         msg: String,
     },
+    /// A declared output (head) of a graph that is wrong.
+    #[error("output '{head}': {msg}")]
+    Output { head: String, msg: String },
     /// An input that does not match the model.
     #[error("input: {0}")]
     Input(String),

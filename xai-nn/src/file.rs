@@ -3,22 +3,29 @@
 //! - `model.json`: `{"format": "xai-model", "version": 1, "input_shape": [...],
 //!   "weights": "model.safetensors", "layers": [{"name": ..., "op": ..., ...}, ...]}`, with an
 //!   optional `"normalize": {"mean": [...], "std": [...]}`;
-//! - weights: safetensors with `nn.Sequential` state-dict names (`{name}.weight`, …), f32
+//! - version 2, a graph: the same, the layers (nodes) in a topological order, a node with
+//!   `"inputs": ["conv2", "skip"]` taking those nodes' outputs (`"input"` is the model input;
+//!   without `"inputs"` a node takes the previous node's output, the first node the model
+//!   input), and optionally `"outputs": {"logits": "fc", "reconstruction": "dec3"}` with
+//!   `"output": "logits"`, the head predictions and explanations use (needed when there are
+//!   several; without `"outputs"` the last node is the single output). Version 1 is the chain:
+//!   it has neither;
+//! - weights: safetensors with the PyTorch state-dict names (`{name}.weight`, …), f32
 //!   (f64, f16 and bf16 are converted on load).
 //!
 //! A `model.json` whose weights file is absent is an architecture: [`load_or_init`] initialises
 //! it (training), [`load`] refuses it (prediction, explanation).
 
 use crate::error::NnError;
+use crate::graph::{Graph, Node, Normalize, Outputs};
 use crate::layers::{self, Init};
-use crate::sequential::{NamedLayer, Normalize, Sequential};
 use crate::Result;
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use xai_tensor::{write_atomic, Rng, Tensor};
 
 /// The JSON document of a model file.
@@ -31,6 +38,12 @@ pub struct ModelSpec {
     pub layers: Vec<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normalize: Option<Normalize>,
+    /// Version 2: head name → node name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<BTreeMap<String, String>>,
+    /// Version 2: the default head.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
 }
 
 fn file_err(path: &Path, msg: impl Into<String>) -> NnError {
@@ -54,13 +67,35 @@ pub fn read_spec(path: &Path) -> Result<ModelSpec> {
             format!("format is '{}', expected 'xai-model'", spec.format),
         ));
     }
-    if spec.version != 1 {
+    if !(1..=2).contains(&spec.version) {
         return Err(file_err(
             path,
             format!(
-                "version {} is not supported (this xai reads version 1)",
+                "version {} is not supported (this xai reads versions 1 and 2)",
                 spec.version
             ),
+        ));
+    }
+    if spec.version == 1 {
+        let graph_field = if spec.outputs.is_some() || spec.output.is_some() {
+            Some("outputs")
+        } else if spec.layers.iter().any(|l| l.get("inputs").is_some()) {
+            Some("inputs")
+        } else {
+            None
+        };
+        if let Some(f) = graph_field {
+            return Err(file_err(
+                path,
+                format!("'{f}' is a field of version 2 (a graph); this file says version 1"),
+            ));
+        }
+    }
+    let heads = spec.outputs.as_ref().map_or(0, |o| o.len());
+    if heads > 1 && spec.output.is_none() {
+        return Err(file_err(
+            path,
+            format!("{heads} outputs are declared: 'output' must name the default one"),
         ));
     }
     Ok(spec)
@@ -71,7 +106,7 @@ fn weights_path(json: &Path, spec: &ModelSpec) -> PathBuf {
 }
 
 /// Loads a model with its weights. **Errors** if the weights file is absent.
-pub fn load(path: impl AsRef<Path>) -> Result<Sequential> {
+pub fn load(path: impl AsRef<Path>) -> Result<Graph> {
     let path = path.as_ref();
     let spec = read_spec(path)?;
     let wpath = weights_path(path, &spec);
@@ -85,18 +120,23 @@ pub fn load(path: impl AsRef<Path>) -> Result<Sequential> {
 
 /// Loads a model, or initialises it (seeded, PyTorch's default initialisation) when the weights
 /// file is absent.
-pub fn load_or_init(path: impl AsRef<Path>, seed: u64) -> Result<Sequential> {
+pub fn load_or_init(path: impl AsRef<Path>, seed: u64) -> Result<Graph> {
     let path = path.as_ref();
     let spec = read_spec(path)?;
     let wpath = weights_path(path, &spec);
     build(path, &spec, wpath.exists().then_some(wpath.as_path()), seed)
 }
 
-fn layer_fields<'a>(
-    path: &Path,
-    i: usize,
-    v: &'a Value,
-) -> Result<(String, String, &'a Map<String, Value>)> {
+/// One layer entry of a model file.
+struct LayerEntry<'a> {
+    name: String,
+    op: String,
+    /// The nodes it takes; empty when absent.
+    inputs: Vec<String>,
+    fields: &'a Map<String, Value>,
+}
+
+fn layer_fields<'a>(path: &Path, i: usize, v: &'a Value) -> Result<LayerEntry<'a>> {
     let map = v
         .as_object()
         .ok_or_else(|| file_err(path, format!("layer {i} is not a JSON object")))?;
@@ -104,10 +144,35 @@ fn layer_fields<'a>(
         Some(Value::String(s)) => Ok(s.clone()),
         _ => Err(file_err(path, format!("layer {i} needs a string '{k}'"))),
     };
-    Ok((get("name")?, get("op")?, map))
+    let name = get("name")?;
+    let inputs = match map.get("inputs") {
+        None => Vec::new(),
+        Some(Value::Array(a)) if !a.is_empty() => a
+            .iter()
+            .map(|v| v.as_str().map(str::to_string))
+            .collect::<Option<_>>()
+            .ok_or_else(|| {
+                file_err(
+                    path,
+                    format!("layer '{name}': 'inputs' must be a list of node names"),
+                )
+            })?,
+        Some(_) => {
+            return Err(file_err(
+                path,
+                format!("layer '{name}': 'inputs' must be a non-empty list of node names"),
+            ))
+        }
+    };
+    Ok(LayerEntry {
+        op: get("op")?,
+        name,
+        inputs,
+        fields: map,
+    })
 }
 
-fn build(path: &Path, spec: &ModelSpec, weights: Option<&Path>, seed: u64) -> Result<Sequential> {
+fn build(path: &Path, spec: &ModelSpec, weights: Option<&Path>, seed: u64) -> Result<Graph> {
     let bytes = match weights {
         Some(w) => Some(std::fs::read(w).map_err(|e| NnError::Io {
             path: w.display().to_string(),
@@ -125,7 +190,12 @@ fn build(path: &Path, spec: &ModelSpec, weights: Option<&Path>, seed: u64) -> Re
     let mut rng = Rng::new(seed);
     let mut layers = Vec::with_capacity(spec.layers.len());
     for (i, v) in spec.layers.iter().enumerate() {
-        let (name, op, map) = layer_fields(path, i, v)?;
+        let LayerEntry {
+            name,
+            op,
+            inputs,
+            fields: map,
+        } = layer_fields(path, i, v)?;
         let mut get =
             |suffix: &str, shape: &[usize], init: Init, required: bool| -> Result<Option<Tensor>> {
                 let key = format!("{name}.{suffix}");
@@ -155,12 +225,23 @@ fn build(path: &Path, spec: &ModelSpec, weights: Option<&Path>, seed: u64) -> Re
                 }
             };
         let layer = layers::build(&name, &op, map, &mut get)?;
-        layers.push(NamedLayer {
-            name: Arc::from(name.as_str()),
-            layer,
-        });
+        layers.push(Node::with_inputs(&name, layer, inputs));
     }
-    Sequential::new(spec.input_shape.clone(), layers, spec.normalize.clone())
+    let outputs = Outputs {
+        heads: spec
+            .outputs
+            .iter()
+            .flatten()
+            .map(|(h, n)| (h.clone(), n.clone()))
+            .collect(),
+        default: spec.output.clone(),
+    };
+    Graph::new(
+        spec.input_shape.clone(),
+        layers,
+        outputs,
+        spec.normalize.clone(),
+    )
 }
 
 fn to_tensor(path: &Path, key: &str, view: &TensorView) -> Result<Tensor> {
@@ -192,8 +273,9 @@ fn to_tensor(path: &Path, key: &str, view: &TensorView) -> Result<Tensor> {
     Ok(Tensor::from_vec(values, view.shape())?)
 }
 
-/// Writes `model` as `json_path` plus `<stem>.safetensors` beside it (f32), each atomically.
-pub fn save(model: &Sequential, json_path: impl AsRef<Path>) -> Result<()> {
+/// Writes `model` as `json_path` plus `<stem>.safetensors` beside it (f32), each atomically:
+/// version 1 for a chain with one output, version 2 otherwise.
+pub fn save(model: &Graph, json_path: impl AsRef<Path>) -> Result<()> {
     let json_path = json_path.as_ref();
     let stem = json_path
         .file_stem()
@@ -202,10 +284,14 @@ pub fn save(model: &Sequential, json_path: impl AsRef<Path>) -> Result<()> {
     let weights_name = format!("{stem}.safetensors");
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     let mut layer_specs = Vec::new();
-    for l in model.layers() {
+    let chain = model.is_chain();
+    for (i, l) in model.nodes().iter().enumerate() {
         let mut m = Map::new();
         m.insert("name".into(), Value::String(l.name.to_string()));
         m.insert("op".into(), Value::String(l.layer.op().into()));
+        if !chain {
+            m.insert("inputs".into(), model.input_names(i).into());
+        }
         m.extend(l.layer.spec());
         layer_specs.push(Value::Object(m));
         let params = l
@@ -230,13 +316,16 @@ pub fn save(model: &Sequential, json_path: impl AsRef<Path>) -> Result<()> {
         .map_err(|e| file_err(json_path, format!("cannot serialise weights: {e}")))?;
     let blob = safetensors::serialize(views, &None)
         .map_err(|e| file_err(json_path, format!("cannot serialise weights: {e}")))?;
+    let declared = model.outputs();
     let spec = ModelSpec {
         format: "xai-model".into(),
-        version: 1,
+        version: if chain { 1 } else { 2 },
         input_shape: model.input_shape_vec(),
         weights: weights_name.clone(),
         layers: layer_specs,
         normalize: model.normalize().cloned(),
+        outputs: (!declared.heads.is_empty()).then(|| declared.heads.iter().cloned().collect()),
+        output: (!declared.heads.is_empty()).then(|| model.heads()[0].0.clone()),
     };
     let json = serde_json::to_vec_pretty(&spec).map_err(|e| file_err(json_path, e.to_string()))?;
     let dir = json_path
@@ -290,7 +379,7 @@ mod tests {
             ya.to_vec_f32().unwrap()
         );
         assert_eq!(c.normalize(), a.normalize());
-        assert_eq!(c.layer_shapes().last().unwrap(), &vec![4]);
+        assert_eq!(c.node_shapes().last().unwrap(), &vec![4]);
     }
 
     #[test]
@@ -307,10 +396,212 @@ mod tests {
             e.contains("layer 'l' (linear)") && e.contains("28 input features"),
             "{e}"
         );
-        std::fs::write(&json, ARCH.replace("\"version\": 1", "\"version\": 2")).unwrap();
+        std::fs::write(&json, ARCH.replace("\"version\": 1", "\"version\": 3")).unwrap();
         assert!(load_or_init(&json, 0)
             .unwrap_err()
             .to_string()
-            .contains("version 2"));
+            .contains("version 3"));
+    }
+
+    /// A residual block with a 1×1 projection shortcut, a concat, and two heads.
+    const GRAPH: &str = r#"{"format": "xai-model", "version": 2, "input_shape": [2, 5, 5], "weights": "g.safetensors",
+        "layers": [
+          {"name": "stem", "op": "conv2d", "in_channels": 2, "out_channels": 3, "kernel_size": 3, "padding": 1},
+          {"name": "block.conv1", "op": "conv2d", "in_channels": 3, "out_channels": 4, "kernel_size": 3, "padding": 1},
+          {"name": "block.relu", "op": "relu"},
+          {"name": "block.conv2", "op": "conv2d", "in_channels": 4, "out_channels": 4, "kernel_size": 3, "padding": 1},
+          {"name": "block.shortcut", "op": "conv2d", "in_channels": 3, "out_channels": 4, "kernel_size": 1, "inputs": ["stem"]},
+          {"name": "add", "op": "add", "inputs": ["block.conv2", "block.shortcut"]},
+          {"name": "cat", "op": "concat", "inputs": ["add", "input"]},
+          {"name": "pool", "op": "global_avgpool2d"},
+          {"name": "fc", "op": "linear", "in_features": 6, "out_features": 3},
+          {"name": "probs", "op": "softmax", "inputs": ["fc"]}],
+        "outputs": {"logits": "fc", "probabilities": "probs"}, "output": "logits"}"#;
+
+    fn graph_file(dir: &Path, text: &str) -> PathBuf {
+        let json = dir.join("g.json");
+        std::fs::write(&json, text).unwrap();
+        json
+    }
+
+    #[test]
+    fn graph_runs_its_branches_and_heads_and_round_trips_as_version_2() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = load_or_init(graph_file(dir.path(), GRAPH), 4).unwrap();
+        assert!(!g.is_chain());
+        assert_eq!(g.heads()[0], ("logits".to_string(), 8));
+        assert_eq!(g.heads()[1], ("probabilities".to_string(), 9));
+        let x = Rng::new(2)
+            .normal(&[3, 2, 5, 5], 0.0, 1.0, DType::F32)
+            .unwrap();
+        // By hand, node by node.
+        let var = |t: &Tensor| xai_autodiff::Var::constant(t.clone());
+        let run = |name: &str, inputs: &[xai_autodiff::Var]| {
+            let i = g.node_index(name).unwrap();
+            g.nodes()[i]
+                .layer
+                .forward(inputs, &mut crate::Ctx::eval())
+                .unwrap()
+        };
+        let stem = run("stem", &[var(&x)]);
+        let c1 = run(
+            "block.relu",
+            &[run("block.conv1", std::slice::from_ref(&stem))],
+        );
+        let c2 = run("block.conv2", &[c1]);
+        let sc = run("block.shortcut", &[stem]);
+        let sum = c2.add(&sc).unwrap();
+        let cat = xai_autodiff::Var::cat(&[sum, var(&x)], 1).unwrap();
+        let logits = run("fc", &[run("pool", &[cat])]);
+        let y = g.predict(&x).unwrap();
+        assert_eq!(
+            y.to_vec_f32().unwrap(),
+            logits.value().to_vec_f32().unwrap()
+        );
+        let trace = no_grad_trace(&g, &x);
+        let p = trace[9].to_vec_f32().unwrap();
+        assert!(p
+            .chunks(3)
+            .all(|r| (r.iter().sum::<f32>() - 1.0).abs() < 1e-6));
+        // Saved as version 2 with inputs and heads; loads to the same function.
+        let out = dir.path().join("saved.json");
+        save(&g, &out).unwrap();
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert!(text.contains("\"version\": 2") && text.contains("\"probabilities\""));
+        let h = load(&out).unwrap();
+        assert_eq!(
+            h.predict(&x).unwrap().to_vec_f32().unwrap(),
+            y.to_vec_f32().unwrap()
+        );
+        assert_eq!(h.heads(), g.heads());
+    }
+
+    fn no_grad_trace(g: &Graph, x: &Tensor) -> Vec<Tensor> {
+        use crate::model::Layered;
+        xai_autodiff::no_grad(|| g.forward_trace(&xai_autodiff::Var::constant(x.clone())))
+            .unwrap()
+            .into_iter()
+            .map(|v| v.value().clone())
+            .collect()
+    }
+
+    #[test]
+    fn forward_from_a_node_inside_a_block_keeps_the_shortcut_on_the_input() {
+        use crate::model::Layered;
+        let dir = tempfile::tempdir().unwrap();
+        let g = load_or_init(graph_file(dir.path(), GRAPH), 4).unwrap();
+        let x = Rng::new(3)
+            .normal(&[2, 2, 5, 5], 0.0, 1.0, DType::F32)
+            .unwrap();
+        let trace = no_grad_trace(&g, &x);
+        let xv = xai_autodiff::Var::constant(x.clone());
+        let i = g.node_index("block.conv2").unwrap();
+        // The node's own activation gives back the model output ...
+        let same = g
+            .forward_from(
+                "block.conv2",
+                &xv,
+                &xai_autodiff::Var::constant(trace[i].clone()),
+            )
+            .unwrap();
+        assert_eq!(
+            same.value().to_vec_f32().unwrap(),
+            g.predict(&x).unwrap().to_vec_f32().unwrap()
+        );
+        // ... and zeros there leave the shortcut and the concatenated input in place.
+        let zeros = Tensor::zeros(trace[i].shape(), DType::F32);
+        let cut = g
+            .forward_from("block.conv2", &xv, &xai_autodiff::Var::constant(zeros))
+            .unwrap();
+        let sc = &trace[g.node_index("block.shortcut").unwrap()];
+        let cat = Tensor::cat(&[sc.clone(), x.clone()], 1).unwrap();
+        let fc = g.node_index("fc").unwrap();
+        let pooled = g.nodes()[g.node_index("pool").unwrap()]
+            .layer
+            .forward(&[xai_autodiff::Var::constant(cat)], &mut crate::Ctx::eval())
+            .unwrap();
+        let want = g.nodes()[fc]
+            .layer
+            .forward(&[pooled], &mut crate::Ctx::eval())
+            .unwrap();
+        assert_eq!(
+            cut.value().to_vec_f32().unwrap(),
+            want.value().to_vec_f32().unwrap()
+        );
+        assert!(g.forward_from("nope", &xv, &xv).is_err());
+    }
+
+    #[test]
+    fn bad_graphs_are_one_line_errors_naming_the_node() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            // A cycle: a node takes a later one.
+            (
+                GRAPH.replace(r#""inputs": ["stem"]}"#, r#""inputs": ["add"]}"#),
+                "layer 'block.shortcut' (conv2d): takes 'add', which comes after it",
+            ),
+            (
+                GRAPH.replace(r#""inputs": ["stem"]}"#, r#""inputs": ["block.shortcut"]}"#),
+                "layer 'block.shortcut' (conv2d): takes its own output",
+            ),
+            (
+                GRAPH.replace(r#"["add", "input"]"#, r#"["add", "inptu"]"#),
+                "layer 'cat' (concat): takes 'inptu', which is no node",
+            ),
+            (
+                GRAPH.replace(
+                    r#""kernel_size": 1, "inputs""#,
+                    r#""kernel_size": 1, "stride": 2, "inputs""#,
+                ),
+                "layer 'add' (add): inputs of shapes [[4, 5, 5], [4, 3, 3]] do not broadcast",
+            ),
+            (
+                GRAPH.replace(r#""name": "block.relu""#, r#""name": "block.conv1""#),
+                "layer 'block.conv1' (relu): two nodes have this name",
+            ),
+            (
+                GRAPH.replace(r#""probabilities": "probs""#, r#""probabilities": "prob""#),
+                "output 'probabilities': names no node 'prob'",
+            ),
+            (
+                GRAPH.replace(r#""output": "logits""#, r#""output": "logit""#),
+                "output 'logit': is the default output, but no output has that name",
+            ),
+            (
+                GRAPH.replace(r#", "output": "logits""#, ""),
+                "2 outputs are declared: 'output' must name the default one",
+            ),
+            (
+                GRAPH.replace(r#"["block.conv2", "block.shortcut"]"#, r#"["block.conv2"]"#),
+                "layer 'add' (add): takes 1 input(s), but add needs two or more",
+            ),
+            (
+                GRAPH.replace(r#""name": "stem""#, r#""name": "input""#),
+                "'input' names the model input",
+            ),
+            (
+                GRAPH.replace(r#""version": 2"#, r#""version": 1"#),
+                "is a field of version 2 (a graph); this file says version 1",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = load_or_init(graph_file(dir.path(), &text), 0)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want) && !e.contains('\n'), "{e}\nwanted: {want}");
+        }
+    }
+
+    #[test]
+    fn a_chain_saves_as_version_1() {
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("m.json");
+        std::fs::write(&json, ARCH).unwrap();
+        let a = load_or_init(&json, 3).unwrap();
+        assert!(a.is_chain());
+        let out = dir.path().join("saved.json");
+        save(&a, &out).unwrap();
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert!(text.contains("\"version\": 1") && !text.contains("inputs"));
     }
 }

@@ -20,19 +20,19 @@
 //! The whole batch goes through one forward pass (no per-example loops); the model runs in
 //! inference mode ([`Ctx::eval`]: dropout off, batch norm on its running statistics), the
 //! model a trained network's influence is computed for. For checks against finite
-//! differences, convert the model with [`Sequential::to_dtype`] to f64.
+//! differences, convert the model with [`Graph::to_dtype`] to f64.
 //!
 //! ```
 //! use xai_autodiff::Var;
 //! use xai_nn::hessian::ParamHessian;
 //! use xai_nn::layers::Linear;
-//! use xai_nn::{NamedLayer, Sequential};
+//! use xai_nn::{Node, Graph};
 //! use xai_tensor::Tensor;
 //!
 //! // One weight w, input x = 2, loss (x·w)² = 4w²: ∂L/∂w = 8w, ∂²L/∂w² = 8.
 //! let w = Var::leaf(Tensor::from_vec(vec![0.5f64], &[1, 1])?);
-//! let fc = NamedLayer { name: "fc".into(), layer: Box::new(Linear { weight: w, bias: None }) };
-//! let model = Sequential::new(vec![1], vec![fc], None)?;
+//! let fc = Node::new("fc", Box::new(Linear { weight: w, bias: None }));
+//! let model = Graph::sequential(vec![1], vec![fc], None)?;
 //! let x = Tensor::from_vec(vec![2.0f64], &[1, 1])?;
 //! let h = ParamHessian::new(&model, &x, |out| out.square()?.sum_all(), None)?;
 //! assert_eq!(h.names(), ["fc.weight"]);
@@ -43,10 +43,10 @@
 //! ```
 
 use crate::error::NnError;
+use crate::graph::Graph;
 use crate::layers::Ctx;
 use crate::loss::cross_entropy;
 use crate::model::Forward;
-use crate::sequential::Sequential;
 use crate::Result;
 use std::collections::HashSet;
 use xai_autodiff::{enable_grad, grad, GradOptions, Var};
@@ -81,7 +81,7 @@ impl ParamHessian {
     /// unknown, repeated or frozen parameter name, an empty selection, a loss that is not a
     /// scalar, or a failing op.
     pub fn new(
-        model: &Sequential,
+        model: &Graph,
         x: &Tensor,
         loss: impl FnOnce(&Var) -> xai_tensor::Result<Var>,
         params: Option<&[&str]>,
@@ -92,7 +92,7 @@ impl ParamHessian {
     /// [`new`](Self::new) with the mean cross-entropy of the model's logits against `labels`
     /// (one class per example), the training loss of [`crate::train()`] without smoothing.
     pub fn cross_entropy(
-        model: &Sequential,
+        model: &Graph,
         x: &Tensor,
         labels: &[usize],
         params: Option<&[&str]>,
@@ -101,7 +101,7 @@ impl ParamHessian {
     }
 
     fn recorded(
-        model: &Sequential,
+        model: &Graph,
         x: &Tensor,
         loss: impl FnOnce(&Var) -> xai_tensor::Result<Var>,
         params: Option<&[&str]>,
@@ -209,7 +209,7 @@ impl ParamHessian {
 ///
 /// **Errors** as [`ParamHessian::new`].
 pub fn loss_gradient(
-    model: &Sequential,
+    model: &Graph,
     x: &Tensor,
     loss: impl FnOnce(&Var) -> xai_tensor::Result<Var>,
     params: Option<&[&str]>,
@@ -229,7 +229,7 @@ pub fn loss_gradient(
 ///
 /// **Errors** as those two.
 pub fn hvp(
-    model: &Sequential,
+    model: &Graph,
     x: &Tensor,
     loss: impl FnOnce(&Var) -> xai_tensor::Result<Var>,
     params: Option<&[&str]>,
@@ -240,7 +240,7 @@ pub fn hvp(
 
 /// The selection, and the scalar loss of one recorded forward pass of the batch.
 fn forward_loss(
-    model: &Sequential,
+    model: &Graph,
     x: &Tensor,
     loss: impl FnOnce(&Var) -> xai_tensor::Result<Var>,
     params: Option<&[&str]>,
@@ -266,7 +266,7 @@ fn param_err(name: &str, msg: impl Into<String>) -> NnError {
 }
 
 /// The selected parameters (names and vars), checked: known, once each, differentiable.
-fn select(model: &Sequential, params: Option<&[&str]>) -> Result<(Vec<String>, Vec<Var>)> {
+fn select(model: &Graph, params: Option<&[&str]>) -> Result<(Vec<String>, Vec<Var>)> {
     let all = model.named_params();
     let chosen: Vec<(String, Var)> = match params {
         None => all.iter().map(|(n, v)| (n.clone(), (*v).clone())).collect(),
@@ -304,7 +304,7 @@ fn select(model: &Sequential, params: Option<&[&str]>) -> Result<(Vec<String>, V
 }
 
 /// The batch checked against the model and converted to the dtype and device of `like`.
-fn batch(model: &Sequential, x: &Tensor, like: &Var) -> Result<Tensor> {
+fn batch(model: &Graph, x: &Tensor, like: &Var) -> Result<Tensor> {
     let want = model.input_shape();
     if x.rank() != want.len() + 1 || x.shape()[1..] != *want {
         return Err(NnError::Input(format!(
@@ -337,7 +337,7 @@ mod tests {
         Activation, ActivationKind, AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, Module,
     };
     use crate::loss::mse;
-    use crate::NamedLayer;
+    use crate::Node;
     use xai_tensor::{Conv2dParams, DType, Pool2dParams, Rng};
 
     /// Central-difference step of the gradient (f64).
@@ -352,11 +352,8 @@ mod tests {
         Var::leaf(randn(shape, seed, 0.6, DType::F32))
     }
 
-    fn layer(name: &str, layer: Box<dyn Module>) -> NamedLayer {
-        NamedLayer {
-            name: name.into(),
-            layer,
-        }
+    fn layer(name: &str, layer: Box<dyn Module>) -> Node {
+        Node::new(name, layer)
     }
 
     fn linear(i: usize, o: usize, seed: u64) -> Box<Linear> {
@@ -371,8 +368,8 @@ mod tests {
     }
 
     /// 5 → 8 → tanh → 6 → softplus → 3, converted to f64.
-    fn mlp() -> Sequential {
-        Sequential::new(
+    fn mlp() -> Graph {
+        Graph::sequential(
             vec![5],
             vec![
                 layer("0", linear(5, 8, 10)),
@@ -403,12 +400,12 @@ mod tests {
     /// [2, 6, 6] → conv 3×3 (pad 1) → tanh → max-pool 2 → conv 2×2 → softplus → avg-pool 2
     /// (stride 1) → flatten → linear → 3, converted to f64: second derivatives through both
     /// convolution adjoints, both poolings and both activations.
-    fn cnn() -> Sequential {
+    fn cnn() -> Graph {
         let pool = |k| Pool2dParams {
             kernel: [k, k],
             stride: [k, k],
         };
-        Sequential::new(
+        Graph::sequential(
             vec![2, 6, 6],
             vec![
                 layer("0", conv(2, 3, 3, 1, 40)),
@@ -445,8 +442,8 @@ mod tests {
     }
 
     /// Sets the named parameters of `model` to `values` (new leaves).
-    fn set_params(model: &mut Sequential, values: &[(String, Tensor)]) {
-        for l in model.layers_mut() {
+    fn set_params(model: &mut Graph, values: &[(String, Tensor)]) {
+        for l in model.nodes_mut() {
             let layer = l.name.clone();
             for (suffix, p) in l.layer.params_mut() {
                 let name = format!("{layer}.{suffix}");
@@ -457,7 +454,7 @@ mod tests {
         }
     }
 
-    fn values(model: &Sequential, names: &[String]) -> Vec<(String, Tensor)> {
+    fn values(model: &Graph, names: &[String]) -> Vec<(String, Tensor)> {
         names
             .iter()
             .map(|n| {
@@ -473,7 +470,7 @@ mod tests {
 
     /// (g(θ + εv) − g(θ − εv)) / 2ε over the parameters `names`, θ restored afterwards.
     fn fd_hvp(
-        model: &mut Sequential,
+        model: &mut Graph,
         x: &Tensor,
         loss: &dyn Fn(&Var) -> xai_tensor::Result<Var>,
         names: &[String],
@@ -528,7 +525,7 @@ mod tests {
     /// The same two backward passes with the first one *not* recorded: the "Hessian" that
     /// forgetting `create_graph` gives (zero: ∇L · v is then a constant).
     fn hvp_without_create_graph(
-        model: &Sequential,
+        model: &Graph,
         x: &Tensor,
         labels: &[usize],
         v: &[Tensor],
@@ -555,11 +552,7 @@ mod tests {
 
     /// Checks Hv of cross-entropy against finite differences and against the two mistakes a
     /// broken implementation makes; returns the relative error.
-    fn check_against_finite_differences(
-        mut model: Sequential,
-        x: &Tensor,
-        labels: &[usize],
-    ) -> f64 {
+    fn check_against_finite_differences(mut model: Graph, x: &Tensor, labels: &[usize]) -> f64 {
         let h = ParamHessian::cross_entropy(&model, x, labels, None).unwrap();
         let names = h.names().to_vec();
         let v = direction(&h, 7);
@@ -682,7 +675,7 @@ mod tests {
     #[test]
     fn an_f32_model_takes_an_f64_batch_and_agrees_with_its_f64_copy() {
         let make = || {
-            Sequential::new(
+            Graph::sequential(
                 vec![5],
                 vec![
                     layer("0", linear(5, 4, 70)),

@@ -1,6 +1,6 @@
 //! # xai-nn
 //!
-//! Layers ([`Module`]), a [`Sequential`] model whose named layers can be tapped, and the model
+//! Layers ([`Module`]), a [`Graph`] model whose named layers can be tapped, and the model
 //! files users export from PyTorch (`model.json` architecture + safetensors weights, see
 //! [`mod@file`]). The capability traits that attribution methods ask of a model live in [`model`].
 //! Training: [`loss`], [`optim`], [`mod@train`] (with an extra-loss hook for active methods);
@@ -10,15 +10,15 @@
 //! ```
 //! use xai_autodiff::Var;
 //! use xai_nn::layers::{Activation, ActivationKind, Linear};
-//! use xai_nn::{Forward, NamedLayer, Sequential};
+//! use xai_nn::{Forward, Node, Graph};
 //! use xai_tensor::Tensor;
 //!
 //! // 2 → 2 → ReLU → 1, the layers named as in a model file.
 //! let t = |v: &[f32], s: &[usize]| Tensor::from_slice(v, s);
-//! let layer = |name: &str, layer: Box<dyn xai_nn::Module>| NamedLayer { name: name.into(), layer };
+//! let layer = |name: &str, layer: Box<dyn xai_nn::Module>| Node::new(name, layer);
 //! let fc1 = Linear { weight: Var::leaf(t(&[1.0, 1.0, -1.0, 2.0], &[2, 2])?), bias: None };
 //! let fc2 = Linear { weight: Var::leaf(t(&[2.0, -1.0], &[1, 2])?), bias: None };
-//! let model = Sequential::new(
+//! let model = Graph::sequential(
 //!     vec![2],
 //!     vec![
 //!         layer("fc1", Box::new(fc1)),
@@ -35,17 +35,17 @@
 pub mod data;
 mod error;
 pub mod file;
+mod graph;
 pub mod hessian;
 pub mod layers;
 pub mod loss;
 pub mod model;
 pub mod optim;
-mod sequential;
 pub mod train;
 
 pub use data::Dataset;
 pub use error::{NnError, Result};
+pub use graph::{Graph, Node, Normalize, Outputs, INPUT};
 pub use layers::{Ctx, Module};
 pub use model::{Differentiable, Forward, Layered};
-pub use sequential::{NamedLayer, Normalize, Sequential};
 pub use train::{train, TrainConfig};

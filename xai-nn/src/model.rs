@@ -26,13 +26,18 @@ pub trait Differentiable: Forward {
     fn forward(&self, x: &Var) -> Result<Var>;
 }
 
-/// A model made of named layers whose outputs can be tapped.
+/// A model made of named layers (the nodes of a graph) whose outputs can be tapped.
 pub trait Layered: Differentiable {
-    /// Layer names in order.
+    /// Layer names in order (a topological order of the graph).
     fn layer_names(&self) -> Vec<String>;
-    /// Forward pass returning the output of every layer (the last is the model output).
+    /// Index (into [`layer_names`](Layered::layer_names)) of the layer whose output is the
+    /// model output.
+    fn output_layer(&self) -> usize;
+    /// Forward pass returning the output of every layer, in order.
     fn forward_trace(&self, x: &Var) -> Result<Vec<Var>>;
-    /// Runs the layers after layer `layer` on `activation` (a batch of that layer's outputs):
-    /// what methods that substitute a layer's activation need (Captum's layer hooks).
-    fn forward_from(&self, layer: usize, activation: &Var) -> Result<Var>;
+    /// The model output for input `x` with layer `layer`'s output replaced by `activation`
+    /// (as many rows as `x`): what depends on the layer runs on `activation`, every other
+    /// branch the output needs (a residual connection's shortcut) on `x`. What methods that
+    /// substitute a layer's activation need (Captum's layer hooks). In a chain `x` is unused.
+    fn forward_from(&self, layer: &str, x: &Var, activation: &Var) -> Result<Var>;
 }

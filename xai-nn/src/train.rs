@@ -5,11 +5,11 @@
 
 use crate::data::Dataset;
 use crate::error::NnError;
+use crate::graph::{Graph, Normalize};
 use crate::layers::Ctx;
 use crate::loss::cross_entropy;
 use crate::model::Forward;
 use crate::optim::{Optimizer, OptimizerKind, Schedule};
-use crate::sequential::{Normalize, Sequential};
 use crate::Result;
 use std::time::Instant;
 use xai_autodiff::{enable_grad, grad, no_grad, GradOptions, Var};
@@ -83,7 +83,7 @@ impl TrainConfig {
 pub trait ExtraLoss: Send + Sync {
     fn loss(
         &self,
-        model: &Sequential,
+        model: &Graph,
         x: &Var,
         y: &[usize],
         trace: &[Var],
@@ -113,7 +113,7 @@ pub struct Progress {
 }
 
 /// Accuracy and mean cross-entropy of `model` on `data` (inference mode).
-pub fn evaluate(model: &Sequential, data: &Dataset) -> Result<(f64, f64)> {
+pub fn evaluate(model: &Graph, data: &Dataset) -> Result<(f64, f64)> {
     let logits = model.predict(&data.x)?;
     let pred = logits.argmax(1)?;
     let correct = pred.iter().zip(&data.y).filter(|(p, y)| p == y).count();
@@ -146,7 +146,7 @@ pub fn fit_normalize(data: &Dataset) -> Result<Normalize> {
     })
 }
 
-fn snapshot(model: &Sequential) -> Vec<Tensor> {
+fn snapshot(model: &Graph) -> Vec<Tensor> {
     model
         .named_params()
         .into_iter()
@@ -154,9 +154,9 @@ fn snapshot(model: &Sequential) -> Vec<Tensor> {
         .collect()
 }
 
-fn restore(model: &mut Sequential, values: Vec<Tensor>) {
+fn restore(model: &mut Graph, values: Vec<Tensor>) {
     let mut it = values.into_iter();
-    for l in model.layers_mut() {
+    for l in model.nodes_mut() {
         for (_, p) in l.layer.params_mut() {
             if let Some(v) = it.next() {
                 *p = Var::leaf(v);
@@ -169,7 +169,7 @@ fn restore(model: &mut Sequential, values: Vec<Tensor>) {
 /// weights. `on_progress` is called after every batch. Records gradients whatever the
 /// caller's grad mode.
 pub fn train(
-    model: &mut Sequential,
+    model: &mut Graph,
     data: &Dataset,
     cfg: &TrainConfig,
     extra: Option<&dyn ExtraLoss>,
@@ -179,7 +179,7 @@ pub fn train(
 }
 
 fn train_recorded(
-    model: &mut Sequential,
+    model: &mut Graph,
     data: &Dataset,
     cfg: &TrainConfig,
     extra: Option<&dyn ExtraLoss>,
@@ -228,11 +228,7 @@ fn train_recorded(
                     .wrapping_add((epoch * batches + b) as u64),
             );
             let trace = model.forward_trace_ctx(&x, &mut ctx)?;
-            let logits = trace.last().expect("a model has layers").clone();
-            let logits = &logits;
-            let inputs: Vec<Tensor> = std::iter::once(model.normalized(&x)?.value().clone())
-                .chain(trace[..trace.len() - 1].iter().map(|v| v.value().clone()))
-                .collect();
+            let logits = &trace[model.output_node()].clone();
             let mut loss = cross_entropy(logits, &y, cfg.label_smoothing)?;
             if let Some(e) = extra {
                 if let Some(term) = e.loss(model, &x, &y, &trace)? {
@@ -257,9 +253,8 @@ fn train_recorded(
             let updated = opt.step(lr, &values, &grads)?;
             drop(params);
             restore(model, updated);
-            for (l, input) in model.layers_mut().iter_mut().zip(&inputs) {
-                l.layer.update_running_stats(input)?;
-            }
+            let values: Vec<Tensor> = trace.iter().map(|v| v.value().clone()).collect();
+            model.update_running_stats(model.normalized(&x)?.value(), &values)?;
             on_progress(Progress {
                 epoch,
                 batch: b + 1,
@@ -312,7 +307,7 @@ mod tests {
                    {"name": "1", "op": "tanh"},
                    {"name": "2", "op": "linear", "in_features": 16, "out_features": 2}]}"#;
 
-    fn model() -> Sequential {
+    fn model() -> Graph {
         // One file per call: the tests run in parallel threads of one process, and a shared
         // file could be read while another thread rewrites it (seen as "EOF while parsing").
         static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -330,7 +325,7 @@ mod tests {
     impl ExtraLoss for InputGradientPenalty {
         fn loss(
             &self,
-            _: &Sequential,
+            _: &Graph,
             x: &Var,
             _: &[usize],
             trace: &[Var],
@@ -349,7 +344,7 @@ mod tests {
         }
     }
 
-    fn input_gradient_norm(m: &Sequential, d: &Dataset) -> f64 {
+    fn input_gradient_norm(m: &Graph, d: &Dataset) -> f64 {
         let x = Var::leaf(d.x.clone());
         let out = m.forward(&x).unwrap().sum_all().unwrap();
         let g = autograd(&out, None, &[&x], &GradOptions::default()).unwrap();
@@ -380,14 +375,14 @@ mod tests {
             after > 0.9 && after > before,
             "accuracy {before} -> {after}"
         );
-        let bn = a.layers()[1].layer.buffers();
+        let bn = a.nodes()[1].layer.buffers();
         assert!(
             bn[0].1.to_vec_f64().unwrap().iter().any(|&m| m != 0.0),
             "running mean moved"
         );
         let mut b = model();
         train(&mut b, &d, &cfg, None, &mut |_| {}).unwrap();
-        let w = |m: &Sequential| {
+        let w = |m: &Graph| {
             m.named_params()
                 .iter()
                 .flat_map(|(_, v)| v.value().to_vec_f32().unwrap())

@@ -17,7 +17,7 @@
 //! ```
 //! use xai_autodiff::Var;
 //! use xai_nn::layers::Linear;
-//! use xai_nn::{Layered, NamedLayer, Sequential};
+//! use xai_nn::{Layered, Node, Graph};
 //! use xai_passive::{registry, resolve_targets, Attribution, Params, Target};
 //! use xai_tensor::Tensor;
 //!
@@ -25,8 +25,8 @@
 //! // from a zero baseline are x ⊙ W₁ (they sum to f₁(x) − f₁(0)).
 //! let w = Tensor::from_slice(&[1.0f32, -2.0, 0.5, 3.0, 0.25, -1.0], &[2, 3])?;
 //! let fc = Linear { weight: Var::leaf(w), bias: None };
-//! let layers = vec![NamedLayer { name: "fc".into(), layer: Box::new(fc) }];
-//! let model = Sequential::new(vec![3], layers, None)?;
+//! let layers = vec![Node::new("fc", Box::new(fc))];
+//! let model = Graph::sequential(vec![3], layers, None)?;
 //! let model: &dyn Layered = &model;
 //! let x = Tensor::from_slice(&[1.0f32, 2.0, 4.0], &[1, 3])?;
 //! let targets = resolve_targets(model, &x, &Target::Class(1))?;

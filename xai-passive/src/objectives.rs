@@ -29,7 +29,7 @@ pub(crate) fn layer_gradient<M: Layered + ?Sized>(
         let outs = model.forward_trace(&input)?;
         let y = match objective {
             Objective::Logit(t) => {
-                let out = outs.last().expect("a model has at least one layer");
+                let out = &outs[model.output_layer()];
                 out.gather(1, &index_column(t, out.value().dtype())?)?
             }
             Objective::Neuron { layer, index } => {

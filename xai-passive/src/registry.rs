@@ -455,7 +455,7 @@ mod tests {
     }
 
     /// A black box: only forward passes (what a user wraps around a model with no tape).
-    struct BlackBox(xai_nn::Sequential);
+    struct BlackBox(xai_nn::Graph);
 
     impl Forward for BlackBox {
         fn input_shape(&self) -> &[usize] {

@@ -15,14 +15,11 @@ pub(crate) fn rel_l2(a: &Tensor, b: &Tensor) -> f64 {
 pub(crate) mod models {
     use xai_autodiff::Var;
     use xai_nn::layers::{Activation, ActivationKind, Conv2d, Flatten, Linear};
-    use xai_nn::{Module, NamedLayer, Sequential};
+    use xai_nn::{Graph, Module, Node};
     use xai_tensor::{Conv2dParams, DType, Rng, Tensor};
 
-    pub fn layer(name: &str, layer: Box<dyn Module>) -> NamedLayer {
-        NamedLayer {
-            name: name.into(),
-            layer,
-        }
+    pub fn layer(name: &str, layer: Box<dyn Module>) -> Node {
+        Node::new(name, layer)
     }
 
     pub fn randn(rng: &mut Rng, shape: &[usize], std: f64) -> Tensor {
@@ -41,18 +38,18 @@ pub(crate) mod models {
     }
 
     /// 6 → 16 → tanh → 16 → relu → 3.
-    pub fn mlp(seed: u64) -> Sequential {
+    pub fn mlp(seed: u64) -> Graph {
         mlp_with(seed, ActivationKind::Relu)
     }
 
     /// 6 → 16 → tanh → 16 → softplus → 3: smooth, so quadrature errors are small.
-    pub fn smooth_mlp(seed: u64) -> Sequential {
+    pub fn smooth_mlp(seed: u64) -> Graph {
         mlp_with(seed, ActivationKind::Softplus)
     }
 
-    fn mlp_with(seed: u64, second: ActivationKind) -> Sequential {
+    fn mlp_with(seed: u64, second: ActivationKind) -> Graph {
         let mut r = Rng::new(seed);
-        Sequential::new(
+        Graph::sequential(
             vec![6],
             vec![
                 layer(
@@ -82,7 +79,7 @@ pub(crate) mod models {
     }
 
     /// conv(2→4, 3×3, pad 1) → relu → flatten → linear(4·5·5 → 3) on [2, 5, 5] inputs.
-    pub fn cnn(seed: u64) -> Sequential {
+    pub fn cnn(seed: u64) -> Graph {
         let mut r = Rng::new(seed);
         let conv = Conv2d {
             weight: Var::leaf(randn(&mut r, &[4, 2, 3, 3], 0.4)),
@@ -93,7 +90,7 @@ pub(crate) mod models {
                 dilation: [1, 1],
             },
         };
-        Sequential::new(
+        Graph::sequential(
             vec![2, 5, 5],
             vec![
                 layer("conv", Box::new(conv)),

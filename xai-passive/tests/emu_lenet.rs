@@ -7,13 +7,13 @@
 #![cfg(feature = "cuda-emu")]
 
 use xai_autodiff::{grad_tensors, Var};
-use xai_nn::{file, Differentiable, Sequential};
+use xai_nn::{file, Differentiable, Graph};
 use xai_passive::methods::{target_gradient, IntegratedGradients, Integration, Saliency};
 use xai_passive::Attribution;
 use xai_tensor::cuda::emulator;
 use xai_tensor::{DType, Device, Pool2dParams, Rng, Tensor};
 
-fn lenet() -> Sequential {
+fn lenet() -> Graph {
     let dir = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../xai-cli/tests/fixtures/lenet"
@@ -22,8 +22,8 @@ fn lenet() -> Sequential {
 }
 
 /// The model with every parameter converted to `dtype` and moved to `device`.
-fn moved(mut m: Sequential, dtype: DType, device: Device) -> Sequential {
-    for l in m.layers_mut() {
+fn moved(mut m: Graph, dtype: DType, device: Device) -> Graph {
+    for l in m.nodes_mut() {
         for (_, p) in l.layer.params_mut() {
             *p = Var::leaf(
                 p.value()

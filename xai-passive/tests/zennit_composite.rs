@@ -4,7 +4,7 @@
 //! `tools/make_rule_fixtures.py` (`tests/fixtures/rules/lenet/lrp_spec.npy`,
 //! `lrp_epsilon-gamma-box.npy` in xai-cli), each example's argmax class explained.
 
-use xai_nn::{file, Forward, Sequential};
+use xai_nn::{file, Forward, Graph};
 use xai_passive::methods::{
     Bounds, Composite, CompositeKind, Lrp, LrpComposite, LrpRule, SpecialLayer,
 };
@@ -13,7 +13,7 @@ use xai_tensor::Tensor;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../xai-cli/tests/fixtures");
 
-fn lenet() -> (Sequential, Tensor, Vec<usize>) {
+fn lenet() -> (Graph, Tensor, Vec<usize>) {
     let m = file::load(format!("{FIXTURES}/lenet/model.json")).unwrap();
     let x = Tensor::read_npy(format!("{FIXTURES}/lenet/input.npy")).unwrap();
     let t = m.predict(&x).unwrap().argmax(1).unwrap();

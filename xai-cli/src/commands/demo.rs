@@ -15,7 +15,7 @@ use xai_eval::league::{league, params_on_batch, League, LeagueOptions};
 use xai_eval::plot::{write_bar_chart, write_line_chart, BarChart, LineChart, Series};
 use xai_eval::sanity;
 use xai_nn::train::{evaluate, fit_normalize, train, TrainConfig};
-use xai_nn::{file, Dataset, Forward, Layered, Sequential};
+use xai_nn::{file, Dataset, Forward, Graph, Layered};
 use xai_passive::methods::Baseline;
 use xai_passive::{registry, Params};
 use xai_tensor::{write_atomic, DType, Rng, Tensor};
@@ -274,7 +274,7 @@ pub fn run(a: &Args) -> CliResult {
 }
 
 /// Trains the digits CNN; returns it, the held-out split and its accuracy.
-fn train_digits(dir: &Path, epochs: usize) -> CliResult<(Sequential, Dataset, f64)> {
+fn train_digits(dir: &Path, epochs: usize) -> CliResult<(Graph, Dataset, f64)> {
     let arch = dir.join("digits_cnn.json");
     write_atomic(&arch, DIGITS_ARCH)?;
     let mut model = file::load_or_init(&arch, 0)?;

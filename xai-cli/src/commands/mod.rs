@@ -10,7 +10,7 @@ pub mod predict;
 pub mod train;
 
 use std::path::Path;
-use xai_nn::{file, Sequential};
+use xai_nn::{file, Graph};
 use xai_tensor::{DType, Device, Tensor};
 
 /// Errors of the CLI: any library error, shown as one line.
@@ -49,14 +49,14 @@ pub fn with_flag_names(e: xai_passive::PassiveError) -> Box<dyn std::error::Erro
 }
 
 /// Loads a model with weights.
-pub fn load_model(path: &Path) -> CliResult<Sequential> {
+pub fn load_model(path: &Path) -> CliResult<Graph> {
     Ok(file::load(path)?)
 }
 
 /// Reads an input batch for `model` from .npy or .csv (a last column named `target` is dropped) (a single example gains a batch axis); returns the batch
 /// and the input's own shape (to give outputs back in it).
 pub fn read_input(
-    model: &Sequential,
+    model: &Graph,
     path: &Path,
     allow_non_finite: bool,
 ) -> CliResult<(Tensor, Vec<usize>)> {
@@ -104,7 +104,7 @@ impl DeviceArgs {
     }
 
     /// `model` with its parameters on the device (checked usable first).
-    pub fn place_model(&self, model: Sequential) -> CliResult<Sequential> {
+    pub fn place_model(&self, model: Graph) -> CliResult<Graph> {
         if self.usable()? != Device::Cpu {
             return Ok(model.to_device(self.device)?);
         }

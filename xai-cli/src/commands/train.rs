@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 use xai_nn::optim::{OptimizerKind, Schedule};
 use xai_nn::train::{evaluate, fit_normalize, train, TrainConfig};
-use xai_nn::{file, Dataset, Sequential};
+use xai_nn::{file, Dataset, Graph};
 
 /// Arguments of `xai train`.
 #[derive(clap::Args)]
@@ -65,13 +65,13 @@ pub struct Args {
 }
 
 /// Loads a dataset and views its rows as the model's input shape (or `shape`).
-pub fn load_data(model: &Sequential, name: &str, shape: Option<&[usize]>) -> CliResult<Dataset> {
+pub fn load_data(model: &Graph, name: &str, shape: Option<&[usize]>) -> CliResult<Dataset> {
     let d = Dataset::load(name)?;
     let shape = shape.unwrap_or(model_shape(model));
     Ok(d.with_input_shape(shape)?)
 }
 
-fn model_shape(model: &Sequential) -> &[usize] {
+fn model_shape(model: &Graph) -> &[usize] {
     use xai_nn::Forward;
     model.input_shape()
 }

@@ -41,7 +41,8 @@ impl Module for Activation {
             ActivationKind::Softplus => "softplus",
         }
     }
-    fn forward(&self, x: &Var, _: &mut super::Ctx) -> xai_tensor::Result<Var> {
+    fn forward(&self, inputs: &[Var], _: &mut super::Ctx) -> xai_tensor::Result<Var> {
+        let x = &inputs[0];
         match self.kind {
             ActivationKind::Relu => x.relu(),
             ActivationKind::LeakyRelu(s) => x.leaky_relu(s),
@@ -50,7 +51,8 @@ impl Module for Activation {
             ActivationKind::Softplus => x.softplus(),
         }
     }
-    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+    fn out_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+        let input = inputs[0];
         Ok(input.to_vec())
     }
     fn spec(&self) -> Map<String, Value> {

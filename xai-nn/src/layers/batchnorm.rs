@@ -59,7 +59,8 @@ impl Module for BatchNorm {
             "batchnorm1d"
         }
     }
-    fn forward(&self, x: &Var, ctx: &mut super::Ctx) -> xai_tensor::Result<Var> {
+    fn forward(&self, inputs: &[Var], ctx: &mut super::Ctx) -> xai_tensor::Result<Var> {
+        let x = &inputs[0];
         let bs = self.bshape();
         let gamma = self.weight.reshape(&bs)?;
         let beta = self.bias.reshape(&bs)?;
@@ -78,7 +79,8 @@ impl Module for BatchNorm {
             .mul(&gamma)?
             .add(&beta)
     }
-    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+    fn out_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+        let input = inputs[0];
         let ok = if self.spatial {
             input.len() == 3 && input[0] == self.features()
         } else {

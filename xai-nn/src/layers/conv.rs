@@ -45,10 +45,12 @@ impl Module for Conv2d {
     fn op(&self) -> &'static str {
         "conv2d"
     }
-    fn forward(&self, x: &Var, _: &mut super::Ctx) -> xai_tensor::Result<Var> {
+    fn forward(&self, inputs: &[Var], _: &mut super::Ctx) -> xai_tensor::Result<Var> {
+        let x = &inputs[0];
         x.conv2d(&self.weight, self.bias.as_ref(), self.params)
     }
-    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+    fn out_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+        let input = inputs[0];
         let w = self.weight.shape();
         let [c, h, wd] = input else {
             return Err(format!(

@@ -31,10 +31,12 @@ impl Module for Linear {
     fn op(&self) -> &'static str {
         "linear"
     }
-    fn forward(&self, x: &Var, _: &mut super::Ctx) -> xai_tensor::Result<Var> {
+    fn forward(&self, inputs: &[Var], _: &mut super::Ctx) -> xai_tensor::Result<Var> {
+        let x = &inputs[0];
         x.linear(&self.weight, self.bias.as_ref())
     }
-    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+    fn out_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+        let input = inputs[0];
         let (i, o) = self.dims();
         match input {
             [n] if *n == i => Ok(vec![o]),

@@ -1,19 +1,23 @@
-//! Layers: one small type per op, each a [`Module`], built from its model-file entry by
-//! [`build`] (the one registry of layer ops).
+//! Layers and merges: one small type per op, each a [`Module`], built from its model-file entry
+//! by [`build`] (the one registry of ops).
 
 mod activation;
 mod batchnorm;
 mod conv;
 mod linear;
+mod merge;
 mod pool;
 mod reshape;
+mod softmax;
 
 pub use activation::{Activation, ActivationKind};
 pub use batchnorm::BatchNorm;
 pub use conv::Conv2d;
 pub use linear::Linear;
-pub use pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
-pub use reshape::{Dropout, Flatten};
+pub use merge::{Add, Concat, Mul};
+pub use pool::{AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool2d, MaxPool2d};
+pub use reshape::{Dropout, Flatten, Identity};
+pub use softmax::Softmax;
 
 use crate::error::{arch, NnError};
 use serde_json::{Map, Value};
@@ -47,14 +51,40 @@ impl Ctx {
     }
 }
 
-/// A layer. Shapes in [`out_shape`](Module::out_shape) are per example (no batch axis).
+/// How many inputs an op takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arity {
+    /// One: a layer.
+    One,
+    /// Two or more: a merge (`add`, `mul`, `concat`).
+    Many,
+}
+
+impl Arity {
+    /// Whether `n` inputs fit.
+    pub fn admits(self, n: usize) -> bool {
+        match self {
+            Arity::One => n == 1,
+            Arity::Many => n >= 2,
+        }
+    }
+}
+
+/// An op of a model: a layer, or a merge of several nodes' outputs. Shapes in
+/// [`out_shape`](Module::out_shape) are per example (no batch axis). The model checks, once,
+/// that a node gets as many inputs as its op's [`arity`](Module::arity) admits, so `forward`
+/// and `out_shape` may index their inputs.
 pub trait Module: Send + Sync + Debug {
     /// The op name of the model file (`"linear"`, `"conv2d"`, …).
     fn op(&self) -> &'static str;
-    /// Forward pass on a batch.
-    fn forward(&self, x: &Var, ctx: &mut Ctx) -> xai_tensor::Result<Var>;
-    /// Output shape for one example of shape `input`, or why the layer cannot take it.
-    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>, String>;
+    /// How many inputs it takes (one, unless overridden).
+    fn arity(&self) -> Arity {
+        Arity::One
+    }
+    /// Forward pass on a batch of each input (`[N, ...]`).
+    fn forward(&self, inputs: &[Var], ctx: &mut Ctx) -> xai_tensor::Result<Var>;
+    /// Output shape for one example of the input shapes `inputs`, or why the op cannot take them.
+    fn out_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String>;
     /// The layer's fields in the model file, besides `name` and `op`.
     fn spec(&self) -> Map<String, Value>;
     /// Trainable parameters by state-dict suffix (`"weight"`, `"bias"`).
@@ -122,6 +152,12 @@ impl Fields<'_> {
             None => Err(self.err(format!("missing field '{key}'"))),
         }
     }
+    pub fn usize_or(&self, key: &str, default: usize) -> crate::Result<usize> {
+        match self.map.get(key) {
+            None | Some(Value::Null) => Ok(default),
+            Some(_) => self.usize(key),
+        }
+    }
     pub fn f64_or(&self, key: &str, default: f64) -> crate::Result<f64> {
         match self.map.get(key) {
             None | Some(Value::Null) => Ok(default),
@@ -168,6 +204,13 @@ pub const KNOWN_OPS: &[&str] = &[
     "dropout",
     "batchnorm1d",
     "batchnorm2d",
+    "add",
+    "mul",
+    "concat",
+    "identity",
+    "global_avgpool2d",
+    "softmax",
+    "log_softmax",
 ];
 
 /// Builds the layer `name` of op `op` from its model-file fields, taking its tensors from
@@ -197,6 +240,13 @@ pub fn build(
         "flatten" => Box::new(Flatten),
         "dropout" => Box::new(Dropout::build(&f)?),
         "batchnorm1d" | "batchnorm2d" => Box::new(BatchNorm::build(&f, weights)?),
+        "add" => Box::new(Add),
+        "mul" => Box::new(Mul),
+        "concat" => Box::new(Concat::build(&f)?),
+        "identity" => Box::new(Identity),
+        "global_avgpool2d" => Box::new(GlobalAvgPool2d),
+        "softmax" => Box::new(Softmax::build(&f, false)?),
+        "log_softmax" => Box::new(Softmax::build(&f, true)?),
         _ => {
             return Err(NnError::UnknownOp {
                 layer: name.into(),

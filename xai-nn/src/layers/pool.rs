@@ -58,10 +58,12 @@ impl Module for MaxPool2d {
     fn op(&self) -> &'static str {
         "maxpool2d"
     }
-    fn forward(&self, x: &Var, _: &mut super::Ctx) -> xai_tensor::Result<Var> {
+    fn forward(&self, inputs: &[Var], _: &mut super::Ctx) -> xai_tensor::Result<Var> {
+        let x = &inputs[0];
         x.max_pool2d(self.params)
     }
-    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+    fn out_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+        let input = inputs[0];
         pooled_shape(input, self.params)
     }
     fn spec(&self) -> Map<String, Value> {
@@ -87,10 +89,12 @@ impl Module for AvgPool2d {
     fn op(&self) -> &'static str {
         "avgpool2d"
     }
-    fn forward(&self, x: &Var, _: &mut super::Ctx) -> xai_tensor::Result<Var> {
+    fn forward(&self, inputs: &[Var], _: &mut super::Ctx) -> xai_tensor::Result<Var> {
+        let x = &inputs[0];
         x.avg_pool2d(self.params)
     }
-    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+    fn out_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+        let input = inputs[0];
         pooled_shape(input, self.params)
     }
     fn spec(&self) -> Map<String, Value> {
@@ -108,10 +112,12 @@ impl Module for AdaptiveAvgPool2d {
     fn op(&self) -> &'static str {
         "adaptive_avgpool2d"
     }
-    fn forward(&self, x: &Var, _: &mut super::Ctx) -> xai_tensor::Result<Var> {
+    fn forward(&self, inputs: &[Var], _: &mut super::Ctx) -> xai_tensor::Result<Var> {
+        let x = &inputs[0];
         x.adaptive_avg_pool2d(self.output_size)
     }
-    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+    fn out_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+        let input = inputs[0];
         match input {
             [c, h, w] if *h > 0 && *w > 0 && !self.output_size.contains(&0) => {
                 Ok(vec![*c, self.output_size[0], self.output_size[1]])
@@ -127,5 +133,31 @@ impl Module for AdaptiveAvgPool2d {
             .as_object()
             .cloned()
             .unwrap_or_default()
+    }
+}
+
+/// Global average pooling: `[C, H, W]` → `[C]`, yᶜ = (1/HW) Σₕ,ᵥ xᶜₕᵥ (`x.mean((2, 3))`;
+/// `nn.AdaptiveAvgPool2d(1)` followed by a flatten). Runs as average pooling, so LRP's pooling
+/// rule applies to it.
+#[derive(Debug)]
+pub struct GlobalAvgPool2d;
+
+impl Module for GlobalAvgPool2d {
+    fn op(&self) -> &'static str {
+        "global_avgpool2d"
+    }
+    fn forward(&self, inputs: &[Var], _: &mut super::Ctx) -> xai_tensor::Result<Var> {
+        inputs[0].adaptive_avg_pool2d([1, 1])?.flatten_from(1)
+    }
+    fn out_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+        match inputs[0] {
+            [c, h, w] if *h > 0 && *w > 0 => Ok(vec![*c]),
+            input => Err(format!(
+                "expects a [C, H, W] input but receives shape {input:?}"
+            )),
+        }
+    }
+    fn spec(&self) -> Map<String, Value> {
+        Map::new()
     }
 }

@@ -1,4 +1,4 @@
-//! Flatten and dropout.
+//! Flatten, dropout and the identity.
 
 use super::{Fields, Module};
 use serde_json::{json, Map, Value};
@@ -13,10 +13,12 @@ impl Module for Flatten {
     fn op(&self) -> &'static str {
         "flatten"
     }
-    fn forward(&self, x: &Var, _: &mut super::Ctx) -> xai_tensor::Result<Var> {
+    fn forward(&self, inputs: &[Var], _: &mut super::Ctx) -> xai_tensor::Result<Var> {
+        let x = &inputs[0];
         x.flatten_from(1)
     }
-    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+    fn out_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+        let input = inputs[0];
         Ok(vec![input.iter().product()])
     }
     fn spec(&self) -> Map<String, Value> {
@@ -49,7 +51,8 @@ impl Module for Dropout {
     fn op(&self) -> &'static str {
         "dropout"
     }
-    fn forward(&self, x: &Var, ctx: &mut super::Ctx) -> xai_tensor::Result<Var> {
+    fn forward(&self, inputs: &[Var], ctx: &mut super::Ctx) -> xai_tensor::Result<Var> {
+        let x = &inputs[0];
         if !ctx.training || self.p == 0.0 {
             return Ok(x.clone());
         }
@@ -59,7 +62,8 @@ impl Module for Dropout {
             .to_dtype(x.value().dtype())?;
         x.mul_const(&keep.mul_scalar(1.0 / (1.0 - self.p))?)
     }
-    fn out_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+    fn out_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+        let input = inputs[0];
         Ok(input.to_vec())
     }
     fn spec(&self) -> Map<String, Value> {
@@ -67,5 +71,24 @@ impl Module for Dropout {
             .as_object()
             .cloned()
             .unwrap_or_default()
+    }
+}
+
+/// The identity, y = x: a named tap point (PyTorch's `nn.Identity`).
+#[derive(Debug)]
+pub struct Identity;
+
+impl Module for Identity {
+    fn op(&self) -> &'static str {
+        "identity"
+    }
+    fn forward(&self, inputs: &[Var], _: &mut super::Ctx) -> xai_tensor::Result<Var> {
+        Ok(inputs[0].clone())
+    }
+    fn out_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+        Ok(inputs[0].to_vec())
+    }
+    fn spec(&self) -> Map<String, Value> {
+        Map::new()
     }
 }

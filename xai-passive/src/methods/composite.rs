@@ -704,12 +704,12 @@ mod tests {
     use crate::methods::{target_gradient, GuidedGradient, ReluRule, Saliency};
     use crate::testing::models;
     use crate::Attribution;
-    use xai_nn::{Forward, Layered, Sequential};
+    use xai_nn::{Forward, Graph, Layered};
     use xai_tensor::Rng;
 
     /// Test models with inputs and targets: the hand-made net, an MLP with ReLUs, one with a
     /// tanh and a ReLU, a LeNet with max pooling.
-    fn cases() -> Vec<(Sequential, Tensor, Vec<usize>)> {
+    fn cases() -> Vec<(Graph, Tensor, Vec<usize>)> {
         let mut rng = Rng::new(21);
         let mut x = |s: &[usize]| rng.normal(s, 0.0, 1.0, DType::F32).unwrap();
         vec![
@@ -729,7 +729,7 @@ mod tests {
     }
 
     /// The gradient of each example's target logit through `composite`.
-    fn through(composite: &Composite, m: &Sequential, x: &Tensor, t: &[usize]) -> Tensor {
+    fn through(composite: &Composite, m: &Graph, x: &Tensor, t: &[usize]) -> Tensor {
         target_gradient(m, x, t, Some(CompositeRule::new(composite.clone()))).unwrap()
     }
 

@@ -350,10 +350,10 @@ mod tests {
     use super::*;
     use crate::methods::lrp_rules::testnets::{hand, lenet, mlp, rel, t};
     use crate::methods::Baseline;
-    use xai_nn::Sequential;
+    use xai_nn::Graph;
     use xai_tensor::Rng;
 
-    fn run(m: &Sequential, x: &Tensor, o: DeepLift) -> Explanation {
+    fn run(m: &Graph, x: &Tensor, o: DeepLift) -> Explanation {
         let targets: Vec<usize> = (0..x.shape()[0]).map(|i| i % 3).collect();
         let targets = if m.num_outputs() == 1 {
             vec![0; x.shape()[0]]

@@ -277,7 +277,7 @@ mod tests {
     use super::*;
     use crate::testing::models::*;
     use xai_nn::layers::ActivationKind;
-    use xai_nn::Sequential;
+    use xai_nn::Graph;
     use xai_tensor::Rng;
 
     #[test]
@@ -304,7 +304,7 @@ mod tests {
     fn a_linear_model_has_linear_pd_with_slope_w_and_parallel_ice() {
         let w = Tensor::from_vec(vec![1.0f32, -2.0, 0.5, 3.0, 0.25, -1.0], &[2, 3]).unwrap();
         let b = Tensor::from_vec(vec![0.1f32, 0.2], &[2]).unwrap();
-        let m = Sequential::new(vec![3], vec![layer("l", linear(w, Some(b)))], None).unwrap();
+        let m = Graph::sequential(vec![3], vec![layer("l", linear(w, Some(b)))], None).unwrap();
         let x = randn(&mut Rng::new(1), &[40, 3], 1.0);
         let xv = x.to_vec_f64().unwrap();
         let d = partial_dependence(&m, &x, &[1], 1, 7, 16).unwrap();
@@ -344,7 +344,7 @@ mod tests {
 
     #[test]
     fn batch_size_does_not_matter_and_bad_values_are_refused() {
-        let m = Sequential::new(
+        let m = Graph::sequential(
             vec![3],
             vec![
                 layer("0", linear(randn(&mut Rng::new(2), &[4, 3], 1.0), None)),

@@ -321,7 +321,7 @@ mod tests {
     use super::*;
     use crate::testing::models::*;
     use xai_nn::layers::{AdaptiveAvgPool2d, Flatten};
-    use xai_nn::Sequential;
+    use xai_nn::Graph;
     use xai_tensor::Rng;
 
     #[test]
@@ -337,14 +337,14 @@ mod tests {
         assert_eq!(v, vec![0.25, 1.75]);
     }
 
-    fn gap_model(seed: u64) -> Sequential {
+    fn gap_model(seed: u64) -> Graph {
         let mut r = Rng::new(seed);
         let conv = xai_nn::layers::Conv2d {
             weight: xai_autodiff::Var::leaf(randn(&mut r, &[4, 2, 3, 3], 0.5)),
             bias: None,
             params: Default::default(),
         };
-        Sequential::new(
+        Graph::sequential(
             vec![2, 6, 6],
             vec![
                 layer("conv", Box::new(conv)),

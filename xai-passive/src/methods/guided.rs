@@ -112,7 +112,7 @@ mod tests {
     use crate::methods::lrp_rules::testnets::{hand, t};
     use crate::methods::Saliency;
 
-    fn run<A: Attribution<xai_nn::Sequential>>(a: &A, b1: Option<[f32; 2]>) -> Vec<f64> {
+    fn run<A: Attribution<xai_nn::Graph>>(a: &A, b1: Option<[f32; 2]>) -> Vec<f64> {
         let x = t(&[1.0, 2.0], &[1, 2]);
         a.attribute(&hand(b1), &x, &[0])
             .unwrap()

@@ -56,13 +56,13 @@ impl<M: Differentiable + ?Sized> Attribution<M> for InputXGradient {
 mod tests {
     use super::*;
     use crate::testing::models::*;
-    use xai_nn::Sequential;
+    use xai_nn::Graph;
     use xai_tensor::Rng;
 
     #[test]
     fn on_a_linear_model_it_is_each_features_term() {
         let w = Tensor::from_vec(vec![1.0f32, -2.0, 0.5, 3.0, 0.0, 1.0], &[2, 3]).unwrap();
-        let m = Sequential::new(vec![3], vec![layer("l", linear(w, None))], None).unwrap();
+        let m = Graph::sequential(vec![3], vec![layer("l", linear(w, None))], None).unwrap();
         let x = Tensor::from_vec(vec![2.0f32, 1.0, 4.0, -1.0, 1.0, 2.0], &[2, 3]).unwrap();
         let e = InputXGradient::default()
             .attribute(&m, &x, &[0, 1])

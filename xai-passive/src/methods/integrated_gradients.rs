@@ -96,7 +96,7 @@ mod tests {
     use crate::testing::models::*;
     use crate::testing::rel_l2;
     use xai_nn::layers::ActivationKind;
-    use xai_nn::Sequential;
+    use xai_nn::Graph;
     use xai_tensor::Rng;
 
     fn ig(o: IntegratedGradients) -> IntegratedGradients {
@@ -132,7 +132,7 @@ mod tests {
     fn on_a_linear_model_ig_is_exactly_x_minus_b_times_w() {
         let w = Tensor::from_vec(vec![1.0f32, -2.0, 0.5, 3.0, 0.0, 1.0], &[2, 3]).unwrap();
         let bias = Tensor::from_vec(vec![0.3f32, -0.7], &[2]).unwrap();
-        let m = Sequential::new(vec![3], vec![layer("l", linear(w, Some(bias)))], None).unwrap();
+        let m = Graph::sequential(vec![3], vec![layer("l", linear(w, Some(bias)))], None).unwrap();
         let x = Tensor::from_vec(vec![2.0f32, 1.0, 4.0, -1.0, 1.0, 2.0], &[2, 3]).unwrap();
         for integration in [Integration::GaussLegendre, Integration::RiemannLeft] {
             let e = ig(IntegratedGradients {
@@ -198,7 +198,7 @@ mod tests {
         let mut r = Rng::new(9);
         let w1 = randn(&mut r, &[5, 4], 1.0);
         let w2 = randn(&mut r, &[2, 5], 1.0);
-        let a = Sequential::new(
+        let a = Graph::sequential(
             vec![4],
             vec![
                 layer("0", linear(w1.clone(), None)),
@@ -215,7 +215,7 @@ mod tests {
             &[5, 5],
         )
         .unwrap();
-        let b = Sequential::new(
+        let b = Graph::sequential(
             vec![4],
             vec![
                 layer("0", linear(w1.mul_scalar(0.5).unwrap(), None)),

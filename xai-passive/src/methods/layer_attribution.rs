@@ -112,16 +112,19 @@ impl MethodConfig for LayerConductance {
     }
 }
 
-/// ∂/∂A Σᵣ f_{t_r} of the network after layer `l`, run on the activations `a`.
+/// ∂/∂A Σᵣ f_{t_r} of the network with layer `layer`'s output set to the activations `a`,
+/// the branches that do not depend on the layer run on the inputs `x` (one row per row of
+/// `a`).
 fn gradient_from<M: Layered + ?Sized>(
     model: &M,
-    l: usize,
+    layer: &str,
+    x: &Tensor,
     a: &Tensor,
     t: &[usize],
 ) -> Result<Tensor> {
     enable_grad(|| {
         let v = Var::leaf(a.clone());
-        let out = model.forward_from(l, &v)?;
+        let out = model.forward_from(layer, &Var::constant(x.clone()), &v)?;
         let y = out
             .gather(1, &index_column(t, out.value().dtype())?)?
             .sum_all()?;
@@ -177,9 +180,11 @@ impl<M: Layered + ?Sized> Attribution<M> for LayerIntegratedGradients {
         let ab = map_rows(&b, o.batch_size, |c, _| {
             Ok(trace_values(model, c)?.swap_remove(l))
         })?;
+        let name = &model.layer_names()[l];
         let (g, _) = integrate_path(&ax, &ab, &alphas, &weights, o.batch_size, |c, rows| {
-            let t: Vec<usize> = rows.map(|r| targets[r / s]).collect();
-            gradient_from(model, l, c, &t)
+            let examples: Vec<usize> = rows.map(|r| r / s).collect();
+            let t: Vec<usize> = examples.iter().map(|&i| targets[i]).collect();
+            gradient_from(model, name, &x.index_select(0, &examples)?, c, &t)
         })?;
         let (axv, abv) = (ax.to_vec_f64()?, ab.to_vec_f64()?);
         let a: Vec<f64> = g

@@ -596,10 +596,10 @@ mod tests {
     use super::*;
     use crate::methods::Baseline;
     use crate::testing::models::*;
-    use xai_nn::Sequential;
+    use xai_nn::Graph;
 
     /// f(x) = W x with two outputs over six features, and W.
-    fn linear_model() -> (Tensor, Sequential) {
+    fn linear_model() -> (Tensor, Graph) {
         let w = Tensor::from_vec(
             vec![
                 1.0f32, -2.0, 0.5, 3.0, 0.0, 1.5, 0.2, 0.1, -1.0, 2.0, 0.7, -0.3,
@@ -607,7 +607,8 @@ mod tests {
             &[2, 6],
         )
         .unwrap();
-        let m = Sequential::new(vec![6], vec![layer("l", linear(w.clone(), None))], None).unwrap();
+        let m =
+            Graph::sequential(vec![6], vec![layer("l", linear(w.clone(), None))], None).unwrap();
         (w, m)
     }
 
@@ -683,7 +684,7 @@ mod tests {
         .unwrap();
         let b = Tensor::from_vec(vec![0.3f32, -0.1], &[2]).unwrap();
         let m =
-            Sequential::new(vec![6], vec![layer("l", linear(w.clone(), Some(b)))], None).unwrap();
+            Graph::sequential(vec![6], vec![layer("l", linear(w.clone(), Some(b)))], None).unwrap();
         // Training rows with per-feature spreads 1..6 and offsets.
         let mut r = Rng::new(21);
         let raw = randn(&mut r, &[400, 6], 1.0).to_vec_f32().unwrap();

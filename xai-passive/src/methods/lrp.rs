@@ -514,14 +514,14 @@ mod tests {
     use super::*;
     use crate::config::Params;
     use crate::methods::lrp_rules::testnets::{hand, lenet, mlp, rel, t};
-    use xai_nn::{Forward, Sequential};
+    use xai_nn::{Forward, Graph};
     use xai_tensor::Rng;
 
     fn build(name: &str, p: &Params) -> Result<crate::registry::BoxedMethod> {
         crate::registry::build(name, p)
     }
 
-    fn lrp(name: &'static str, model: &Sequential, x: &Tensor, p: &Params) -> Vec<f64> {
+    fn lrp(name: &'static str, model: &Graph, x: &Tensor, p: &Params) -> Vec<f64> {
         let targets = vec![0; x.shape()[0]];
         let model: &dyn xai_nn::Layered = model;
         build(name, p)
@@ -643,7 +643,7 @@ mod tests {
         );
     }
 
-    fn f_c(m: &Sequential, x: &Tensor) -> Vec<f64> {
+    fn f_c(m: &Graph, x: &Tensor) -> Vec<f64> {
         let l = m.predict(x).unwrap();
         let k = l.shape()[1];
         l.to_vec_f64().unwrap().chunks(k).map(|r| r[0]).collect()

@@ -280,7 +280,7 @@ pub(crate) mod testnets {
     use crate::testing::models::{act, layer, linear, randn};
     use xai_autodiff::Var;
     use xai_nn::layers::{ActivationKind, Conv2d, Flatten, MaxPool2d};
-    use xai_nn::Sequential;
+    use xai_nn::Graph;
     use xai_tensor::{Conv2dParams, Pool2dParams, Rng, Tensor};
 
     pub fn t(v: &[f32], s: &[usize]) -> Tensor {
@@ -288,8 +288,8 @@ pub(crate) mod testnets {
     }
 
     /// x ∈ ℝ² → W1 = [[1, 1], [−1, 2]], b1 → relu → W2 = [[2, −1]] → f (one output).
-    pub fn hand(b1: Option<[f32; 2]>) -> Sequential {
-        Sequential::new(
+    pub fn hand(b1: Option<[f32; 2]>) -> Graph {
+        Graph::sequential(
             vec![2],
             vec![
                 layer(
@@ -305,12 +305,12 @@ pub(crate) mod testnets {
     }
 
     /// 8 → 12 → relu → 10 → relu → 3, biases optional.
-    pub fn mlp(seed: u64, bias: bool) -> Sequential {
+    pub fn mlp(seed: u64, bias: bool) -> Graph {
         let mut r = Rng::new(seed);
         let mut b = |n: usize| bias.then(|| randn(&mut r, &[n], 0.3));
         let (b1, b2, b3) = (b(12), b(10), b(3));
         let mut r = Rng::new(seed + 100);
-        Sequential::new(
+        Graph::sequential(
             vec![8],
             vec![
                 layer("0", linear(randn(&mut r, &[12, 8], 0.5), b1)),
@@ -326,7 +326,7 @@ pub(crate) mod testnets {
 
     /// LeNet-style [1, 8, 8]: conv 3×3 p1 → relu → maxpool 2 → conv 3×3 → relu → maxpool 2
     /// → flatten → linear 4 → 3, biases optional.
-    pub fn lenet(seed: u64, bias: bool) -> Sequential {
+    pub fn lenet(seed: u64, bias: bool) -> Graph {
         let mut r = Rng::new(seed);
         let mut b = |n: usize| bias.then(|| Var::leaf(randn(&mut r, &[n], 0.2)));
         let (b1, b2, b3) = (b(3), b(4), b(3));
@@ -350,7 +350,7 @@ pub(crate) mod testnets {
                 },
             })
         };
-        Sequential::new(
+        Graph::sequential(
             vec![1, 8, 8],
             vec![
                 layer("c1", conv(randn(&mut r, &[3, 1, 3, 3], 0.6), b1, 1)),

@@ -326,17 +326,17 @@ mod tests {
     use super::*;
     use crate::testing::models::*;
     use xai_nn::layers::Flatten;
-    use xai_nn::Sequential;
+    use xai_nn::Graph;
 
     /// Logit 0 = Σ of the pixels in rows 1..4, columns 4..7 of an 8×8 image; logit 1 = 3.
-    fn planted() -> Sequential {
+    fn planted() -> Graph {
         let mut w = vec![0.0f32; 2 * 64];
         for y in 1..4 {
             for x in 4..7 {
                 w[y * 8 + x] = 1.0;
             }
         }
-        Sequential::new(
+        Graph::sequential(
             vec![1, 8, 8],
             vec![
                 layer("flat", Box::new(Flatten)),

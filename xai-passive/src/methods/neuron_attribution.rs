@@ -150,7 +150,7 @@ mod tests {
         }
         .attribute(&m, &x, &[0, 0])
         .unwrap();
-        let w = m.layers()[0].layer.params()[0]
+        let w = m.nodes()[0].layer.params()[0]
             .1
             .value()
             .narrow(0, 5, 1)

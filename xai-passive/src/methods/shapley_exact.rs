@@ -224,8 +224,8 @@ mod tests {
         );
     }
 
-    fn linear21() -> xai_nn::Sequential {
+    fn linear21() -> xai_nn::Graph {
         let w = Tensor::zeros(&[2, 21], DType::F32);
-        xai_nn::Sequential::new(vec![21], vec![layer("l", linear(w, None))], None).unwrap()
+        xai_nn::Graph::sequential(vec![21], vec![layer("l", linear(w, None))], None).unwrap()
     }
 }

@@ -136,13 +136,13 @@ mod tests {
     use crate::testing::models::*;
     use crate::testing::rel_l2;
     use xai_nn::layers::ActivationKind;
-    use xai_nn::Sequential;
+    use xai_nn::Graph;
     use xai_tensor::Rng;
 
     /// 10 → 16 → tanh → 3: interactions between features, so sampling has variance.
-    fn mlp10(seed: u64) -> Sequential {
+    fn mlp10(seed: u64) -> Graph {
         let mut r = Rng::new(seed);
-        Sequential::new(
+        Graph::sequential(
             vec![10],
             vec![
                 layer(
