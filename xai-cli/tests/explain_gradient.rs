@@ -300,3 +300,19 @@ fn baselines_of_the_wrong_shape_are_refused() {
         "baseline missing.npy",
     );
 }
+
+#[test]
+fn a_graph_model_explains_by_node_name_from_the_command_line() {
+    // The ResNet of `tools/make_resnet_fixtures.py` (model format version 2): Grad-CAM on a
+    // functional sum node and layer IG on a block's convolution, against Captum.
+    let net = "resnet/mnist";
+    let cam = ["--method", "grad-cam", "--layer", "add_1", "--no-upsample"];
+    check_reference(net, net, &cam, "gradcam_add_1", 1e-4);
+    let lig = [
+        "--method",
+        "layer-integrated-gradients",
+        "--layer",
+        "block2.conv2",
+    ];
+    check_reference(net, net, &lig, "layer_ig_block2.conv2", 1e-4);
+}

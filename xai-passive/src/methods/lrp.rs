@@ -461,7 +461,8 @@ pub fn target_relevance<M: Differentiable + ?Sized>(
     })
 }
 
-/// Runs an LRP-style composite over `x` in chunks; a z^B layer gets each chunk's bounds.
+/// Runs an LRP-style composite over `x` in chunks; a z^B layer gets each chunk's bounds. In
+/// f32, or in f64 for f64 inputs (a model converted by `to_dtype(F64)`, for references).
 pub(crate) fn relevance_batches<M: Differentiable + ?Sized>(
     model: &M,
     x: &Tensor,
@@ -470,7 +471,10 @@ pub(crate) fn relevance_batches<M: Differentiable + ?Sized>(
     zbox: Option<&(SpecialLayer, Bounds)>,
     batch_size: usize,
 ) -> Result<Tensor> {
-    let x = x.to_dtype(DType::F32)?;
+    let x = match x.dtype() {
+        DType::F64 => x.clone(),
+        _ => x.to_dtype(DType::F32)?,
+    };
     map_rows(&x, batch_size, |chunk, rows| {
         let mut c = composite.clone();
         if let Some((layer, b)) = zbox {
