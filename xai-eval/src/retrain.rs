@@ -49,7 +49,7 @@ pub fn fresh_model(model: &Graph, seed: u64) -> Result<Graph> {
 /// seeded by `cfg.seed`, then [`xai_nn::train::train`] with `cfg` (deterministic).
 pub fn retrain(model: &Graph, data: &Dataset, cfg: &TrainConfig) -> Result<Graph> {
     let mut m = fresh_model(model, cfg.seed)?;
-    train(&mut m, data, cfg, None, &mut |_| {})?;
+    train(&mut m, data, cfg, &mut |_| {})?;
     Ok(m)
 }
 

@@ -30,7 +30,7 @@ fn saliency_of_a_trained_cnn_finds_the_planted_patch() {
         lr: 1e-2,
         ..TrainConfig::default()
     };
-    train::train(&mut model, &data, &cfg, None, &mut |_| {}).unwrap();
+    train::train(&mut model, &data, &cfg, &mut |_| {}).unwrap();
     let (test, mask) = planted_patch(100, 2, 10, 3, 2).unwrap();
     let pred = model.predict(&test.x).unwrap().argmax(1).unwrap();
     let acc = pred.iter().zip(&test.y).filter(|(p, y)| p == y).count() as f64 / 100.0;

@@ -23,7 +23,7 @@ fn trained_digits_cnn() -> (xai_nn::Graph, Dataset) {
         lr: 3e-3,
         ..TrainConfig::default()
     };
-    train::train(&mut model, &data, &cfg, None, &mut |_| {}).unwrap();
+    train::train(&mut model, &data, &cfg, &mut |_| {}).unwrap();
     (model, data)
 }
 

@@ -51,6 +51,9 @@ pub enum NnError {
     /// A training setting that cannot work.
     #[error("{0}")]
     Config(String),
+    /// Training stopped (a non-finite loss or parameter), saying where.
+    #[error("training: {0}")]
+    Training(String),
     /// A parameter selection, or a vector over parameters, that does not fit the model.
     #[error("parameter '{name}': {msg}")]
     Parameter { name: String, msg: String },

@@ -40,12 +40,16 @@ pub mod hessian;
 pub mod layers;
 pub mod loss;
 pub mod model;
+pub mod objective;
 pub mod optim;
 pub mod train;
+mod trainable;
 
 pub use data::Dataset;
 pub use error::{NnError, Result};
 pub use graph::{Graph, Node, Normalize, Outputs, INPUT};
 pub use layers::{Ctx, Module};
 pub use model::{Differentiable, Forward, Layered};
-pub use train::{train, TrainConfig};
+pub use objective::Objective;
+pub use train::{train, train_with, ParamGroup, TrainConfig};
+pub use trainable::{ForwardPass, Trainable};

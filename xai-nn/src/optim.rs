@@ -1,6 +1,7 @@
 //! Optimizers (PyTorch's update rules, so the same hyper-parameters mean the same thing) and
 //! learning-rate schedules. Updates are plain tensor ops: nothing is recorded.
 
+use std::collections::HashMap;
 use xai_tensor::{Result, Tensor};
 
 /// Which optimizer, with its hyper-parameters.
@@ -66,14 +67,24 @@ impl Schedule {
     }
 }
 
-/// An optimizer's state over a fixed list of parameters.
+/// One parameter's optimizer state (PyTorch keeps it per parameter too: a parameter frozen for
+/// a while keeps its own step count).
+#[derive(Clone, Debug, Default)]
+struct ParamState {
+    step: u64,
+    /// SGD's momentum buffer, or Adam's first moment.
+    first: Option<Tensor>,
+    /// Adam's second moment.
+    second: Option<Tensor>,
+}
+
+/// An optimizer's state, kept per parameter name, so that parameters can be added, frozen or
+/// reordered between steps (stages of training, checkpoints) without mixing their states up.
 #[derive(Clone, Debug)]
 pub struct Optimizer {
     pub kind: OptimizerKind,
     pub weight_decay: f64,
-    step: u64,
-    first: Vec<Option<Tensor>>,
-    second: Vec<Option<Tensor>>,
+    state: HashMap<String, ParamState>,
 }
 
 impl Optimizer {
@@ -82,80 +93,72 @@ impl Optimizer {
         Self {
             kind,
             weight_decay,
-            step: 0,
-            first: Vec::new(),
-            second: Vec::new(),
+            state: HashMap::new(),
         }
     }
 
-    /// One update of `params` (in order, the same list every step) with `grads` at rate `lr`;
-    /// returns the new parameter values.
-    pub fn step(&mut self, lr: f64, params: &[&Tensor], grads: &[Tensor]) -> Result<Vec<Tensor>> {
-        self.step += 1;
-        self.first.resize(params.len(), None);
-        self.second.resize(params.len(), None);
-        let t = self.step as i32;
+    /// One update of parameter `name` (value `p`, gradient `g`) at rate `lr`; returns the new
+    /// value.
+    pub fn update(&mut self, name: &str, lr: f64, p: &Tensor, g: &Tensor) -> Result<Tensor> {
+        let st = self.state.entry(name.to_string()).or_default();
+        st.step += 1;
+        let t = st.step as i32;
         let wd = self.weight_decay;
-        let mut out = Vec::with_capacity(params.len());
-        for (i, (p, g)) in params.iter().zip(grads).enumerate() {
-            let new = match self.kind {
-                OptimizerKind::Sgd { momentum, nesterov } => {
-                    let g = if wd != 0.0 {
-                        g.add(&p.mul_scalar(wd)?)?
+        Ok(match self.kind {
+            OptimizerKind::Sgd { momentum, nesterov } => {
+                let g = if wd != 0.0 {
+                    g.add(&p.mul_scalar(wd)?)?
+                } else {
+                    g.clone()
+                };
+                let d = if momentum != 0.0 {
+                    let b = match st.first.take() {
+                        Some(b) => b.mul_scalar(momentum)?.add(&g)?,
+                        None => g.clone(),
+                    };
+                    let d = if nesterov {
+                        g.add(&b.mul_scalar(momentum)?)?
                     } else {
-                        g.clone()
+                        b.clone()
                     };
-                    let d = if momentum != 0.0 {
-                        let b = match self.first[i].take() {
-                            Some(b) => b.mul_scalar(momentum)?.add(&g)?,
-                            None => g.clone(),
-                        };
-                        let d = if nesterov {
-                            g.add(&b.mul_scalar(momentum)?)?
-                        } else {
-                            b.clone()
-                        };
-                        self.first[i] = Some(b);
-                        d
-                    } else {
-                        g
-                    };
-                    p.sub(&d.mul_scalar(lr)?)?
-                }
-                OptimizerKind::Adam { beta1, beta2, eps }
-                | OptimizerKind::AdamW { beta1, beta2, eps } => {
-                    let decoupled = matches!(self.kind, OptimizerKind::AdamW { .. });
-                    let (p, g) = if decoupled {
-                        ((*p).mul_scalar(1.0 - lr * wd)?, g.clone())
-                    } else if wd != 0.0 {
-                        ((*p).clone(), g.add(&p.mul_scalar(wd)?)?)
-                    } else {
-                        ((*p).clone(), g.clone())
-                    };
-                    let m = match self.first[i].take() {
-                        Some(m) => m.mul_scalar(beta1)?.add(&g.mul_scalar(1.0 - beta1)?)?,
-                        None => g.mul_scalar(1.0 - beta1)?,
-                    };
-                    let v = match self.second[i].take() {
-                        Some(v) => v
-                            .mul_scalar(beta2)?
-                            .add(&g.square()?.mul_scalar(1.0 - beta2)?)?,
-                        None => g.square()?.mul_scalar(1.0 - beta2)?,
-                    };
-                    let step_size = lr / (1.0 - beta1.powi(t));
-                    let denom = v
-                        .mul_scalar(1.0 / (1.0 - beta2.powi(t)))?
-                        .sqrt()?
-                        .add_scalar(eps)?;
-                    let new = p.sub(&m.div(&denom)?.mul_scalar(step_size)?)?;
-                    self.first[i] = Some(m);
-                    self.second[i] = Some(v);
-                    new
-                }
-            };
-            out.push(new);
-        }
-        Ok(out)
+                    st.first = Some(b);
+                    d
+                } else {
+                    g
+                };
+                p.sub(&d.mul_scalar(lr)?)?
+            }
+            OptimizerKind::Adam { beta1, beta2, eps }
+            | OptimizerKind::AdamW { beta1, beta2, eps } => {
+                let decoupled = matches!(self.kind, OptimizerKind::AdamW { .. });
+                let (p, g) = if decoupled {
+                    (p.mul_scalar(1.0 - lr * wd)?, g.clone())
+                } else if wd != 0.0 {
+                    (p.clone(), g.add(&p.mul_scalar(wd)?)?)
+                } else {
+                    (p.clone(), g.clone())
+                };
+                let m = match st.first.take() {
+                    Some(m) => m.mul_scalar(beta1)?.add(&g.mul_scalar(1.0 - beta1)?)?,
+                    None => g.mul_scalar(1.0 - beta1)?,
+                };
+                let v = match st.second.take() {
+                    Some(v) => v
+                        .mul_scalar(beta2)?
+                        .add(&g.square()?.mul_scalar(1.0 - beta2)?)?,
+                    None => g.square()?.mul_scalar(1.0 - beta2)?,
+                };
+                let step_size = lr / (1.0 - beta1.powi(t));
+                let denom = v
+                    .mul_scalar(1.0 / (1.0 - beta2.powi(t)))?
+                    .sqrt()?
+                    .add_scalar(eps)?;
+                let new = p.sub(&m.div(&denom)?.mul_scalar(step_size)?)?;
+                st.first = Some(m);
+                st.second = Some(v);
+                new
+            }
+        })
     }
 }
 
@@ -172,7 +175,7 @@ mod tests {
         let mut p = t(&[1.0]);
         let mut out = Vec::new();
         for &g in grads {
-            p = opt.step(lr, &[&p], &[t(&[g])]).unwrap().remove(0);
+            p = opt.update("p", lr, &p, &t(&[g])).unwrap();
             out.push(p.to_vec_f64().unwrap()[0]);
         }
         out

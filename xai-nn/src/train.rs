@@ -1,16 +1,21 @@
-//! The trainer: seeded shuffling and mini-batches, cross-entropy with optional label
-//! smoothing, an optimizer and schedule, early stopping on a validation split, per-epoch
-//! metrics, and a hook for **extra loss terms** — the active interpretability methods (tree
-//! regularization, prototype and filter losses, input-gradient penalties) plug in there.
+//! The trainer, over any [`Trainable`] model: seeded shuffling and mini-batches, an
+//! [`Objective`] (cross-entropy with optional label smoothing by default; the active
+//! interpretability methods — tree regularization, prototype and filter losses, input-gradient
+//! penalties — are objectives too), an optimizer and schedule with per-parameter-group learning
+//! rates and freezing ([`ParamGroup`]), early stopping on a validation split, per-epoch metrics,
+//! and a stop with a one-line error at the first non-finite loss or parameter.
 
 use crate::data::Dataset;
 use crate::error::NnError;
-use crate::graph::{Graph, Normalize};
+use crate::graph::Normalize;
 use crate::layers::Ctx;
 use crate::loss::cross_entropy;
 use crate::model::Forward;
+use crate::objective::{Batch, CrossEntropy, Objective};
 use crate::optim::{Optimizer, OptimizerKind, Schedule};
+use crate::trainable::Trainable;
 use crate::Result;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 use xai_autodiff::{enable_grad, grad, no_grad, GradOptions, Var};
 use xai_tensor::{Rng, Tensor};
@@ -29,6 +34,33 @@ pub struct TrainConfig {
     /// Stop after this many epochs without a lower validation loss (restoring the best
     /// weights), holding out `validation_fraction` of the training data (stratified).
     pub early_stopping: Option<(usize, f64)>,
+    /// Learning-rate scales and freezing by parameter name; a later group wins where two
+    /// match. Parameters no group matches train at the base rate.
+    pub groups: Vec<ParamGroup>,
+}
+
+/// A group of parameters by name prefix: `prefix` matches the name itself and every name
+/// below it (`"block1"` matches `"block1.conv1.weight"`, not `"block10.conv1.weight"`; `""`
+/// matches every parameter). ProtoPNet's stages are groups: warm-up trains the add-on layers
+/// and prototypes with the features frozen.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParamGroup {
+    pub prefix: String,
+    /// The group's learning rate as a multiple of the schedule's.
+    pub lr_scale: f64,
+    /// Not trained at all (no gradient taken, no optimizer state).
+    pub frozen: bool,
+}
+
+impl ParamGroup {
+    /// Whether parameter `name` is in the group.
+    pub fn matches(&self, name: &str) -> bool {
+        self.prefix.is_empty()
+            || name == self.prefix
+            || name
+                .strip_prefix(self.prefix.as_str())
+                .is_some_and(|rest| rest.starts_with('.'))
+    }
 }
 
 impl Default for TrainConfig {
@@ -47,14 +79,69 @@ impl Default for TrainConfig {
             label_smoothing: 0.0,
             seed: 0,
             early_stopping: None,
+            groups: Vec::new(),
         }
     }
 }
 
 impl TrainConfig {
-    /// **Errors** on settings that cannot train.
+    /// The learning-rate scale of parameter `name`, `None` when it is frozen.
+    pub fn lr_scale(&self, name: &str) -> Option<f64> {
+        match self.groups.iter().rev().find(|g| g.matches(name)) {
+            Some(g) if g.frozen => None,
+            Some(g) => Some(g.lr_scale),
+            None => Some(1.0),
+        }
+    }
+
+    /// **Errors** on settings that cannot train: non-finite or out-of-range numbers among them.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(NnError::Config(m));
+        let finite = |what: &str, v: f64| {
+            if v.is_finite() {
+                Ok(())
+            } else {
+                Err(NnError::Config(format!("{what} must be finite, got {v}")))
+            }
+        };
+        finite("weight decay", self.weight_decay)?;
+        finite("label smoothing", self.label_smoothing)?;
+        match self.optimizer {
+            OptimizerKind::Sgd { momentum, .. } => {
+                finite("momentum", momentum)?;
+                if !(0.0..1.0).contains(&momentum) {
+                    return bad(format!("momentum must be in [0, 1), got {momentum}"));
+                }
+            }
+            OptimizerKind::Adam { beta1, beta2, eps }
+            | OptimizerKind::AdamW { beta1, beta2, eps } => {
+                let ok = (0.0..1.0).contains(&beta1)
+                    && (0.0..1.0).contains(&beta2)
+                    && eps >= 0.0
+                    && eps.is_finite();
+                if !ok {
+                    return bad(format!(
+                        "Adam needs betas in [0, 1) and eps ≥ 0, got {beta1}, {beta2}, {eps}"
+                    ));
+                }
+            }
+        }
+        match self.schedule {
+            Schedule::Step { gamma, .. } if !(gamma > 0.0 && gamma.is_finite()) => {
+                return bad(format!(
+                    "the step schedule's gamma must be positive, got {gamma}"
+                ));
+            }
+            _ => {}
+        }
+        for g in &self.groups {
+            if !(g.lr_scale >= 0.0 && g.lr_scale.is_finite()) {
+                return bad(format!(
+                    "parameter group '{}': the learning-rate scale must be ≥ 0 and finite, got {}",
+                    g.prefix, g.lr_scale
+                ));
+            }
+        }
         if self.epochs == 0 {
             return bad("epochs must be at least 1".into());
         }
@@ -74,20 +161,6 @@ impl TrainConfig {
         }
         Ok(())
     }
-}
-
-/// An extra loss term for each training batch, computed from the model, the batch input `x`
-/// (a leaf variable: input gradients are available through [`xai_autodiff::grad`] with
-/// `create_graph`, i.e. double backprop), the labels and every layer's output of this forward
-/// pass. Returns `None` to add nothing.
-pub trait ExtraLoss: Send + Sync {
-    fn loss(
-        &self,
-        model: &Graph,
-        x: &Var,
-        y: &[usize],
-        trace: &[Var],
-    ) -> xai_tensor::Result<Option<Var>>;
 }
 
 /// Metrics of one epoch.
@@ -112,8 +185,8 @@ pub struct Progress {
     pub batches: usize,
 }
 
-/// Accuracy and mean cross-entropy of `model` on `data` (inference mode).
-pub fn evaluate(model: &Graph, data: &Dataset) -> Result<(f64, f64)> {
+/// Accuracy and mean cross-entropy of `model`'s output on `data` (inference mode).
+pub fn evaluate(model: &dyn Forward, data: &Dataset) -> Result<(f64, f64)> {
     let logits = model.predict(&data.x)?;
     let pred = logits.argmax(1)?;
     let correct = pred.iter().zip(&data.y).filter(|(p, y)| p == y).count();
@@ -146,43 +219,61 @@ pub fn fit_normalize(data: &Dataset) -> Result<Normalize> {
     })
 }
 
-fn snapshot(model: &Graph) -> Vec<Tensor> {
+/// The model's parameters' values by name.
+fn snapshot(model: &dyn Trainable) -> Vec<(String, Tensor)> {
     model
-        .named_params()
+        .parameters()
         .into_iter()
-        .map(|(_, v)| v.value().clone())
+        .map(|(n, v)| (n, v.value().clone()))
         .collect()
 }
 
-fn restore(model: &mut Graph, values: Vec<Tensor>) {
-    let mut it = values.into_iter();
-    for l in model.nodes_mut() {
-        for (_, p) in l.layer.params_mut() {
-            if let Some(v) = it.next() {
-                *p = Var::leaf(v);
-            }
+/// Sets the parameters named in `values` (others keep theirs), each a fresh leaf.
+fn restore(params: Vec<(String, &mut Var)>, values: &HashMap<String, Tensor>) {
+    for (n, p) in params {
+        if let Some(v) = values.get(&n) {
+            *p = Var::leaf(v.clone());
         }
     }
 }
 
-/// Trains `model` on `data` in place. Deterministic: the same seed gives bit-identical
-/// weights. `on_progress` is called after every batch. Records gradients whatever the
-/// caller's grad mode.
+/// Trains `model` on `data` in place with cross-entropy on its default output (label
+/// smoothing `cfg.label_smoothing`): [`train_with`] and [`CrossEntropy`].
 pub fn train(
-    model: &mut Graph,
+    model: &mut dyn Trainable,
     data: &Dataset,
     cfg: &TrainConfig,
-    extra: Option<&dyn ExtraLoss>,
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<EpochReport>> {
-    enable_grad(|| train_recorded(model, data, cfg, extra, on_progress))
+    let mut ce = CrossEntropy {
+        head: None,
+        label_smoothing: cfg.label_smoothing,
+    };
+    train_with(model, data, cfg, &mut ce, on_progress)
+}
+
+/// Trains `model` (and the objective's own parameters) on `data` in place, minimising
+/// `objective`. Deterministic: the same seed gives bit-identical weights. `on_progress` is
+/// called after every batch. Records gradients whatever the caller's grad mode.
+///
+/// **Errors** before training on settings or data that cannot work, and during it at the
+/// first non-finite loss or parameter (naming the epoch and batch; the model then holds the
+/// last finite parameters).
+pub fn train_with(
+    model: &mut dyn Trainable,
+    data: &Dataset,
+    cfg: &TrainConfig,
+    objective: &mut dyn Objective,
+    on_progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<EpochReport>> {
+    enable_grad(|| train_recorded(model, data, cfg, objective, on_progress))
 }
 
 fn train_recorded(
-    model: &mut Graph,
+    model: &mut dyn Trainable,
     data: &Dataset,
     cfg: &TrainConfig,
-    extra: Option<&dyn ExtraLoss>,
+    objective: &mut dyn Objective,
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<EpochReport>> {
     cfg.validate()?;
@@ -194,12 +285,17 @@ fn train_recorded(
             model.input_shape()
         )));
     }
-    if let Some(&bad) = data.y.iter().find(|&&c| c >= model.num_outputs()) {
-        return Err(NnError::Data(format!(
-            "{}: class {bad} but the model has {} outputs",
-            data.name,
-            model.num_outputs()
-        )));
+    objective.prepare(&*model, data)?;
+    let model_names: HashSet<String> = model.parameters().into_iter().map(|(n, _)| n).collect();
+    if let Some((n, _)) = objective
+        .parameters()
+        .into_iter()
+        .find(|(n, _)| model_names.contains(n))
+    {
+        return Err(NnError::Parameter {
+            name: n,
+            msg: format!("{} names a parameter of the model too", objective.name()),
+        });
     }
     let (fit, val) = match cfg.early_stopping {
         Some((_, f)) => {
@@ -227,43 +323,65 @@ fn train_recorded(
                     .wrapping_mul(1_000_003)
                     .wrapping_add((epoch * batches + b) as u64),
             );
-            let trace = model.forward_trace_ctx(&x, &mut ctx)?;
-            let logits = &trace[model.output_node()].clone();
-            let mut loss = cross_entropy(logits, &y, cfg.label_smoothing)?;
-            if let Some(e) = extra {
-                if let Some(term) = e.loss(model, &x, &y, &trace)? {
-                    loss = loss.add(&term)?;
-                }
+            let pass = model.forward_pass(&x, &mut ctx)?;
+            let batch = Batch {
+                x: &x,
+                y: &y,
+                pass: &pass,
+                epoch,
+                batch: b,
+            };
+            let loss = objective.loss(&*model, &batch)?;
+            let value = loss.value().to_scalar()?;
+            if !value.is_finite() {
+                return Err(NnError::Training(format!(
+                    "epoch {}, batch {}: the loss is {value} ({}); stopped, the model keeps its \
+                     last finite weights (a lower learning rate, or finite data?)",
+                    epoch + 1,
+                    b + 1,
+                    objective.name()
+                )));
             }
-            loss_sum += loss.value().to_scalar()? * y.len() as f64;
-            correct += logits
-                .value()
-                .argmax(1)?
-                .iter()
-                .zip(&y)
-                .filter(|(p, t)| p == t)
-                .count();
-            let params = model.named_params();
-            let refs: Vec<&Var> = params.iter().map(|(_, v)| *v).collect();
-            let grads: Vec<Tensor> = grad(&loss, None, &refs, &GradOptions::default())?
-                .into_iter()
-                .map(|g| g.value().clone())
-                .collect();
-            let values: Vec<&Tensor> = refs.iter().map(|v| v.value()).collect();
-            let updated = opt.step(lr, &values, &grads)?;
-            drop(params);
-            restore(model, updated);
-            let values: Vec<Tensor> = trace.iter().map(|v| v.value().clone()).collect();
-            model.update_running_stats(model.normalized(&x)?.value(), &values)?;
+            loss_sum += value * y.len() as f64;
+            correct += accuracy_count(pass.output(), &y)?;
+            let updated = {
+                let mut named: Vec<(String, &Var)> = model.parameters();
+                named.extend(objective.parameters());
+                let trained: Vec<(String, &Var, f64)> = named
+                    .into_iter()
+                    .filter_map(|(n, v)| cfg.lr_scale(&n).map(|s| (n, v, s)))
+                    .collect();
+                let refs: Vec<&Var> = trained.iter().map(|(_, v, _)| *v).collect();
+                let grads = grad(&loss, None, &refs, &GradOptions::default())?;
+                let mut updated = HashMap::with_capacity(trained.len());
+                for ((name, p, scale), g) in trained.iter().zip(grads) {
+                    let new = opt.update(name, lr * scale, p.value(), g.value())?;
+                    if new.has_non_finite()? {
+                        return Err(NnError::Training(format!(
+                            "epoch {}, batch {}: parameter '{name}' became non-finite; stopped, \
+                             the model keeps its last finite weights (a lower learning rate?)",
+                            epoch + 1,
+                            b + 1
+                        )));
+                    }
+                    updated.insert(name.clone(), new);
+                }
+                updated
+            };
+            restore(model.parameters_mut(), &updated);
+            restore(objective.parameters_mut(), &updated);
+            model.update_state(&pass)?;
+            objective.on_batch_end(model, &batch)?;
             on_progress(Progress {
                 epoch,
                 batch: b + 1,
                 batches,
             });
         }
+        objective.on_epoch_end(model, &fit, epoch)?;
         let (val_accuracy, val_loss) = match &val {
             Some(v) => {
-                let (a, l) = evaluate(model, v)?;
+                let (a, l) = validate(&*model, objective, v, cfg.batch_size)?;
                 (Some(a), Some(l))
             }
             None => (None, None),
@@ -279,7 +397,7 @@ fn train_recorded(
         });
         if let (Some((patience, _)), Some(l)) = (cfg.early_stopping, val_loss) {
             if l < best_loss {
-                (best_loss, stale, best) = (l, 0, Some(snapshot(model)));
+                (best_loss, stale, best) = (l, 0, Some(snapshot(&*model)));
             } else {
                 stale += 1;
                 if stale >= patience {
@@ -289,9 +407,51 @@ fn train_recorded(
         }
     }
     if let Some(b) = best {
-        restore(model, b);
+        restore(model.parameters_mut(), &b.into_iter().collect());
     }
     Ok(reports)
+}
+
+/// How many rows of `out` have their argmax at the label (0 unless `out` is `[N, K]`).
+fn accuracy_count(out: &Var, y: &[usize]) -> Result<usize> {
+    if out.shape().len() != 2 {
+        return Ok(0);
+    }
+    Ok(out
+        .value()
+        .argmax(1)?
+        .iter()
+        .zip(y)
+        .filter(|(p, t)| p == t)
+        .count())
+}
+
+/// Accuracy of the default output and the objective's mean loss on `data`, in inference mode
+/// (recorded, so objectives that differentiate, such as input-gradient penalties, work).
+fn validate(
+    model: &dyn Trainable,
+    objective: &dyn Objective,
+    data: &Dataset,
+    batch_size: usize,
+) -> Result<(f64, f64)> {
+    let (mut loss_sum, mut correct) = (0.0, 0usize);
+    let idx: Vec<usize> = (0..data.len()).collect();
+    for (b, rows) in idx.chunks(batch_size).enumerate() {
+        let x = Var::leaf(data.x.index_select(0, rows)?);
+        let y: Vec<usize> = rows.iter().map(|&i| data.y[i]).collect();
+        let pass = model.forward_pass(&x, &mut Ctx::eval())?;
+        let batch = Batch {
+            x: &x,
+            y: &y,
+            pass: &pass,
+            epoch: 0,
+            batch: b,
+        };
+        loss_sum += objective.loss(model, &batch)?.value().to_scalar()? * y.len() as f64;
+        correct += accuracy_count(pass.output(), &y)?;
+    }
+    let n = data.len().max(1) as f64;
+    Ok((correct as f64 / n, loss_sum / n))
 }
 
 #[cfg(test)]
@@ -307,7 +467,7 @@ mod tests {
                    {"name": "1", "op": "tanh"},
                    {"name": "2", "op": "linear", "in_features": 16, "out_features": 2}]}"#;
 
-    fn model() -> Graph {
+    fn model() -> crate::Graph {
         // One file per call: the tests run in parallel threads of one process, and a shared
         // file could be read while another thread rewrites it (seen as "EOF while parsing").
         static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -319,32 +479,30 @@ mod tests {
         file::load_or_init(&p, 1).unwrap()
     }
 
-    /// Input-gradient penalty λ‖∂(Σ logits)/∂x‖² (Ross et al. 2017), by double backprop.
-    struct InputGradientPenalty(f64);
+    /// Input-gradient penalty ‖∂(Σ logits)/∂x‖² (Ross et al. 2017), by double backprop: an
+    /// objective term.
+    struct InputGradientPenalty;
 
-    impl ExtraLoss for InputGradientPenalty {
-        fn loss(
-            &self,
-            _: &Graph,
-            x: &Var,
-            _: &[usize],
-            trace: &[Var],
-        ) -> xai_tensor::Result<Option<Var>> {
-            let out = trace.last().expect("layers").sum_all()?;
+    impl Objective for InputGradientPenalty {
+        fn name(&self) -> String {
+            "input-gradient penalty".into()
+        }
+        fn loss(&self, _: &dyn Trainable, b: &Batch) -> Result<Var> {
+            let out = b.pass.output().sum_all()?;
             let g = autograd(
                 &out,
                 None,
-                &[x],
+                &[b.x],
                 &GradOptions {
                     create_graph: true,
                     rule: None,
                 },
             )?;
-            Ok(Some(g[0].square()?.mean_all()?.mul_scalar(self.0)?))
+            Ok(g[0].square()?.mean_all()?)
         }
     }
 
-    fn input_gradient_norm(m: &Graph, d: &Dataset) -> f64 {
+    fn input_gradient_norm(m: &crate::Graph, d: &Dataset) -> f64 {
         let x = Var::leaf(d.x.clone());
         let out = m.forward(&x).unwrap().sum_all().unwrap();
         let g = autograd(&out, None, &[&x], &GradOptions::default()).unwrap();
@@ -369,7 +527,7 @@ mod tests {
         };
         let mut a = model();
         let before = evaluate(&a, &d).unwrap().0;
-        train(&mut a, &d, &cfg, None, &mut |_| {}).unwrap();
+        train(&mut a, &d, &cfg, &mut |_| {}).unwrap();
         let after = evaluate(&a, &d).unwrap().0;
         assert!(
             after > 0.9 && after > before,
@@ -381,8 +539,8 @@ mod tests {
             "running mean moved"
         );
         let mut b = model();
-        train(&mut b, &d, &cfg, None, &mut |_| {}).unwrap();
-        let w = |m: &Graph| {
+        train(&mut b, &d, &cfg, &mut |_| {}).unwrap();
+        let w = |m: &crate::Graph| {
             m.named_params()
                 .iter()
                 .flat_map(|(_, v)| v.value().to_vec_f32().unwrap())
@@ -392,7 +550,7 @@ mod tests {
     }
 
     #[test]
-    fn an_extra_loss_with_double_backprop_shrinks_input_gradients() {
+    fn an_objective_term_with_double_backprop_shrinks_input_gradients() {
         let (d, _) = relevant_features(200, 6, 3, 4).unwrap();
         let cfg = TrainConfig {
             epochs: 10,
@@ -400,16 +558,13 @@ mod tests {
             ..TrainConfig::default()
         };
         let mut plain = model();
-        train(&mut plain, &d, &cfg, None, &mut |_| {}).unwrap();
+        train(&mut plain, &d, &cfg, &mut |_| {}).unwrap();
         let mut penalised = model();
-        train(
-            &mut penalised,
-            &d,
-            &cfg,
-            Some(&InputGradientPenalty(1.0)),
-            &mut |_| {},
-        )
-        .unwrap();
+        let mut objective = crate::objective::Weighted::new(vec![
+            (1.0, Box::new(CrossEntropy::default())),
+            (1.0, Box::new(InputGradientPenalty)),
+        ]);
+        train_with(&mut penalised, &d, &cfg, &mut objective, &mut |_| {}).unwrap();
         let (np, ng) = (
             input_gradient_norm(&plain, &d),
             input_gradient_norm(&penalised, &d),
@@ -429,7 +584,7 @@ mod tests {
             early_stopping: Some((2, 0.2)),
             ..TrainConfig::default()
         };
-        let reports = train(&mut model(), &d, &cfg, None, &mut |_| {}).unwrap();
+        let reports = train(&mut model(), &d, &cfg, &mut |_| {}).unwrap();
         assert!(reports.len() < 200 && reports.iter().all(|r| r.val_loss.is_some()));
         for bad in [
             TrainConfig {
@@ -445,7 +600,80 @@ mod tests {
                 ..cfg
             },
         ] {
-            assert!(train(&mut model(), &d, &bad, None, &mut |_| {}).is_err());
+            assert!(train(&mut model(), &d, &bad, &mut |_| {}).is_err());
         }
+    }
+
+    #[test]
+    fn non_finite_settings_are_refused_and_a_diverging_run_stops_at_the_first_bad_batch() {
+        let (d, _) = relevant_features(64, 6, 2, 5).unwrap();
+        let sgd = |momentum| OptimizerKind::Sgd {
+            momentum,
+            nesterov: false,
+        };
+        for (bad, want) in [
+            (
+                TrainConfig {
+                    optimizer: sgd(f64::NAN),
+                    ..TrainConfig::default()
+                },
+                "momentum must be finite",
+            ),
+            (
+                TrainConfig {
+                    weight_decay: f64::NAN,
+                    ..TrainConfig::default()
+                },
+                "weight decay must be finite",
+            ),
+            (
+                TrainConfig {
+                    lr: f64::INFINITY,
+                    ..TrainConfig::default()
+                },
+                "learning rate must be positive",
+            ),
+        ] {
+            let e = train(&mut model(), &d, &bad, &mut |_| {})
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{e}");
+        }
+        // A huge but finite rate: the weights overflow in the first step.
+        let cfg = TrainConfig {
+            lr: 1e300,
+            optimizer: sgd(0.0),
+            ..TrainConfig::default()
+        };
+        let mut m = model();
+        let e = train(&mut m, &d, &cfg, &mut |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("training: epoch 1, batch 1: parameter '") && e.contains("non-finite"),
+            "{e}"
+        );
+        assert!(m
+            .named_params()
+            .iter()
+            .all(|(_, v)| !v.value().has_non_finite().unwrap()));
+        // A NaN in the data: the loss is NaN in the batch that holds it.
+        let mut x = d.x.to_vec_f64().unwrap();
+        x[6 * 40] = f64::NAN;
+        let nan = Dataset {
+            x: Tensor::from_vec(x, d.x.shape())
+                .unwrap()
+                .to_dtype(xai_tensor::DType::F32)
+                .unwrap(),
+            ..d.clone()
+        };
+        let cfg = TrainConfig {
+            batch_size: 64,
+            ..TrainConfig::default()
+        };
+        let e = train(&mut model(), &nan, &cfg, &mut |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("epoch 1, batch 1: the loss is NaN"), "{e}");
     }
 }

@@ -286,7 +286,7 @@ fn train_digits(dir: &Path, epochs: usize) -> CliResult<(Graph, Dataset, f64)> {
     };
     let bar = crate::progress::bar(epochs as u64, "epochs");
     bar.set_message("train digits CNN");
-    train(&mut model, &train_set, &cfg, None, &mut |p| {
+    train(&mut model, &train_set, &cfg, &mut |p| {
         bar.set_position(p.epoch as u64 + 1)
     })?;
     bar.finish_and_clear();
@@ -339,7 +339,7 @@ fn tabular(dir: &Path, epochs: usize, bar: &ProgressBar, html: &mut Html) -> Cli
         epochs,
         ..TrainConfig::default()
     };
-    train(&mut model, &train_set, &cfg, None, &mut |_| {})?;
+    train(&mut model, &train_set, &cfg, &mut |_| {})?;
     file::save(&model, dir.join("breast_cancer_model.json"))?;
     let (acc, _) = evaluate(&model, &test_set)?;
     bar.inc(1);

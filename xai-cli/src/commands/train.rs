@@ -112,6 +112,7 @@ pub fn run(a: &Args) -> CliResult {
         label_smoothing: a.label_smoothing,
         seed: a.seed,
         early_stopping: a.early_stopping.map(|p| (p, 0.1)),
+        groups: Vec::new(),
     };
     cfg.validate()?;
     let mut model = file::load_or_init(&a.model, a.seed)?;
@@ -124,7 +125,7 @@ pub fn run(a: &Args) -> CliResult {
         (a.epochs * train_set.len().div_ceil(a.batch_size)) as u64,
         "batches",
     );
-    let reports = train(&mut model, &train_set, &cfg, None, &mut |p| {
+    let reports = train(&mut model, &train_set, &cfg, &mut |p| {
         bar.set_message(format!("epoch {}", p.epoch + 1));
         bar.inc(1);
     })?;

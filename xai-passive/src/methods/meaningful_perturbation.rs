@@ -300,8 +300,7 @@ impl<M: Differentiable + ?Sized> Attribution<M> for MeaningfulPerturbation {
                 }
                 let g = grad_tensors(&loss, None, &[&m], None)?.remove(0);
                 mask = adam
-                    .step(LEARNING_RATE, &[&mask], &[g])?
-                    .remove(0)
+                    .update("mask", LEARNING_RATE, &mask, &g)?
                     .clamp(0.0, 1.0)?;
             }
             Ok(())
