@@ -83,6 +83,7 @@ macro_rules! for_both_dtypes {
 // ---- the families (declared after the macro they invoke) ------------------------------------
 
 mod conv;
+mod conv_transpose;
 mod determinism;
 mod elementwise;
 mod layout;
