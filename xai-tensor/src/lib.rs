@@ -9,9 +9,9 @@
 //!
 //! Ops: elementwise unary/binary with NumPy broadcasting; reductions (sum, mean, max, min,
 //! argmax); batched matmul; conv2d (im2col + gemm), its two gradients and conv_transpose2d;
-//! max/avg/adaptive pooling; stable softmax/log-softmax; reshape, permute, narrow, cat,
-//! index_select, gather, scatter_add, where; seeded Philox random numbers ([`Rng`]); `.npy`
-//! files.
+//! max/avg/adaptive pooling; nearest and bilinear upsampling ([`resample`]); stable
+//! softmax/log-softmax; reshape, permute, narrow, cat, index_select, gather, scatter_add,
+//! where; seeded Philox random numbers ([`Rng`]); `.npy` files.
 //!
 //! ```
 //! use xai_tensor::{DType, Rng, Tensor};
@@ -36,6 +36,7 @@ mod dtype;
 mod error;
 mod npy;
 pub mod random;
+pub mod resample;
 pub mod shape;
 mod storage;
 mod tensor;
@@ -48,6 +49,7 @@ pub use dtype::{DType, Elem, Transcendental};
 pub use error::{Error, Result};
 pub use npy::write_atomic;
 pub use random::Rng;
+pub use resample::{AxisTaps, Resample2d, UpsampleSize};
 pub use storage::Storage;
 pub use tensor::Tensor;
 

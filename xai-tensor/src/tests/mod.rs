@@ -90,6 +90,7 @@ mod layout;
 mod matmul;
 mod pool;
 mod reduce;
+mod resample;
 
 // ---- helpers -----------------------------------------------------------------------------
 
