@@ -115,8 +115,19 @@ pub fn default_backward(ctx: &RuleCtx) -> Result<Vec<Option<Var>>> {
             let w = &x[1];
             let k = [w.shape()[2], w.shape()[3]];
             Ok(vec![
-                want(0, &|| g.conv2d(w, None, *p))?,
+                want(0, &|| crop_plane(g.conv2d(w, None, *p)?, a.shape()))?,
                 want(1, &|| g.conv2d_weight_grad(a, *p, k))?,
+            ])
+        }
+        Op::ConvTranspose2d(tp) => {
+            // out = T(a, w) + b with T as above, for the convolution tp.conv():
+            // <T(a, w), h> = <a, conv(h, w)> = <w, conv2d_weight_grad(h, a)>.
+            let (w, p) = (&x[1], tp.conv());
+            let k = [w.shape()[2], w.shape()[3]];
+            Ok(vec![
+                want(0, &|| crop_plane(g.conv2d(w, None, p)?, a.shape()))?,
+                want(1, &|| g.conv2d_weight_grad(a, p, k))?,
+                want(2, &|| g.sum(&[0, 2, 3], false))?,
             ])
         }
         Op::Conv2dWeightGrad { p, .. } => {
@@ -125,9 +136,11 @@ pub fn default_backward(ctx: &RuleCtx) -> Result<Vec<Option<Var>>> {
             let hw = [a.shape()[2], a.shape()[3]];
             Ok(vec![
                 want(0, &|| gy.conv2d_input_grad(g, *p, hw))?,
-                want(1, &|| a.conv2d(g, None, *p))?,
+                want(1, &|| crop_plane(a.conv2d(g, None, *p)?, gy.shape()))?,
             ])
         }
+        Op::Resample2d { plan } => one(&|| g.resample2d_adjoint(plan)),
+        Op::Resample2dAdjoint { plan } => one(&|| g.resample2d(plan)),
         Op::MaxPool2d { index, .. } => one(&|| {
             let s = a.shape();
             let (n, c, plane) = (s[0], s[1], s[2] * s[3]);
@@ -174,4 +187,17 @@ pub fn default_backward(ctx: &RuleCtx) -> Result<Vec<Option<Var>>> {
             ])
         }
     }
+}
+
+/// `v: [N, C, H', W']` cut to the plane of `shape`. The convolution of a transposed
+/// convolution's output has `⌊op/s⌋` rows more than its input where the output padding `op`
+/// reaches the stride `s` (it may while below the dilation); those rows are not outputs.
+fn crop_plane(v: Var, shape: &[usize]) -> Result<Var> {
+    let mut v = v;
+    for axis in [2, 3] {
+        if v.shape()[axis] != shape[axis] {
+            v = v.narrow(axis, 0, shape[axis])?;
+        }
+    }
+    Ok(v)
 }

@@ -1,7 +1,7 @@
 //! The kinds of recorded ops, with what their backward needs. Gradient rules match on these.
 
 use std::sync::Arc;
-use xai_tensor::{Conv2dParams, PoolBins, Tensor};
+use xai_tensor::{Conv2dParams, ConvTranspose2dParams, PoolBins, Resample2d, Tensor};
 
 /// A recorded op. Inputs are stored beside it in the node, in the order listed.
 #[derive(Clone, Debug)]
@@ -60,6 +60,17 @@ pub enum Op {
     Conv2dWeightGrad {
         p: Conv2dParams,
         k_hw: [usize; 2],
+    },
+    /// Transposed convolution (PyTorch's `conv_transpose2d`): inputs (x, W `[C_in, C_out, kh,
+    /// kw]`, optional b `[C_out]`).
+    ConvTranspose2d(ConvTranspose2dParams),
+    /// Separable resampling (nearest or bilinear upsampling) by `plan`.
+    Resample2d {
+        plan: Arc<Resample2d>,
+    },
+    /// Adjoint of resampling by `plan` (its gradient).
+    Resample2dAdjoint {
+        plan: Arc<Resample2d>,
     },
     /// Max pooling; `index` holds each winner's flat in-plane position.
     MaxPool2d {
@@ -146,6 +157,9 @@ impl Op {
             Op::Conv2d(_) => "conv2d",
             Op::Conv2dInputGrad { .. } => "conv2d_input_grad",
             Op::Conv2dWeightGrad { .. } => "conv2d_weight_grad",
+            Op::ConvTranspose2d(_) => "conv_transpose2d",
+            Op::Resample2d { .. } => "resample2d",
+            Op::Resample2dAdjoint { .. } => "resample2d_adjoint",
             Op::MaxPool2d { .. } => "maxpool2d",
             Op::AvgPool2d { .. } => "avgpool2d",
             Op::AvgPool2dBackward { .. } => "avgpool2d_backward",

@@ -4,7 +4,10 @@
 use crate::op::Op;
 use crate::var::Var;
 use std::sync::Arc;
-use xai_tensor::{bail, Conv2dParams, Pool2dParams, PoolBins, Result, Tensor};
+use xai_tensor::{
+    bail, Conv2dParams, ConvTranspose2dParams, Pool2dParams, PoolBins, Resample2d, Result, Tensor,
+    UpsampleSize,
+};
 
 macro_rules! unary {
     ($($(#[$doc:meta])* $name:ident => $op:expr;)*) => {
@@ -174,14 +177,26 @@ impl Var {
 
     /// 2-D convolution with optional bias `[O]`: one op (see [`linear`](Self::linear)).
     pub fn conv2d(&self, weight: &Var, bias: Option<&Var>, p: Conv2dParams) -> Result<Var> {
-        let mut v = self.value().conv2d(weight.value(), p)?;
+        let v = self.value().conv2d(weight.value(), p)?;
         let mut inputs = vec![self.clone(), weight.clone()];
-        if let Some(b) = bias {
-            let o = b.value().numel();
-            v = v.add(&b.value().reshape(&[1, o, 1, 1])?)?;
-            inputs.push(b.clone());
-        }
+        let v = add_channel_bias("conv2d", v, bias, &mut inputs)?;
         Ok(Var::from_op(v, Op::Conv2d(p), inputs))
+    }
+
+    /// Transposed convolution with optional bias `[C_out]` (PyTorch's `conv_transpose2d`, see
+    /// [`Tensor::conv_transpose2d`]): one op, as [`conv2d`](Self::conv2d). Its gradients are
+    /// the convolution's kernels: `conv2d(g, W)` for x, `conv2d_weight_grad(g, x)` for W (the
+    /// upstream in the input's place, x in the upstream's), `Σ g` over N, H, W for b.
+    pub fn conv_transpose2d(
+        &self,
+        weight: &Var,
+        bias: Option<&Var>,
+        p: ConvTranspose2dParams,
+    ) -> Result<Var> {
+        let v = self.value().conv_transpose2d(weight.value(), p)?;
+        let mut inputs = vec![self.clone(), weight.clone()];
+        let v = add_channel_bias("conv_transpose2d", v, bias, &mut inputs)?;
+        Ok(Var::from_op(v, Op::ConvTranspose2d(p), inputs))
     }
 
     /// Gradient of conv2d w.r.t. its input (a transposed convolution), differentiable.
@@ -283,6 +298,35 @@ impl Var {
                 adaptive: false,
             },
         ))
+    }
+
+    /// Nearest upsampling (PyTorch's `F.interpolate(mode='nearest')`, formulas in
+    /// [`xai_tensor::resample`]); its gradient sums the upstream over each pixel's copies.
+    pub fn upsample_nearest2d(&self, size: UpsampleSize) -> Result<Var> {
+        let hw = self.spatial("upsample_nearest2d")?;
+        self.resample2d(&Arc::new(Resample2d::nearest(hw, size)?))
+    }
+
+    /// Bilinear upsampling (PyTorch's `F.interpolate(mode='bilinear', align_corners)`,
+    /// formulas in [`xai_tensor::resample`]); its gradient scatters the upstream back with the
+    /// interpolation weights.
+    pub fn upsample_bilinear2d(&self, size: UpsampleSize, align_corners: bool) -> Result<Var> {
+        let hw = self.spatial("upsample_bilinear2d")?;
+        let dtype = self.value().dtype();
+        let plan = Resample2d::bilinear(hw, size, align_corners, dtype)?;
+        self.resample2d(&Arc::new(plan))
+    }
+
+    /// Separable resampling by `plan` ([`Tensor::resample2d`]); its gradient is the adjoint.
+    pub fn resample2d(&self, plan: &Arc<Resample2d>) -> Result<Var> {
+        let v = self.value().resample2d(plan)?;
+        Ok(self.unary_op(v, Op::Resample2d { plan: plan.clone() }))
+    }
+
+    /// Adjoint of resampling by `plan` ([`Tensor::resample2d_adjoint`]), differentiable.
+    pub fn resample2d_adjoint(&self, plan: &Arc<Resample2d>) -> Result<Var> {
+        let v = self.value().resample2d_adjoint(plan)?;
+        Ok(self.unary_op(v, Op::Resample2dAdjoint { plan: plan.clone() }))
     }
 
     /// Softmax along `axis`.
@@ -419,4 +463,20 @@ impl Var {
     pub fn add_const(&self, c: &Tensor) -> Result<Var> {
         self.add(&Var::constant(c.clone()))
     }
+}
+
+/// `v + b` for a bias `b: [O]` broadcast over `v: [N, O, H, W]` (pushed onto `inputs`), or `v`.
+fn add_channel_bias(
+    op: &'static str,
+    v: Tensor,
+    bias: Option<&Var>,
+    inputs: &mut Vec<Var>,
+) -> Result<Tensor> {
+    let Some(b) = bias else { return Ok(v) };
+    let o = v.shape()[1];
+    if b.shape() != [o] {
+        bail!(op, "bias of shape {:?} for {o} output channels", b.shape());
+    }
+    inputs.push(b.clone());
+    v.add(&b.value().reshape(&[1, o, 1, 1])?)
 }

@@ -3,7 +3,9 @@
 
 use crate::*;
 use std::sync::Arc;
-use xai_tensor::{Conv2dParams, DType, Pool2dParams, Rng};
+use xai_tensor::{
+    Conv2dParams, ConvTranspose2dParams, DType, Pool2dParams, Resample2d, Rng, UpsampleSize,
+};
 
 fn randn(shape: &[usize], seed: u64) -> Tensor {
     Rng::new(seed).normal(shape, 0.0, 1.0, DType::F64).unwrap()
@@ -64,6 +66,26 @@ op_gradchecks! {
         |v| v[0].conv2d_input_grad(&v[1], Conv2dParams { stride: [2, 1], padding: [1, 2], dilation: [1, 1] }, [7, 6]);
     grad_conv2d_weight_grad => [randn(&[2, 3, 7, 6], 1), randn(&[2, 4, 4, 9], 2)]
         |v| v[0].conv2d_weight_grad(&v[1], Conv2dParams { stride: [2, 1], padding: [1, 2], dilation: [1, 1] }, [3, 2]);
+    grad_conv2d_input_grad_with_output_padding => [randn(&[1, 4, 5, 5], 1), randn(&[4, 2, 2, 2], 2)]
+        |v| v[0].conv2d_input_grad(&v[1], Conv2dParams { stride: [1, 1], padding: [0, 0], dilation: [2, 2] }, [8, 7]);
+    grad_conv2d_weight_grad_with_output_padding => [randn(&[1, 2, 8, 7], 1), randn(&[1, 4, 5, 5], 2)]
+        |v| v[0].conv2d_weight_grad(&v[1], Conv2dParams { stride: [1, 1], padding: [0, 0], dilation: [2, 2] }, [2, 2]);
+    grad_conv_transpose2d => [randn(&[2, 3, 4, 5], 1), randn(&[3, 2, 3, 3], 2), randn(&[2], 3)]
+        |v| v[0].conv_transpose2d(&v[1], Some(&v[2]), ConvTranspose2dParams { stride: [2, 2], padding: [1, 1], output_padding: [1, 1], dilation: [2, 2] });
+    grad_conv_transpose2d_output_padding_below_dilation => [randn(&[1, 2, 5, 4], 1), randn(&[2, 3, 2, 3], 2)]
+        |v| v[0].conv_transpose2d(&v[1], None, ConvTranspose2dParams { stride: [1, 2], padding: [0, 1], output_padding: [1, 1], dilation: [2, 1] });
+    grad_upsample_nearest2d_scale_2 => [randn(&[2, 3, 3, 4], 1)]
+        |v| v[0].upsample_nearest2d(UpsampleSize::Scale([2.0, 2.0]));
+    grad_upsample_nearest2d_5_to_7 => [randn(&[1, 2, 5, 5], 1)]
+        |v| v[0].upsample_nearest2d(UpsampleSize::Size([7, 7]));
+    grad_upsample_bilinear2d_scale_2 => [randn(&[2, 2, 3, 4], 1)]
+        |v| v[0].upsample_bilinear2d(UpsampleSize::Scale([2.0, 2.0]), false);
+    grad_upsample_bilinear2d_5_to_7 => [randn(&[1, 2, 5, 5], 1)]
+        |v| v[0].upsample_bilinear2d(UpsampleSize::Size([7, 7]), false);
+    grad_upsample_bilinear2d_align_corners => [randn(&[1, 2, 5, 4], 1)]
+        |v| v[0].upsample_bilinear2d(UpsampleSize::Size([7, 9]), true);
+    grad_resample2d_adjoint => [randn(&[1, 2, 7, 7], 1)]
+        |v| v[0].resample2d_adjoint(&Arc::new(Resample2d::bilinear([5, 5], UpsampleSize::Size([7, 7]), false, DType::F64)?));
     grad_max_pool2d => [randn(&[2, 3, 5, 6], 1)] |v| v[0].max_pool2d(Pool2dParams { kernel: [2, 3], stride: [2, 2] });
     grad_avg_pool2d => [randn(&[2, 3, 5, 6], 1)] |v| v[0].avg_pool2d(Pool2dParams { kernel: [2, 2], stride: [1, 2] });
     grad_adaptive_avg_pool2d => [randn(&[1, 2, 5, 7], 1)] |v| v[0].adaptive_avg_pool2d([3, 2]);
@@ -191,6 +213,42 @@ fn second_derivatives_through_max_pooling_and_stacked_convolutions() {
             randn(&[3], 11),
             randn(&[2, 3, 2, 2], 12),
         ],
+        1e-4,
+        1e-6,
+    ));
+}
+
+#[test]
+fn second_derivatives_through_transposed_convolution_and_upsampling() {
+    // A decoder's path: transposed convolution, bilinear upsampling, nonlinearity; its
+    // backward differentiated again runs conv2d, conv2d_weight_grad and the resampling adjoint.
+    let tol = |r: std::result::Result<f64, String>| r.unwrap_or_else(|e| panic!("{e}"));
+    let p = ConvTranspose2dParams {
+        stride: [2, 1],
+        padding: [1, 0],
+        output_padding: [1, 0],
+        dilation: [1, 2],
+    };
+    tol(gradgradcheck(
+        |v| {
+            v[0].conv_transpose2d(&v[1], Some(&v[2]), p)?
+                .upsample_bilinear2d(UpsampleSize::Size([5, 7]), false)?
+                .tanh()
+        },
+        &[
+            randn(&[2, 2, 2, 3], 20),
+            randn(&[2, 3, 2, 2], 21),
+            randn(&[3], 22),
+        ],
+        1e-4,
+        1e-6,
+    ));
+    tol(gradgradcheck(
+        |v| {
+            v[0].upsample_nearest2d(UpsampleSize::Scale([1.5, 2.0]))?
+                .square()
+        },
+        &[randn(&[1, 2, 3, 3], 23)],
         1e-4,
         1e-6,
     ));

@@ -78,14 +78,127 @@ impl Default for Conv2dParams {
 }
 
 impl Conv2dParams {
-    /// Output size along one spatial axis, or `None` when the kernel does not fit.
+    /// Output size along one spatial axis, `⌊(n + 2p − d(k − 1) − 1)/s⌋ + 1`, or `None` when
+    /// the kernel does not fit, the stride is 0 or the arithmetic overflows.
     pub fn out_size(&self, axis: usize, input: usize, kernel: usize) -> Option<usize> {
-        let span = self.dilation[axis] * (kernel.checked_sub(1)?) + 1;
-        let padded = input + 2 * self.padding[axis];
+        let span = self.span(axis, kernel)?;
+        let padded = input.checked_add(self.padding[axis].checked_mul(2)?)?;
         if padded < span || self.stride[axis] == 0 {
             return None;
         }
         Some((padded - span) / self.stride[axis] + 1)
+    }
+
+    /// Whether an `input`-long axis and an `output`-long one are the two sides of this
+    /// convolution, as its gradients (a transposed convolution) accept them:
+    /// `input = (output − 1)·s − 2p + d(k − 1) + 1 + op` for an output padding
+    /// `op < max(s, d)` (PyTorch's rule). For `op < s` that is `output = out_size(input)`;
+    /// for `s ≤ op < d` the convolution of `input` has `⌊op/s⌋` outputs more, which the
+    /// gradients treat as zero.
+    pub fn fits(&self, axis: usize, input: usize, kernel: usize, output: usize) -> bool {
+        let sides = || -> Option<(usize, usize)> {
+            let lo = output
+                .checked_sub(1)?
+                .checked_mul(self.stride[axis])?
+                .checked_add(self.span(axis, kernel)?)?;
+            let padded = input.checked_add(self.padding[axis].checked_mul(2)?)?;
+            Some((lo, padded))
+        };
+        match sides() {
+            Some((lo, padded)) => {
+                self.stride[axis] > 0
+                    && lo <= padded
+                    && padded - lo < self.stride[axis].max(self.dilation[axis])
+            }
+            None => false,
+        }
+    }
+
+    /// `d(k − 1) + 1`, the extent of a dilated kernel (`None` for `k = 0` or on overflow).
+    fn span(&self, axis: usize, kernel: usize) -> Option<usize> {
+        self.dilation[axis]
+            .checked_mul(kernel.checked_sub(1)?)?
+            .checked_add(1)
+    }
+}
+
+/// Stride, padding, output padding and dilation of a 2-D transposed convolution (groups = 1):
+/// PyTorch's `conv_transpose2d`, the adjoint (in its input) of the convolution with the same
+/// stride, padding and dilation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConvTranspose2dParams {
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+    /// Extra rows and columns at the bottom and right of the output, each below the stride or
+    /// the dilation of its axis.
+    pub output_padding: [usize; 2],
+    pub dilation: [usize; 2],
+}
+
+impl Default for ConvTranspose2dParams {
+    fn default() -> Self {
+        Self {
+            stride: [1, 1],
+            padding: [0, 0],
+            output_padding: [0, 0],
+            dilation: [1, 1],
+        }
+    }
+}
+
+impl ConvTranspose2dParams {
+    /// The convolution this one transposes.
+    pub fn conv(&self) -> Conv2dParams {
+        Conv2dParams {
+            stride: self.stride,
+            padding: self.padding,
+            dilation: self.dilation,
+        }
+    }
+
+    /// Output size along one spatial axis: `(n − 1)·s − 2p + d(k − 1) + op + 1`.
+    ///
+    /// **Errors** if the stride or the dilation is 0, the output padding is neither below the
+    /// stride nor below the dilation (PyTorch's rule), `n` or `k` is 0, the size is not
+    /// positive, or the arithmetic overflows.
+    pub fn out_size(&self, axis: usize, input: usize, kernel: usize) -> Result<usize> {
+        let (s, p, op, d) = (
+            self.stride[axis],
+            self.padding[axis],
+            self.output_padding[axis],
+            self.dilation[axis],
+        );
+        let op_name = "conv_transpose2d";
+        if s == 0 || d == 0 {
+            crate::bail!(
+                op_name,
+                "stride and dilation must be positive, got {self:?}"
+            );
+        }
+        if op >= s && op >= d {
+            crate::bail!(
+                op_name,
+                "output padding must be smaller than either stride or dilation, got \
+                 output_padding {op}, stride {s}, dilation {d} on axis {axis}"
+            );
+        }
+        let full = || -> Option<usize> {
+            input
+                .checked_sub(1)?
+                .checked_mul(s)?
+                .checked_add(d.checked_mul(kernel.checked_sub(1)?)?)?
+                .checked_add(op)?
+                .checked_add(1)?
+                .checked_sub(p.checked_mul(2)?)
+        };
+        match full() {
+            Some(n) if n > 0 => Ok(n),
+            _ => crate::bail!(
+                op_name,
+                "no output of positive size for an input of {input} and a kernel of {kernel} \
+                 along axis {axis} with {self:?}"
+            ),
+        }
     }
 }
 

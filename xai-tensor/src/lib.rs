@@ -8,9 +8,10 @@
 //! [`Error::NotCompiledWithCuda`] otherwise).
 //!
 //! Ops: elementwise unary/binary with NumPy broadcasting; reductions (sum, mean, max, min,
-//! argmax); batched matmul; conv2d (im2col + gemm) and its two gradients; max/avg/adaptive
-//! pooling; stable softmax/log-softmax; reshape, permute, narrow, cat, index_select, gather,
-//! scatter_add, where; seeded Philox random numbers ([`Rng`]); `.npy` files.
+//! argmax); batched matmul; conv2d (im2col + gemm), its two gradients and conv_transpose2d;
+//! max/avg/adaptive pooling; nearest and bilinear upsampling ([`resample`]); stable
+//! softmax/log-softmax; reshape, permute, narrow, cat, index_select, gather, scatter_add,
+//! where; seeded Philox random numbers ([`Rng`]); `.npy` files.
 //!
 //! ```
 //! use xai_tensor::{DType, Rng, Tensor};
@@ -35,16 +36,20 @@ mod dtype;
 mod error;
 mod npy;
 pub mod random;
+pub mod resample;
 pub mod shape;
 mod storage;
 mod tensor;
 
-pub use backend::{BinaryOp, Conv2dParams, Pool2dParams, PoolBins, ReduceOp, UnaryOp};
+pub use backend::{
+    BinaryOp, Conv2dParams, ConvTranspose2dParams, Pool2dParams, PoolBins, ReduceOp, UnaryOp,
+};
 pub use device::Device;
 pub use dtype::{DType, Elem, Transcendental};
 pub use error::{Error, Result};
 pub use npy::write_atomic;
 pub use random::Rng;
+pub use resample::{AxisTaps, Resample2d, UpsampleSize};
 pub use storage::Storage;
 pub use tensor::Tensor;
 

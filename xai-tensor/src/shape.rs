@@ -7,6 +7,18 @@ pub fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
 }
 
+/// Number of elements of a shape an op is about to allocate.
+///
+/// **Errors** if the product, at 8 bytes an element, exceeds `isize::MAX` bytes (what an
+/// allocation can address): a huge stride, padding or scale factor is an error, not a panic.
+pub fn checked_numel(op: &'static str, shape: &[usize]) -> Result<usize> {
+    let n = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+    match n {
+        Some(n) if n.checked_mul(8).is_some_and(|b| b <= isize::MAX as usize) => Ok(n),
+        _ => crate::bail!(op, "a tensor of shape {shape:?} has too many elements"),
+    }
+}
+
 /// Row-major (C order) strides of a shape.
 pub fn strides(shape: &[usize]) -> Vec<usize> {
     let mut s = vec![1; shape.len()];

@@ -3,7 +3,9 @@
 //! Every op returns a new tensor (`Result`, since shapes come from user data). Data is
 //! row-major and contiguous; views are materialised.
 
-use crate::backend::{BinaryOp, Conv2dParams, Pool2dParams, PoolBins, ReduceOp, UnaryOp};
+use crate::backend::{
+    BinaryOp, Conv2dParams, ConvTranspose2dParams, Pool2dParams, PoolBins, ReduceOp, UnaryOp,
+};
 use crate::cpu::CpuStorage;
 use crate::shape::{self, numel};
 use crate::storage::Storage;
@@ -591,7 +593,7 @@ impl Tensor {
 
     // ---- convolution and pooling -------------------------------------------------------
 
-    fn dims4(&self, op: &'static str) -> Result<[usize; 4]> {
+    pub(crate) fn dims4(&self, op: &'static str) -> Result<[usize; 4]> {
         match *self.shape() {
             [n, c, h, w] => Ok([n, c, h, w]),
             _ => bail!(
@@ -636,6 +638,8 @@ impl Tensor {
 
     /// Gradient of [`conv2d`](Self::conv2d) with respect to its input, for upstream `self`
     /// of shape `[N, O, Ho, Wo]` and an input of spatial size `in_hw` (a transposed convolution).
+    /// `in_hw` and `Ho×Wo` must be the two sides of the convolution as
+    /// [`Conv2dParams::fits`] says (which admits a transposed convolution's output padding).
     pub fn conv2d_input_grad(
         &self,
         weight: &Tensor,
@@ -644,10 +648,7 @@ impl Tensor {
     ) -> Result<Self> {
         let g = self.dims4("conv2d_input_grad")?;
         let w = weight.dims4("conv2d_input_grad")?;
-        if g[1] != w[0]
-            || p.out_size(0, in_hw[0], w[2]) != Some(g[2])
-            || p.out_size(1, in_hw[1], w[3]) != Some(g[3])
-        {
+        if g[1] != w[0] || !p.fits(0, in_hw[0], w[2], g[2]) || !p.fits(1, in_hw[1], w[3], g[3]) {
             return Err(Error::ShapeMismatch {
                 op: "conv2d_input_grad",
                 lhs: g.to_vec(),
@@ -662,7 +663,8 @@ impl Tensor {
     }
 
     /// Gradient of [`conv2d`](Self::conv2d) with respect to its weight: input `self`,
-    /// upstream `grad: [N, O, Ho, Wo]`, kernel size `k_hw` → `[O, C, kh, kw]`.
+    /// upstream `grad: [N, O, Ho, Wo]`, kernel size `k_hw` → `[O, C, kh, kw]`; the spatial
+    /// sizes must fit as for [`conv2d_input_grad`](Self::conv2d_input_grad).
     pub fn conv2d_weight_grad(
         &self,
         grad: &Tensor,
@@ -671,10 +673,7 @@ impl Tensor {
     ) -> Result<Self> {
         let x = self.dims4("conv2d_weight_grad")?;
         let g = grad.dims4("conv2d_weight_grad")?;
-        if x[0] != g[0]
-            || p.out_size(0, x[2], k_hw[0]) != Some(g[2])
-            || p.out_size(1, x[3], k_hw[1]) != Some(g[3])
-        {
+        if x[0] != g[0] || !p.fits(0, x[2], k_hw[0], g[2]) || !p.fits(1, x[3], k_hw[1], g[3]) {
             return Err(Error::ShapeMismatch {
                 op: "conv2d_weight_grad",
                 lhs: x.to_vec(),
@@ -686,6 +685,32 @@ impl Tensor {
             .storage
             .conv2d_weight_grad(x, &grad.0.storage, g, p, k_hw)?;
         self.with_storage(s, &[g[1], x[1], k_hw[0], k_hw[1]])
+    }
+
+    /// Transposed convolution (PyTorch's `conv_transpose2d`, no bias, groups = 1):
+    /// `self: [N, C_in, H, W]`, `weight: [C_in, C_out, kh, kw]` → `[N, C_out, Ho, Wo]` with
+    /// `Ho = (H − 1)·s − 2p + d(kh − 1) + op + 1`. It is
+    /// [`conv2d_input_grad`](Self::conv2d_input_grad) of the convolution with this weight and
+    /// `p.conv()` onto a `Ho×Wo` input, so it runs on every device with the convolution's
+    /// kernels (CPU, CUDA and its host emulator).
+    ///
+    /// **Errors** if the ranks or channels do not match, or the sizes are refused by
+    /// [`ConvTranspose2dParams::out_size`].
+    pub fn conv_transpose2d(&self, weight: &Tensor, p: ConvTranspose2dParams) -> Result<Self> {
+        let x = self.dims4("conv_transpose2d")?;
+        let w = weight.dims4("conv_transpose2d")?;
+        if x[1] != w[0] {
+            bail!(
+                "conv_transpose2d",
+                "input has {} channels but the weight expects {} (weight shape {:?})",
+                x[1],
+                w[0],
+                weight.shape()
+            );
+        }
+        let out = [p.out_size(0, x[2], w[2])?, p.out_size(1, x[3], w[3])?];
+        shape::checked_numel("conv_transpose2d", &[x[0], w[1], out[0], out[1]])?;
+        self.conv2d_input_grad(weight, p.conv(), out)
     }
 
     /// Max pooling (no padding, floor mode). Returns the values and, per output, the flat

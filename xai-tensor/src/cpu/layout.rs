@@ -1,6 +1,6 @@
 //! Copies that move data around: strided copy (permute, broadcast), narrow, cat, gather/scatter.
 
-use super::PAR_MIN;
+use super::{for_each_chunk, PAR_MIN};
 use crate::shape::numel;
 use crate::Elem;
 use rayon::prelude::*;
@@ -117,13 +117,20 @@ pub(crate) fn index_select<T: Elem>(
     [outer, size, inner]: [usize; 3],
     idx: &[usize],
 ) -> Vec<T> {
-    let mut res = Vec::with_capacity(outer * idx.len() * inner);
-    for o in 0..outer {
-        for &j in idx {
-            let base = (o * size + j) * inner;
-            res.extend_from_slice(&v[base..base + inner]);
+    let mut res = vec![T::zero(); outer * idx.len() * inner];
+    let par = res.len() >= PAR_MIN;
+    for_each_chunk(&mut res, idx.len() * inner, par, |o, dst| {
+        let src = &v[o * size * inner..(o + 1) * size * inner];
+        if inner == 1 {
+            for (d, &j) in dst.iter_mut().zip(idx) {
+                *d = src[j];
+            }
+        } else {
+            for (d, &j) in dst.chunks_mut(inner.max(1)).zip(idx) {
+                d.copy_from_slice(&src[j * inner..(j + 1) * inner]);
+            }
         }
-    }
+    });
     res
 }
 
@@ -134,14 +141,17 @@ pub(crate) fn index_add<T: Elem>(
     size: usize,
 ) -> Vec<T> {
     let mut res = vec![T::zero(); outer * size * inner];
-    for o in 0..outer {
+    let par = outer * len * inner >= PAR_MIN;
+    // Each outer block of the result is summed by one task, in index order: deterministic.
+    for_each_chunk(&mut res, size * inner, par, |o, dst| {
+        let src = &v[o * len * inner..(o + 1) * len * inner];
         for (j, &t) in idx.iter().enumerate().take(len) {
-            let src = (o * len + j) * inner;
-            let dst = (o * size + t) * inner;
-            for i in 0..inner {
-                res[dst + i] += v[src + i];
-            }
+            let (d, s) = (
+                &mut dst[t * inner..(t + 1) * inner],
+                &src[j * inner..(j + 1) * inner],
+            );
+            d.iter_mut().zip(s).for_each(|(d, &s)| *d += s);
         }
-    }
+    });
     res
 }

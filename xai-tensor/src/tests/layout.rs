@@ -169,11 +169,17 @@ fn index_select_and_add(dt: DType) {
     let mut rng = Rng::new(25);
     let xs = [3, 5, 4];
     let (x, xv) = normal(&mut rng, &xs, dt);
-    for (axis, index) in [
-        (0, vec![2, 0, 2]),
-        (1, vec![4, 1, 1, 0, 3, 4, 2]),
-        (2, vec![3]),
-        (1, vec![]),
+    // A large tensor too, whose copies run on several threads.
+    let big = [40, 37, 97];
+    let (xb, xbv) = normal(&mut rng, &big, dt);
+    let stride3 = |n: usize, len: usize| (0..len).map(|i| (i * 3) % n).collect::<Vec<_>>();
+    for (xs, x, xv, axis, index) in [
+        (xs, &x, &xv, 0, vec![2, 0, 2]),
+        (xs, &x, &xv, 1, vec![4, 1, 1, 0, 3, 4, 2]),
+        (xs, &x, &xv, 2, vec![3]),
+        (xs, &x, &xv, 1, vec![]),
+        (big, &xb, &xbv, 1, stride3(37, 45)),
+        (big, &xb, &xbv, 2, stride3(97, 120)),
     ] {
         let mut os = xs.to_vec();
         os[axis] = index.len();
@@ -189,7 +195,7 @@ fn index_select_and_add(dt: DType) {
             &got,
             &os,
             &want,
-            &format!("index_select({axis}, {index:?})"),
+            &format!("index_select({axis}, {index:?}) of {xs:?}"),
         );
         // index_add of a random upstream, repeated indices accumulate.
         let (g, gv) = normal(&mut rng, &os, dt);
@@ -207,7 +213,7 @@ fn index_select_and_add(dt: DType) {
             &xs,
             &want,
             tol(dt) * max_abs(&scale),
-            &format!("index_add({axis}, {index:?})"),
+            &format!("index_add({axis}, {index:?}) of {xs:?}"),
         );
     }
     assert!(x.index_select(1, &[0, 5]).is_err(), "index out of range");

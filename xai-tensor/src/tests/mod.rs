@@ -83,12 +83,14 @@ macro_rules! for_both_dtypes {
 // ---- the families (declared after the macro they invoke) ------------------------------------
 
 mod conv;
+mod conv_transpose;
 mod determinism;
 mod elementwise;
 mod layout;
 mod matmul;
 mod pool;
 mod reduce;
+mod resample;
 
 // ---- helpers -----------------------------------------------------------------------------
 
