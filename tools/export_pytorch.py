@@ -177,6 +177,26 @@ def layer_spec(
         if m.bias is not None:
             tensors[f"{name}.bias"] = _f32(m.bias)
 
+    elif type(m) is nn.ConvTranspose2d:
+        if m.groups != 1 or m.padding_mode != "zeros":
+            raise ExportError(f"layer {name!r}: ConvTranspose2d with groups={m.groups}, padding_mode={m.padding_mode!r} is not supported")
+        spec.update(
+            op="conv_transpose2d",
+            in_channels=int(m.in_channels),
+            out_channels=int(m.out_channels),
+            kernel_size=_pair(m.kernel_size, "kernel_size", name),
+            stride=_pair(m.stride, "stride", name),
+            padding=_pair(m.padding, "padding", name),
+            output_padding=_pair(m.output_padding, "output_padding", name),
+            dilation=_pair(m.dilation, "dilation", name),
+        )
+        tensors[f"{name}.weight"] = _f32(m.weight)
+        if m.bias is not None:
+            tensors[f"{name}.bias"] = _f32(m.bias)
+
+    elif type(m) is nn.Upsample:
+        spec.update(_upsample_spec(name, m.size, m.scale_factor, m.mode, m.align_corners))
+
     elif type(m) is nn.ReLU:
         spec["op"] = "relu"
     elif type(m) is nn.LeakyReLU:
@@ -271,6 +291,20 @@ def layer_spec(
         if not torch.isfinite(t).all():
             raise ExportError(f"tensor {key!r} contains NaN or infinite values")
     return spec, tensors
+
+
+def _upsample_spec(name, size, scale, mode, align_corners) -> Dict[str, Any]:
+    if mode not in ("nearest", "bilinear"):
+        raise ExportError(f"layer {name!r}: upsampling mode {mode!r} is not supported (nearest, bilinear)")
+    spec: Dict[str, Any] = {"op": f"upsample_{mode}2d"}
+    if size is not None:
+        spec["size"] = _pair(size, "size", name)
+    else:
+        sc = [scale, scale] if isinstance(scale, (int, float)) else list(scale)
+        spec["scale_factor"] = [float(v) for v in sc]
+    if mode == "bilinear":
+        spec["align_corners"] = bool(align_corners)
+    return spec
 
 
 # --------------------------------------------------------------------------- model export
@@ -428,7 +462,7 @@ def _write(doc, tensors, norm, json_path: Path, weights_path: Path) -> Dict[str,
 _LEAVES = (
     nn.Linear, nn.Conv2d, nn.ReLU, nn.LeakyReLU, nn.Sigmoid, nn.Tanh, nn.Softplus, nn.MaxPool2d,
     nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Flatten, nn.Dropout, nn.BatchNorm1d, nn.BatchNorm2d,
-    nn.Identity, nn.Softmax, nn.LogSoftmax,
+    nn.Identity, nn.Softmax, nn.LogSoftmax, nn.ConvTranspose2d, nn.Upsample,
 )
 
 
@@ -594,6 +628,9 @@ def _graph_doc(model: nn.Module, shape: List[int], output: Optional[str]):
             if not _is_zero(arg(n, 3, "padding", 0)) or arg(n, 5 if fn is F.max_pool2d else 4, "ceil_mode", False):
                 raise ExportError(f"node {n.name!r}: pooling with padding or ceil_mode is not supported")
             spec = {"op": "maxpool2d" if fn is F.max_pool2d else "avgpool2d", "kernel_size": k, "stride": st}
+        elif fn is F.interpolate:
+            spec = _upsample_spec(n.name, arg(n, 1, "size"), arg(n, 2, "scale_factor"),
+                                  arg(n, 3, "mode", "nearest"), arg(n, 4, "align_corners"))
         elif fn is F.dropout:
             spec = {"op": "dropout", "p": float(arg(n, 1, "p", 0.5))}
         if spec is None:
@@ -640,6 +677,16 @@ def _build_layer(spec: Dict[str, Any]) -> nn.Module:
     if op == "conv2d":
         return nn.Conv2d(spec["in_channels"], spec["out_channels"], tuple(spec["kernel_size"]),
                          stride=tuple(spec["stride"]), padding=tuple(spec["padding"]))
+    if op == "conv_transpose2d":
+        return nn.ConvTranspose2d(spec["in_channels"], spec["out_channels"], tuple(spec["kernel_size"]),
+                                  stride=tuple(spec["stride"]), padding=tuple(spec["padding"]),
+                                  output_padding=tuple(spec["output_padding"]), dilation=tuple(spec["dilation"]))
+    if op in ("upsample_nearest2d", "upsample_bilinear2d"):
+        mode = op[len("upsample_"):-2]
+        size = tuple(spec["size"]) if "size" in spec else None
+        scale = tuple(spec["scale_factor"]) if "scale_factor" in spec else None
+        return nn.Upsample(size=size, scale_factor=scale, mode=mode,
+                           align_corners=spec.get("align_corners") if mode == "bilinear" else None)
     if op == "relu":
         return nn.ReLU()
     if op == "leaky_relu":
@@ -751,7 +798,7 @@ def load(json_path: Union[str, os.PathLike]) -> nn.Module:
         children = dict(model.named_children())
     # Conv/linear without bias in the file: drop the bias parameter.
     for name, child in children.items():
-        if isinstance(child, (nn.Linear, nn.Conv2d)) and f"{name}.bias" not in state:
+        if isinstance(child, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)) and f"{name}.bias" not in state:
             child.bias = None
     expected = {k for k in model.state_dict() if not k.endswith("num_batches_tracked")}
     if expected != set(state):

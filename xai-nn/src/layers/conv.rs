@@ -1,9 +1,9 @@
-//! 2-D convolution (PyTorch's `nn.Conv2d`, groups = 1).
+//! 2-D convolution and its transpose (PyTorch's `nn.Conv2d`, `nn.ConvTranspose2d`, groups = 1).
 
 use super::{Fields, Init, Module, WeightFn};
 use serde_json::{json, Map, Value};
 use xai_autodiff::Var;
-use xai_tensor::Conv2dParams;
+use xai_tensor::{Conv2dParams, ConvTranspose2dParams};
 
 /// Cross-correlation of `[C, H, W]` inputs with `W: [O, C, kh, kw]`, plus optional bias `[O]`.
 #[derive(Debug)]
@@ -86,6 +86,118 @@ impl Module for Conv2d {
             m.insert("dilation".into(), json!(p.dilation));
         }
         m
+    }
+    fn params(&self) -> Vec<(&'static str, &Var)> {
+        let mut p = vec![("weight", &self.weight)];
+        p.extend(self.bias.as_ref().map(|b| ("bias", b)));
+        p
+    }
+    fn params_mut(&mut self) -> Vec<(&'static str, &mut Var)> {
+        let mut p = vec![("weight", &mut self.weight)];
+        p.extend(self.bias.as_mut().map(|b| ("bias", b)));
+        p
+    }
+}
+
+/// Transposed 2-D convolution (PyTorch's `nn.ConvTranspose2d`, groups = 1): the adjoint of a
+/// convolution in its input, `[C, H, W]` → `[O, Ho, Wo]` with
+/// `Ho = (H − 1)·s − 2p + d(kh − 1) + output_padding + 1`, weight `W: [C, O, kh, kw]` (PyTorch's
+/// layout), optional bias `[O]`.
+#[derive(Debug)]
+pub struct ConvTranspose2d {
+    pub weight: Var,
+    pub bias: Option<Var>,
+    pub params: ConvTranspose2dParams,
+}
+
+impl ConvTranspose2d {
+    pub(crate) fn build(f: &Fields, weights: &mut WeightFn) -> crate::Result<Self> {
+        let (c, o) = (f.usize("in_channels")?, f.usize("out_channels")?);
+        let k = f.pair("kernel_size", None)?;
+        let params = ConvTranspose2dParams {
+            stride: f.pair("stride", Some([1, 1]))?,
+            padding: f.pair("padding", Some([0, 0]))?,
+            output_padding: f.pair("output_padding", Some([0, 0]))?,
+            dilation: f.pair("dilation", Some([1, 1]))?,
+        };
+        if params.stride.contains(&0) || params.dilation.contains(&0) || k.contains(&0) {
+            return Err(crate::error::arch(
+                f.name,
+                f.op,
+                "kernel_size, stride and dilation must be positive",
+            ));
+        }
+        for axis in 0..2 {
+            let (op, s, d) = (
+                params.output_padding[axis],
+                params.stride[axis],
+                params.dilation[axis],
+            );
+            if op >= s && op >= d {
+                return Err(crate::error::arch(
+                    f.name,
+                    f.op,
+                    format!("output_padding {op} must be below the stride {s} or the dilation {d}"),
+                ));
+            }
+        }
+        // PyTorch's fan-in of a transposed convolution: weight.size(1)·kh·kw.
+        let fan_in = o
+            .checked_mul(k[0])
+            .and_then(|v| v.checked_mul(k[1]))
+            .ok_or_else(|| crate::error::arch(f.name, f.op, "the kernel is too large"))?;
+        let bound = 1.0 / (fan_in.max(1) as f64).sqrt();
+        let weight =
+            weights("weight", &[c, o, k[0], k[1]], Init::Uniform(bound), true)?.map(Var::leaf);
+        let bias = weights("bias", &[o], Init::Uniform(bound), false)?.map(Var::leaf);
+        Ok(Self {
+            weight: weight.expect("required tensor"),
+            bias,
+            params,
+        })
+    }
+}
+
+impl Module for ConvTranspose2d {
+    fn op(&self) -> &'static str {
+        "conv_transpose2d"
+    }
+    fn forward(&self, inputs: &[Var], _: &mut super::Ctx) -> xai_tensor::Result<Var> {
+        inputs[0].conv_transpose2d(&self.weight, self.bias.as_ref(), self.params)
+    }
+    fn out_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+        let input = inputs[0];
+        let w = self.weight.shape();
+        let [c, h, wd] = input else {
+            return Err(format!(
+                "expects a [C, H, W] input but receives shape {input:?}"
+            ));
+        };
+        if *c != w[0] {
+            return Err(format!(
+                "expects {} input channels but receives shape {input:?}",
+                w[0]
+            ));
+        }
+        let oh = self
+            .params
+            .out_size(0, *h, w[2])
+            .map_err(|e| e.to_string())?;
+        let ow = self
+            .params
+            .out_size(1, *wd, w[3])
+            .map_err(|e| e.to_string())?;
+        Ok(vec![w[1], oh, ow])
+    }
+    fn spec(&self) -> Map<String, Value> {
+        let w = self.weight.shape();
+        let p = &self.params;
+        json!({"in_channels": w[0], "out_channels": w[1], "kernel_size": [w[2], w[3]],
+            "stride": p.stride, "padding": p.padding, "output_padding": p.output_padding,
+            "dilation": p.dilation})
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
     }
     fn params(&self) -> Vec<(&'static str, &Var)> {
         let mut p = vec![("weight", &self.weight)];

@@ -9,15 +9,17 @@ mod merge;
 mod pool;
 mod reshape;
 mod softmax;
+mod upsample;
 
 pub use activation::{Activation, ActivationKind};
 pub use batchnorm::BatchNorm;
-pub use conv::Conv2d;
+pub use conv::{Conv2d, ConvTranspose2d};
 pub use linear::Linear;
 pub use merge::{Add, Concat, Mul};
 pub use pool::{AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool2d, MaxPool2d};
 pub use reshape::{Dropout, Flatten, Identity};
 pub use softmax::Softmax;
+pub use upsample::Upsample;
 
 use crate::error::{arch, NnError};
 use serde_json::{Map, Value};
@@ -211,6 +213,9 @@ pub const KNOWN_OPS: &[&str] = &[
     "global_avgpool2d",
     "softmax",
     "log_softmax",
+    "conv_transpose2d",
+    "upsample_nearest2d",
+    "upsample_bilinear2d",
 ];
 
 /// Builds the layer `name` of op `op` from its model-file fields, taking its tensors from
@@ -247,6 +252,9 @@ pub fn build(
         "global_avgpool2d" => Box::new(GlobalAvgPool2d),
         "softmax" => Box::new(Softmax::build(&f, false)?),
         "log_softmax" => Box::new(Softmax::build(&f, true)?),
+        "conv_transpose2d" => Box::new(ConvTranspose2d::build(&f, weights)?),
+        "upsample_nearest2d" => Box::new(Upsample::build(&f, false)?),
+        "upsample_bilinear2d" => Box::new(Upsample::build(&f, true)?),
         _ => {
             return Err(NnError::UnknownOp {
                 layer: name.into(),
