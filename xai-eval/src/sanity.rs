@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use std::path::Path;
 use xai_autodiff::Var;
 use xai_nn::train::TrainConfig;
-use xai_nn::{Dataset, Graph, Layered};
+use xai_nn::{Dataset, Graph, Layered, Trainable};
 use xai_passive::Attribution;
 use xai_tensor::{Rng, Tensor};
 
@@ -53,21 +53,26 @@ pub enum Randomization {
     Independent,
 }
 
-/// Re-initialises every parameter of layer `index` in place, as PyTorch initialises a fresh
-/// layer: U(−b, b) with b = 1/√fan_in, fan_in = `weight.numel / weight.shape[0]` (Linear and
-/// Conv2d weights and biases; batch-norm scale and shift get fan_in = 1). Returns whether the
-/// layer has parameters.
-pub fn randomize_layer(model: &mut Graph, index: usize, rng: &mut Rng) -> Result<bool> {
-    let Some(layer) = model.nodes_mut().get_mut(index) else {
-        return bad(format!("no layer {index}"));
-    };
-    let mut params = layer.layer.params_mut();
+/// The parameters of layer `layer`: those named `layer.SUFFIX` (the state-dict names).
+fn layer_params<'a>(params: Vec<(String, &'a mut Var)>, layer: &str) -> Vec<(String, &'a mut Var)> {
+    params
+        .into_iter()
+        .filter(|(n, _)| n.rsplit_once('.').is_some_and(|(l, _)| l == layer))
+        .collect()
+}
+
+/// Re-initialises every parameter of layer `layer` (by name) in place, as PyTorch initialises
+/// a fresh layer: U(−b, b) with b = 1/√fan_in, fan_in = `weight.numel / weight.shape[0]`
+/// (Linear and Conv2d weights and biases; batch-norm scale and shift get fan_in = 1). Returns
+/// whether the layer has parameters.
+pub fn randomize_layer(model: &mut dyn Trainable, layer: &str, rng: &mut Rng) -> Result<bool> {
+    let mut params = layer_params(model.parameters_mut(), layer);
     if params.is_empty() {
         return Ok(false);
     }
     let fan_in = params
         .iter()
-        .find(|(s, _)| *s == "weight")
+        .find(|(n, _)| n.ends_with(".weight"))
         .map(|(_, v)| {
             let s = v.value().shape();
             if s.len() > 1 {
@@ -87,16 +92,46 @@ pub fn randomize_layer(model: &mut Graph, index: usize, rng: &mut Rng) -> Result
     Ok(true)
 }
 
+/// The parameters' values by name, to put back with [`restore`].
+fn snapshot(model: &dyn Trainable) -> Vec<(String, Var)> {
+    model
+        .parameters()
+        .into_iter()
+        .map(|(n, v)| (n, v.clone()))
+        .collect()
+}
+
+fn restore(model: &mut dyn Trainable, saved: &[(String, Var)]) {
+    for (n, p) in model.parameters_mut() {
+        if let Some((_, v)) = saved.iter().find(|(s, _)| *s == n) {
+            *p = v.clone();
+        }
+    }
+}
+
+/// A model whose layers can be explained and re-initialised by name.
+pub trait Randomizable: Layered + Trainable + 'static {
+    /// Itself as a layered model.
+    fn as_layered(&self) -> &(dyn Layered + 'static);
+}
+
+impl<M: Layered + Trainable + 'static> Randomizable for M {
+    fn as_layered(&self) -> &(dyn Layered + 'static) {
+        self
+    }
+}
+
 /// `method`'s attributions of `x` on `model` (the randomization tests re-run it on altered
 /// copies of the model).
 fn attribute_with(
     method: &dyn Attribution<dyn Layered>,
-    model: &Graph,
+    model: &dyn Randomizable,
     x: &Tensor,
     targets: &[usize],
 ) -> Result<Tensor> {
-    let m: &dyn Layered = model;
-    Ok(method.attribute(m, x, targets)?.attributions)
+    Ok(method
+        .attribute(model.as_layered(), x, targets)?
+        .attributions)
 }
 
 /// Cascading randomization (Adebayo et al. 2018, §3.1): explains `x` for `targets` with the
@@ -106,38 +141,29 @@ fn attribute_with(
 /// SSIM. The model's trained parameters are restored at the end: it is given back unchanged.
 ///
 /// **Errors** if the model has no parameterised layer or the method fails.
-pub fn cascading_randomization(
-    model: &mut Graph,
+pub fn cascading_randomization<M: Randomizable>(
+    model: &mut M,
     method: &dyn Attribution<dyn Layered>,
     x: &Tensor,
     targets: &[usize],
     seed: u64,
 ) -> Result<SanityReport> {
-    let saved: Vec<Vec<Var>> = model
-        .nodes()
-        .iter()
-        .map(|l| l.layer.params().iter().map(|p| p.1.clone()).collect())
-        .collect();
-    let explain = |m: &Graph| attribute_with(method, m, x, targets);
-    let cascade = |model: &mut Graph| -> Result<Vec<SanityRow>> {
-        let a0 = explain(model)?;
+    let saved = snapshot(model);
+    let cascade = |model: &mut M| -> Result<Vec<SanityRow>> {
+        let a0 = attribute_with(method, model, x, targets)?;
         let compare = |layer: String, a: &Tensor| similarity(layer, &a0, a);
         let mut out = vec![compare("original".into(), &a0)?];
         let mut rng = Rng::new(seed);
-        let names = model.layer_names();
-        for i in (0..names.len()).rev() {
-            if randomize_layer(model, i, &mut rng)? {
-                out.push(compare(names[i].clone(), &explain(model)?)?);
+        for name in model.layer_names().into_iter().rev() {
+            if randomize_layer(model, &name, &mut rng)? {
+                let a = attribute_with(method, model, x, targets)?;
+                out.push(compare(name, &a)?);
             }
         }
         Ok(out)
     };
     let out = cascade(model);
-    for (l, saved) in model.nodes_mut().iter_mut().zip(saved) {
-        for (p, v) in l.layer.params_mut().into_iter().zip(saved) {
-            *p.1 = v;
-        }
-    }
+    restore(model, &saved);
     let out = out?;
     if out.len() == 1 {
         return bad("the model has no parameterised layer to randomize");
@@ -156,38 +182,24 @@ pub fn cascading_randomization(
 /// The model is restored after each step and given back unchanged.
 ///
 /// **Errors** if the model has no parameterised layer or the method fails.
-pub fn independent_randomization(
-    model: &mut Graph,
+pub fn independent_randomization<M: Randomizable>(
+    model: &mut M,
     method: &dyn Attribution<dyn Layered>,
     x: &Tensor,
     targets: &[usize],
     seed: u64,
 ) -> Result<SanityReport> {
-    let explain = |m: &Graph| attribute_with(method, m, x, targets);
-    let a0 = explain(model)?;
+    let a0 = attribute_with(method, model, x, targets)?;
     let mut out = vec![similarity("original".into(), &a0, &a0)?];
     let mut rng = Rng::new(seed);
-    let names = model.layer_names();
-    for i in (0..names.len()).rev() {
-        let saved: Vec<Var> = model.nodes()[i]
-            .layer
-            .params()
-            .iter()
-            .map(|p| p.1.clone())
-            .collect();
-        if !randomize_layer(model, i, &mut rng)? {
+    let saved = snapshot(model);
+    for name in model.layer_names().into_iter().rev() {
+        if !randomize_layer(model, &name, &mut rng)? {
             continue;
         }
-        let a = explain(model);
-        for (p, v) in model.nodes_mut()[i]
-            .layer
-            .params_mut()
-            .into_iter()
-            .zip(saved)
-        {
-            *p.1 = v;
-        }
-        out.push(similarity(names[i].clone(), &a0, &a?)?);
+        let a = attribute_with(method, model, x, targets);
+        restore(model, &saved);
+        out.push(similarity(name, &a0, &a?)?);
     }
     if out.len() == 1 {
         return bad("the model has no parameterised layer to randomize");
@@ -564,9 +576,9 @@ mod randomize_tests {
         )
         .unwrap();
         let mut rng = Rng::new(1);
-        assert!(!randomize_layer(&mut m, 1, &mut rng).unwrap());
-        assert!(randomize_layer(&mut m, 0, &mut rng).unwrap());
-        assert!(randomize_layer(&mut m, 2, &mut rng).is_err());
+        assert!(!randomize_layer(&mut m, "1", &mut rng).unwrap());
+        assert!(randomize_layer(&mut m, "0", &mut rng).unwrap());
+        assert!(!randomize_layer(&mut m, "2", &mut rng).unwrap());
         // fan_in 16: U(−1/4, 1/4) for weight and bias.
         for (name, p) in m.named_params() {
             let v = p.value().to_vec_f64().unwrap();
