@@ -10,7 +10,9 @@
 //! Ops: elementwise unary/binary with NumPy broadcasting; reductions (sum, mean, max, min,
 //! argmax); batched matmul; conv2d (im2col + gemm) and its two gradients; max/avg/adaptive
 //! pooling; stable softmax/log-softmax; reshape, permute, narrow, cat, index_select, gather,
-//! scatter_add, where; seeded Philox random numbers ([`Rng`]); `.npy` files.
+//! scatter_add, where; seeded Philox random numbers ([`Rng`]); `.npy` files, and the file
+//! guarantees of every reader and writer of the workspace ([`fs`]: regular files only, sizes
+//! checked before allocating, all-or-nothing writes).
 //!
 //! ```
 //! use xai_tensor::{DType, Rng, Tensor};
@@ -33,6 +35,7 @@ pub mod cuda;
 mod device;
 mod dtype;
 mod error;
+pub mod fs;
 mod npy;
 pub mod random;
 pub mod shape;
@@ -43,7 +46,7 @@ pub use backend::{BinaryOp, Conv2dParams, Pool2dParams, PoolBins, ReduceOp, Unar
 pub use device::Device;
 pub use dtype::{DType, Elem, Transcendental};
 pub use error::{Error, Result};
-pub use npy::write_atomic;
+pub use fs::{check_regular_file, write_atomic};
 pub use random::Rng;
 pub use storage::Storage;
 pub use tensor::Tensor;
