@@ -61,7 +61,10 @@ pub fn read_input(
     allow_non_finite: bool,
 ) -> CliResult<(Tensor, Vec<usize>)> {
     let raw = if path.extension().is_some_and(|e| e == "csv") {
-        xai_nn::data::read_csv_features(path)?
+        let opts = xai_nn::data::CsvOptions {
+            allow_non_finite,
+        };
+        xai_nn::data::read_csv_features(path, opts)?
     } else {
         Tensor::read_npy(path)?
     };
