@@ -137,6 +137,12 @@ fn main() -> ExitCode {
         Command::Methods => commands::methods::run(),
         Command::Demo(a) => commands::demo::run(&a),
     };
+    if !signals::claim_last_word() {
+        // A signal is ending the run: its thread prints the one line and exits.
+        loop {
+            std::thread::park();
+        }
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

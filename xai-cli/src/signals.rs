@@ -10,7 +10,20 @@
 //! signal ignored when xai starts (`nohup`, a background job's SIGINT) stays ignored.
 
 #[cfg(unix)]
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::AtomicI32;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether the end of the process has been claimed, by `main` (its result) or by a signal.
+static LAST_WORD: AtomicBool = AtomicBool::new(false);
+
+/// Claims the one stderr line and the exit code of this process; `false` when a signal
+/// claimed them first (its thread then prints the line and exits: the caller must wait for
+/// that, printing nothing). `main` calls it once its command returns, so an error caused by
+/// the interruption ("not written: the run was interrupted") is never a second line, and a
+/// signal arriving after the command ended changes nothing.
+pub fn claim_last_word() -> bool {
+    !LAST_WORD.swap(true, Ordering::SeqCst)
+}
 
 /// The pipe's write end, for the handler (-1 until installed).
 #[cfg(unix)]
@@ -112,9 +125,14 @@ fn errno_location() -> Option<*mut libc::c_int> {
     None
 }
 
-/// Removes the temporary files, says so in one line and exits with 128 + `sig`.
+/// Removes the temporary files, says so in one line and exits with 128 + `sig`; does nothing
+/// when `main` has already claimed the end (its command has returned and its outputs are
+/// settled).
 #[cfg(unix)]
-fn interrupted(sig: libc::c_int) -> ! {
+fn interrupted(sig: libc::c_int) {
+    if !claim_last_word() {
+        return;
+    }
     xai_tensor::fs::abandon_temp_files();
     let name = match sig {
         libc::SIGINT => "SIGINT",

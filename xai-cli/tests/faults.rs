@@ -346,7 +346,7 @@ fn fifos_and_devices_are_refused_as_models_weights_inputs_and_data_in_one_line()
 }
 
 #[test]
-fn a_png_folder_that_cannot_be_written_leaves_the_input_that_is_also_the_output() {
+fn a_failed_png_or_npy_write_changes_no_file_not_even_the_input_that_is_also_the_output() {
     let lenet = fixture("lenet");
     let dir = tempfile::tempdir().unwrap();
     let x = dir.path().join("x.npy");
@@ -372,6 +372,27 @@ fn a_png_folder_that_cannot_be_written_leaves_the_input_that_is_also_the_output(
     assert_eq!(err.lines().count(), 1, "{err}");
     assert_eq!(std::fs::read(&x).unwrap(), before, "the input survives");
     assert_eq!(names(dir.path()), ["file", "x.npy"]);
+    // The pictures can be written but the .npy cannot: no picture is left either (nor the
+    // folder made for them).
+    let o = xai(&[
+        "explain",
+        "--model",
+        lenet.join("model.json").to_str().unwrap(),
+        "--input",
+        x.to_str().unwrap(),
+        "--png",
+        dir.path().join("png").to_str().unwrap(),
+        "--output",
+        blocker.join("a.npy").to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(
+        names(dir.path()),
+        ["file", "x.npy"],
+        "no PNG without its .npy"
+    );
 }
 
 #[test]
