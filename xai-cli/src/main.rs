@@ -1,10 +1,12 @@
 //! `xai`: explain neural networks exported from PyTorch. Each subcommand lives in
-//! `commands/`; errors end as one line on stderr and a non-zero exit.
+//! `commands/`; errors, panics and interruptions ([`signals`]) end as one line on stderr and a
+//! non-zero exit, and outputs are written all or nothing ([`xai_tensor::fs`]).
 
 mod commands;
 mod progress;
 mod render;
 mod report;
+mod signals;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
@@ -107,6 +109,8 @@ fn parse() -> Result<Cli, ExitCode> {
 
 fn main() -> ExitCode {
     default_sigpipe();
+    // SIGINT/SIGTERM/SIGHUP: temp files removed, one line, exit 128 + the signal.
+    signals::install();
     // A bug must still end as one line, not a backtrace.
     std::panic::set_hook(Box::new(|info| {
         let msg = info
@@ -133,6 +137,12 @@ fn main() -> ExitCode {
         Command::Methods => commands::methods::run(),
         Command::Demo(a) => commands::demo::run(&a),
     };
+    if !signals::claim_last_word() {
+        // A signal is ending the run: its thread prints the one line and exits.
+        loop {
+            std::thread::park();
+        }
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -18,6 +18,15 @@ pub fn enabled() -> bool {
     !QUIET.load(Ordering::Relaxed) && std::io::stderr().is_terminal()
 }
 
+/// Erases a bar or spinner drawn on the current stderr line (before a last message printed
+/// while one may be showing: an interruption).
+pub fn clear_line() {
+    if enabled() {
+        use std::io::Write;
+        let _ = std::io::stderr().write_all(b"\r\x1b[2K");
+    }
+}
+
 fn target() -> ProgressDrawTarget {
     if enabled() {
         ProgressDrawTarget::stderr()

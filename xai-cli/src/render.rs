@@ -2,9 +2,10 @@
 //! attributions, a sequential one (black–red–yellow–white) for magnitudes, blended over the
 //! input in grey. Small images are enlarged (nearest neighbour) so a person can see them.
 
+use crate::report::Outputs;
 use image::{Rgb, RgbImage};
 use std::path::{Path, PathBuf};
-use xai_tensor::{write_atomic, Tensor};
+use xai_tensor::Tensor;
 
 /// Smallest side of a written image, in pixels.
 const MIN_SIDE: u32 = 168;
@@ -74,10 +75,11 @@ pub fn overlay(input: &[f32], attr: &[f32], h: usize, w: usize, signed: bool) ->
     })
 }
 
-/// Writes `DIR/{stem}_{i}.png` for every example of an image batch `[N, C, H, W]` (or
+/// Stages `DIR/{stem}_{i}.png` in `out` for every example of an image batch `[N, C, H, W]` (or
 /// `[N, H, W]` attributions of a layer map with the input's size): the attribution summed over
-/// channels over the input averaged over channels. Returns the paths written.
+/// channels over the input averaged over channels. Returns the paths staged.
 pub fn write_heatmaps(
+    out: &mut Outputs,
     dir: &Path,
     stem: &str,
     input: &Tensor,
@@ -99,7 +101,6 @@ pub fn write_heatmaps(
             ))
         }
     };
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let (x, a) = (
         input.to_vec_f32().map_err(|e| e.to_string())?,
         attr.to_vec_f32().map_err(|e| e.to_string())?,
@@ -123,7 +124,7 @@ pub fn write_heatmaps(
         )
         .map_err(|e| e.to_string())?;
         let path = dir.join(format!("{stem}_{i}.png"));
-        write_atomic(&path, &bytes).map_err(|e| e.to_string())?;
+        out.add(&path, &bytes).map_err(|e| e.to_string())?;
         written.push(path);
     }
     Ok(written)
@@ -151,7 +152,9 @@ mod tests {
         )
         .unwrap();
         let a = x.affine(1.0, -64.0).unwrap();
-        let paths = write_heatmaps(dir.path(), "saliency", &x, &a, true).unwrap();
+        let mut out = Outputs::new();
+        let paths = write_heatmaps(&mut out, dir.path(), "saliency", &x, &a, true).unwrap();
+        out.commit().unwrap();
         assert_eq!(paths.len(), 2);
         let img = image::open(&paths[1]).unwrap().to_rgb8();
         assert_eq!(img.dimensions(), (168, 168));
@@ -166,6 +169,7 @@ mod tests {
         );
         assert!(hi[0] > hi[2] && lo[2] > lo[0], "{hi:?} {lo:?}");
         assert!(write_heatmaps(
+            &mut Outputs::new(),
             dir.path(),
             "x",
             &Tensor::zeros(&[2, 30], xai_tensor::DType::F32),

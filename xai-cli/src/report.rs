@@ -1,5 +1,6 @@
-//! Filling and writing the JSON report of `xai explain --format json`
-//! ([`ExplanationReport`]): SHA-256 digests of the model files and the atomic write.
+//! The outputs of a run ([`Outputs`]: staged, then committed together at its end) and the
+//! JSON report of `xai explain --format json` ([`ExplanationReport`]) with the SHA-256 digests
+//! of the model files.
 
 use crate::commands::CliResult;
 use sha2::{Digest, Sha256};
@@ -7,11 +8,49 @@ use std::io::Write as _;
 use std::path::Path;
 use std::time::Instant;
 use xai_passive::report::{ExplanationReport, FileDigest, ModelDigest};
-use xai_tensor::write_atomic;
+use xai_tensor::fs::Staged;
+
+/// Every output of a run, written to temporary files (flushed to disk) as it is produced and
+/// renamed into place together by [`commit`](Self::commit) after the last fallible step, so a
+/// failed run changes no file (with `--output` equal to `--input`, the input survives a failed
+/// `--png`). Dropped uncommitted (an error), it removes its temporary files.
+#[derive(Default)]
+pub struct Outputs {
+    staged: Staged,
+    /// What goes to standard output (`-`), printed after the files are in place.
+    stdout: Vec<u8>,
+}
+
+impl Outputs {
+    /// Nothing staged yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stages `bytes` for `path` (its folder is created if needed), or for standard output when
+    /// `path` is `-`.
+    pub fn add(&mut self, path: &Path, bytes: &[u8]) -> CliResult {
+        if path == Path::new("-") {
+            self.stdout.extend_from_slice(bytes);
+        } else {
+            self.staged.add(path, bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Renames every staged file into place, then prints what goes to standard output.
+    pub fn commit(self) -> CliResult {
+        self.staged.commit()?;
+        if !self.stdout.is_empty() {
+            std::io::stdout().lock().write_all(&self.stdout)?;
+        }
+        Ok(())
+    }
+}
 
 /// SHA-256 of a file's bytes, lowercase hex.
 pub fn sha256_file(path: &Path) -> CliResult<FileDigest> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bytes = xai_tensor::fs::read_file(path, u64::MAX)?;
     let hash = Sha256::digest(&bytes);
     Ok(FileDigest {
         path: path.display().to_string(),
@@ -29,28 +68,11 @@ pub fn model_digest(json: &Path) -> CliResult<ModelDigest> {
     })
 }
 
-/// Stamps the total time since `start` and writes the report as pretty JSON to `path`
-/// (atomically), or to standard output when `path` is `-`.
-pub fn write_json(path: &Path, report: &ExplanationReport, start: Instant) -> CliResult {
+/// The report as pretty JSON, with the total time since `start` stamped.
+pub fn json_text(report: &ExplanationReport, start: Instant) -> CliResult<String> {
     let mut report = report.clone();
     report.timings.total_seconds = start.elapsed().as_secs_f64();
-    let text = serde_json::to_string_pretty(&report)? + "\n";
-    if path == Path::new("-") {
-        std::io::stdout().lock().write_all(text.as_bytes())?;
-    } else {
-        write_atomic(path, text.as_bytes())?;
-    }
-    Ok(())
-}
-
-/// Writes `text` to `path` (atomically), or to standard output when `path` is `-`.
-pub fn write_text(path: &Path, text: &str) -> CliResult {
-    if path == Path::new("-") {
-        std::io::stdout().lock().write_all(text.as_bytes())?;
-    } else {
-        write_atomic(path, text.as_bytes())?;
-    }
-    Ok(())
+    Ok(serde_json::to_string_pretty(&report)? + "\n")
 }
 
 #[cfg(test)]

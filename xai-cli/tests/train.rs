@@ -236,12 +236,25 @@ fn bad_training_input_is_one_line() {
     assert_train_refused(
         &csv_file(&d, "a,b,c,d,target\n1,2,x,4,0\n"),
         &[],
-        "column 'c': 'x' is not a number",
+        "line 2, column 3 ('c'): 'x' is not a number",
     );
     assert_train_refused(
         &csv_file(&d, "a,b,c,d,target\n1,2,3,4,1.5\n"),
         &[],
-        "label '1.5' is not a non-negative integer",
+        "label '1.5' is not a class index",
+    );
+    // A label that would size a billion-class model, or overflow: one line, no allocation.
+    for label in ["1e9", "1e19", "1e300", "-2"] {
+        assert_train_refused(
+            &csv_file(&d, &format!("a,b,c,d,target\n1,2,3,4,0\n1,2,3,4,{label}\n")),
+            &[],
+            &format!("line 3, column 5 ('target'): label '{label}' is not a class index"),
+        );
+    }
+    assert_train_refused(
+        &csv_file(&d, "a,b,c,d,target\n1,2,nan,4,0\n"),
+        &[],
+        "line 2, column 3 ('c'): 'nan' is not finite",
     );
     assert_train_refused(
         "iris",

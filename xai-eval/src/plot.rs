@@ -480,9 +480,11 @@ mod tests {
         let p = dir.path().join("c.png");
         write_line_chart(&p, &LineChart::default()).unwrap();
         assert!(image::open(&p).is_ok());
+        // A folder that cannot be made (a file in its place): an error, nothing left behind.
+        std::fs::write(dir.path().join("blocker"), b"x").unwrap();
         assert!(
-            write_line_chart(&dir.path().join("missing/c.png"), &LineChart::default()).is_err()
+            write_line_chart(&dir.path().join("blocker/c.png"), &LineChart::default()).is_err()
         );
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 }

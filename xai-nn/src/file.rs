@@ -55,6 +55,7 @@ fn file_err(path: &Path, msg: impl Into<String>) -> NnError {
 
 /// Reads and validates the JSON document.
 pub fn read_spec(path: &Path) -> Result<ModelSpec> {
+    xai_tensor::check_regular_file(path)?;
     let text = std::fs::read_to_string(path).map_err(|e| NnError::Io {
         path: path.display().to_string(),
         source: e,
@@ -173,6 +174,9 @@ fn layer_fields<'a>(path: &Path, i: usize, v: &'a Value) -> Result<LayerEntry<'a
 }
 
 fn build(path: &Path, spec: &ModelSpec, weights: Option<&Path>, seed: u64) -> Result<Graph> {
+    if let Some(w) = weights {
+        xai_tensor::check_regular_file(w)?;
+    }
     let bytes = match weights {
         Some(w) => Some(std::fs::read(w).map_err(|e| NnError::Io {
             path: w.display().to_string(),

@@ -39,6 +39,9 @@ pub enum Error {
     /// A `.npy` file that cannot be read or written.
     #[error("{path}: {msg}")]
     Npy { path: String, msg: String },
+    /// A file that cannot be read or written, or is not a regular file ([`crate::fs`]).
+    #[error("{path}: {msg}")]
+    File { path: String, msg: String },
     /// Input/output failure.
     #[error(transparent)]
     Io(#[from] std::io::Error),

@@ -11,7 +11,9 @@
 //! argmax); batched matmul; conv2d (im2col + gemm), its two gradients and conv_transpose2d;
 //! max/avg/adaptive pooling; nearest and bilinear upsampling ([`resample`]); stable
 //! softmax/log-softmax; reshape, permute, narrow, cat, index_select, gather, scatter_add,
-//! where; seeded Philox random numbers ([`Rng`]); `.npy` files.
+//! where; seeded Philox random numbers ([`Rng`]); `.npy` files, and the file guarantees of
+//! every reader and writer of the workspace ([`fs`]: regular files only, sizes checked before
+//! allocating, all-or-nothing writes).
 //!
 //! ```
 //! use xai_tensor::{DType, Rng, Tensor};
@@ -34,6 +36,7 @@ pub mod cuda;
 mod device;
 mod dtype;
 mod error;
+pub mod fs;
 mod npy;
 pub mod random;
 pub mod resample;
@@ -47,7 +50,7 @@ pub use backend::{
 pub use device::Device;
 pub use dtype::{DType, Elem, Transcendental};
 pub use error::{Error, Result};
-pub use npy::write_atomic;
+pub use fs::{check_regular_file, write_atomic};
 pub use random::Rng;
 pub use resample::{AxisTaps, Resample2d, UpsampleSize};
 pub use storage::Storage;

@@ -72,7 +72,7 @@ impl UpsampleSize {
                 in_hw[1]
             );
         }
-        shape::checked_numel(op, &out)?;
+        shape::alloc_numel(op, &out)?;
         Ok((out, scales))
     }
 }
@@ -284,7 +284,7 @@ impl Tensor {
     fn plane_for(&self, op: &'static str, size: UpsampleSize) -> Result<[usize; 2]> {
         let x = self.dims4(op)?;
         let out = size.resolve([x[2], x[3]])?;
-        shape::checked_numel(op, &[x[0], x[1], out[0], out[1]])?;
+        shape::alloc_numel(op, &[x[0], x[1], out[0], out[1]])?;
         Ok([x[2], x[3]])
     }
 
@@ -302,7 +302,7 @@ impl Tensor {
                 self.shape()
             );
         }
-        shape::checked_numel("resample2d", &[x[0], x[1], plan.out_hw[0], plan.out_hw[1]])?;
+        shape::alloc_numel("resample2d", &[x[0], x[1], plan.out_hw[0], plan.out_hw[1]])?;
         let t = plan.taps[1].apply(self, 3)?;
         plan.taps[0].apply(&t, 2)
     }

@@ -2,16 +2,27 @@
 
 use crate::{Error, Result};
 
-/// Number of elements of a shape (1 for a scalar).
+/// Number of elements of a shape (1 for a scalar); `usize::MAX` when the product overflows,
+/// so an overflowing shape never equals the length of real data (no tensor can be built with
+/// it) and never wraps to a small count. Readers of declared shapes use [`checked_numel`].
 pub fn numel(shape: &[usize]) -> usize {
-    shape.iter().product()
+    checked_numel(shape).unwrap_or(usize::MAX)
+}
+
+/// Number of elements of a shape, or `None` when the product overflows `usize` (a shape with
+/// a zero axis has 0 elements, however large the others).
+pub fn checked_numel(shape: &[usize]) -> Option<usize> {
+    if shape.contains(&0) {
+        return Some(0);
+    }
+    shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
 }
 
 /// Number of elements of a shape an op is about to allocate.
 ///
 /// **Errors** if the product, at 8 bytes an element, exceeds `isize::MAX` bytes (what an
 /// allocation can address): a huge stride, padding or scale factor is an error, not a panic.
-pub fn checked_numel(op: &'static str, shape: &[usize]) -> Result<usize> {
+pub fn alloc_numel(op: &'static str, shape: &[usize]) -> Result<usize> {
     let n = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
     match n {
         Some(n) if n.checked_mul(8).is_some_and(|b| b <= isize::MAX as usize) => Ok(n),
@@ -94,6 +105,22 @@ pub fn check_axis(op: &'static str, axis: usize, rank: usize) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overflowing_shapes_never_wrap_to_a_small_count() {
+        let big = 1usize << (usize::BITS / 2);
+        assert_eq!(checked_numel(&[big, big]), None);
+        assert_eq!(numel(&[big, big]), usize::MAX);
+        assert_eq!(checked_numel(&[big, big, 0]), Some(0));
+        assert_eq!((numel(&[]), numel(&[2, 3, 4])), (1, 24));
+        // So no tensor claims that shape over the few values a wrapped product would allow.
+        let e = crate::Tensor::from_vec(Vec::<f32>::new(), &[big, big, 1]).unwrap_err();
+        assert!(e.to_string().contains("cannot have shape"), "{e}");
+        let e = crate::Tensor::from_vec(vec![0f32; 4], &[2, 2])
+            .unwrap()
+            .reshape(&[4, big, big]);
+        assert!(e.is_err());
+    }
 
     #[test]
     fn broadcasting_follows_numpy() {

@@ -709,7 +709,7 @@ impl Tensor {
             );
         }
         let out = [p.out_size(0, x[2], w[2])?, p.out_size(1, x[3], w[3])?];
-        shape::checked_numel("conv_transpose2d", &[x[0], w[1], out[0], out[1]])?;
+        shape::alloc_numel("conv_transpose2d", &[x[0], w[1], out[0], out[1]])?;
         self.conv2d_input_grad(weight, p.conv(), out)
     }
 

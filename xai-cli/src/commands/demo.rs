@@ -6,6 +6,7 @@
 //! `report.html` linking every image, plus a summary table on stdout.
 
 use super::CliResult;
+use crate::report::Outputs;
 use indicatif::ProgressBar;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -114,8 +115,10 @@ pub fn run(a: &Args) -> CliResult {
     );
     let (x, labels) = pick_one_per_class(&test_set, EXAMPLES)?;
     let pred = model.predict(&x)?.argmax(1)?;
-    x.write_npy(dir.join("inputs.npy"))?;
-    crate::render::write_heatmaps(&dir.join("png"), "input", &x, &x, false)?;
+    let mut out = Outputs::new();
+    out.add(&dir.join("inputs.npy"), &x.to_npy_bytes()?)?;
+    crate::render::write_heatmaps(&mut out, &dir.join("png"), "input", &x, &x, false)?;
+    out.commit()?;
 
     let methods: Vec<(&'static str, &'static str)> = FAMILIES
         .iter()
@@ -132,8 +135,13 @@ pub fn run(a: &Args) -> CliResult {
         let e = registry::build(name, &params_on_batch(name, &Params::default(), &x)?)?
             .attribute(m, &x, &pred)?;
         let seconds = t.elapsed().as_secs_f64();
-        e.attributions.write_npy(dir.join(format!("{name}.npy")))?;
-        crate::render::write_heatmaps(&dir.join("png"), name, &x, &e.attributions, true)?;
+        let mut out = Outputs::new();
+        out.add(
+            &dir.join(format!("{name}.npy")),
+            &e.attributions.to_npy_bytes()?,
+        )?;
+        crate::render::write_heatmaps(&mut out, &dir.join("png"), name, &x, &e.attributions, true)?;
+        out.commit()?;
         let gap = e.mean_completeness_gap();
         attributions.push(e.attributions);
         rows.push((name.to_string(), family, seconds, gap));

@@ -5,12 +5,12 @@
 //! drawn last (ice) for one feature, a heat map of the PD surface for a pair.
 
 use super::CliResult;
+use crate::report::Outputs;
 use image::{Rgb, RgbImage};
 use std::path::Path;
 use xai_eval::plot::{line_chart, LineChart, Series};
 use xai_passive::methods::Dependence;
 use xai_passive::registry::OutputKind;
-use xai_tensor::write_atomic;
 
 /// ICE curves drawn at most in the PNG (all are in the JSON).
 const MAX_PLOTTED_CURVES: usize = 50;
@@ -77,13 +77,17 @@ fn plot(method: &str, individual: bool, d: &Dependence) -> CliResult<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Writes the plot of curves `d` of `method` into `dir`: the PD line (pdp) or the ICE curves
-/// with the PD drawn last (ice) for one feature, a heat map of the PD surface for a pair.
-pub fn write_plot(dir: &Path, method: &str, kind: OutputKind, d: &Dependence) -> CliResult {
+/// Stages in `out` the plot of curves `d` of `method` in `dir`: the PD line (pdp) or the ICE
+/// curves with the PD drawn last (ice) for one feature, a heat map of the PD surface for a pair.
+pub fn write_plot(
+    out: &mut Outputs,
+    dir: &Path,
+    method: &str,
+    kind: OutputKind,
+    d: &Dependence,
+) -> CliResult {
     let individual = kind == (OutputKind::Curves { individual: true });
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let ids: Vec<String> = d.features.iter().map(usize::to_string).collect();
     let name = format!("{method}_feature_{}.png", ids.join("_"));
-    write_atomic(&dir.join(name), &plot(method, individual, d)?)?;
-    Ok(())
+    out.add(&dir.join(name), &plot(method, individual, d)?)
 }

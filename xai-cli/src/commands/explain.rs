@@ -367,6 +367,8 @@ pub fn run(a: &Args) -> CliResult {
         .explain(m.into(), &x, &a.target)
         .map_err(with_flag_names)?;
     spinner.finish_and_clear();
+    // Every output is staged, then all are committed after the last fallible step.
+    let mut out = crate::report::Outputs::new();
     let explained = match explained {
         Output::Attributions(e) => {
             // The method's own figures about its explanation (LIME's local fidelity).
@@ -376,7 +378,14 @@ pub fn run(a: &Args) -> CliResult {
             }
             if let Some(dir) = &a.png {
                 let signed = !(a.abs || a.channel_max);
-                crate::render::write_heatmaps(dir, &a.method, &x, &e.attributions, signed)?;
+                crate::render::write_heatmaps(
+                    &mut out,
+                    dir,
+                    &a.method,
+                    &x,
+                    &e.attributions,
+                    signed,
+                )?;
             }
             // Input-space methods give the input's shape back; layer methods and
             // unupsampled maps keep their own per-example shape (without the batch axis for a
@@ -393,15 +402,17 @@ pub fn run(a: &Args) -> CliResult {
         }
         Output::Curves(d) => {
             if let Some(dir) = &a.png {
-                super::dependence::write_plot(dir, &a.method, kind, &d)?;
+                super::dependence::write_plot(&mut out, dir, &a.method, kind, &d)?;
             }
             Output::Curves(d)
         }
         other => other,
     };
     match (format, &explained) {
-        (Format::Npy, Output::Attributions(e)) => e.attributions.write_npy(&output)?,
-        (Format::Text, _) => crate::report::write_text(&output, &explained.to_text())?,
+        (Format::Npy, Output::Attributions(e)) => {
+            out.add(&output, &e.attributions.to_npy_bytes()?)?
+        }
+        (Format::Text, _) => out.add(&output, explained.to_text().as_bytes())?,
         _ => {
             let timings = Timings {
                 load_seconds,
@@ -417,8 +428,11 @@ pub fn run(a: &Args) -> CliResult {
                 digest,
                 timings,
             );
-            crate::report::write_json(&output, &report, start)?;
+            out.add(
+                &output,
+                crate::report::json_text(&report, start)?.as_bytes(),
+            )?;
         }
     }
-    Ok(())
+    out.commit()
 }

@@ -48,8 +48,22 @@ pub fn with_flag_names(e: xai_passive::PassiveError) -> Box<dyn std::error::Erro
     }
 }
 
-/// Loads a model with weights.
+/// Refuses a model whose JSON, or whose weights file when present, is not a regular file (a
+/// FIFO would block the loader forever, `/dev/zero` would be read until memory runs out), with
+/// one line naming the path. The loader reads the JSON again; it is small.
+pub fn check_model_files(json: &Path) -> CliResult {
+    xai_tensor::check_regular_file(json)?;
+    let spec = file::read_spec(json)?;
+    let weights = json.parent().unwrap_or(Path::new(".")).join(&spec.weights);
+    if weights.exists() {
+        xai_tensor::check_regular_file(&weights)?;
+    }
+    Ok(())
+}
+
+/// Loads a model with weights (both regular files: [`check_model_files`]).
 pub fn load_model(path: &Path) -> CliResult<Graph> {
+    check_model_files(path)?;
     Ok(file::load(path)?)
 }
 
@@ -61,7 +75,8 @@ pub fn read_input(
     allow_non_finite: bool,
 ) -> CliResult<(Tensor, Vec<usize>)> {
     let raw = if path.extension().is_some_and(|e| e == "csv") {
-        xai_nn::data::read_csv_features(path)?
+        let opts = xai_nn::data::CsvOptions { allow_non_finite };
+        xai_nn::data::read_csv_features(path, opts)?
     } else {
         Tensor::read_npy(path)?
     };
