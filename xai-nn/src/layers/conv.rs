@@ -13,23 +13,49 @@ pub struct Conv2d {
     pub params: Conv2dParams,
 }
 
-impl Conv2d {
-    pub(crate) fn build(f: &Fields, weights: &mut WeightFn) -> crate::Result<Self> {
+/// The fields both convolutions share: channels in and out, kernel size, stride, padding and
+/// dilation (positive where they must be).
+struct Geometry {
+    c: usize,
+    o: usize,
+    k: [usize; 2],
+    conv: Conv2dParams,
+}
+
+impl Geometry {
+    fn read(f: &Fields) -> crate::Result<Self> {
         let (c, o) = (f.usize("in_channels")?, f.usize("out_channels")?);
         let k = f.pair("kernel_size", None)?;
-        let params = Conv2dParams {
+        let conv = Conv2dParams {
             stride: f.pair("stride", Some([1, 1]))?,
             padding: f.pair("padding", Some([0, 0]))?,
             dilation: f.pair("dilation", Some([1, 1]))?,
         };
-        if params.stride.contains(&0) || params.dilation.contains(&0) || k.contains(&0) {
+        if conv.stride.contains(&0) || conv.dilation.contains(&0) || k.contains(&0) {
             return Err(crate::error::arch(
                 f.name,
                 f.op,
                 "kernel_size, stride and dilation must be positive",
             ));
         }
-        let bound = 1.0 / ((c * k[0] * k[1]).max(1) as f64).sqrt();
+        Ok(Self { c, o, k, conv })
+    }
+
+    /// PyTorch's initialisation bound 1/√fan_in for a fan-in of `channels`·kh·kw.
+    fn bound(&self, f: &Fields, channels: usize) -> crate::Result<f64> {
+        let fan_in = channels
+            .checked_mul(self.k[0])
+            .and_then(|v| v.checked_mul(self.k[1]))
+            .ok_or_else(|| crate::error::arch(f.name, f.op, "the kernel is too large"))?;
+        Ok(1.0 / (fan_in.max(1) as f64).sqrt())
+    }
+}
+
+impl Conv2d {
+    pub(crate) fn build(f: &Fields, weights: &mut WeightFn) -> crate::Result<Self> {
+        let g = Geometry::read(f)?;
+        let (c, o, k, params) = (g.c, g.o, g.k, g.conv);
+        let bound = g.bound(f, c)?;
         let weight =
             weights("weight", &[o, c, k[0], k[1]], Init::Uniform(bound), true)?.map(Var::leaf);
         let bias = weights("bias", &[o], Init::Uniform(bound), false)?.map(Var::leaf);
@@ -88,14 +114,10 @@ impl Module for Conv2d {
         m
     }
     fn params(&self) -> Vec<(&'static str, &Var)> {
-        let mut p = vec![("weight", &self.weight)];
-        p.extend(self.bias.as_ref().map(|b| ("bias", b)));
-        p
+        super::weight_and_bias(&self.weight, &self.bias)
     }
     fn params_mut(&mut self) -> Vec<(&'static str, &mut Var)> {
-        let mut p = vec![("weight", &mut self.weight)];
-        p.extend(self.bias.as_mut().map(|b| ("bias", b)));
-        p
+        super::weight_and_bias_mut(&mut self.weight, &mut self.bias)
     }
 }
 
@@ -112,21 +134,14 @@ pub struct ConvTranspose2d {
 
 impl ConvTranspose2d {
     pub(crate) fn build(f: &Fields, weights: &mut WeightFn) -> crate::Result<Self> {
-        let (c, o) = (f.usize("in_channels")?, f.usize("out_channels")?);
-        let k = f.pair("kernel_size", None)?;
+        let g = Geometry::read(f)?;
+        let (c, o, k) = (g.c, g.o, g.k);
         let params = ConvTranspose2dParams {
-            stride: f.pair("stride", Some([1, 1]))?,
-            padding: f.pair("padding", Some([0, 0]))?,
+            stride: g.conv.stride,
+            padding: g.conv.padding,
             output_padding: f.pair("output_padding", Some([0, 0]))?,
-            dilation: f.pair("dilation", Some([1, 1]))?,
+            dilation: g.conv.dilation,
         };
-        if params.stride.contains(&0) || params.dilation.contains(&0) || k.contains(&0) {
-            return Err(crate::error::arch(
-                f.name,
-                f.op,
-                "kernel_size, stride and dilation must be positive",
-            ));
-        }
         for axis in 0..2 {
             let (op, s, d) = (
                 params.output_padding[axis],
@@ -142,11 +157,7 @@ impl ConvTranspose2d {
             }
         }
         // PyTorch's fan-in of a transposed convolution: weight.size(1)·kh·kw.
-        let fan_in = o
-            .checked_mul(k[0])
-            .and_then(|v| v.checked_mul(k[1]))
-            .ok_or_else(|| crate::error::arch(f.name, f.op, "the kernel is too large"))?;
-        let bound = 1.0 / (fan_in.max(1) as f64).sqrt();
+        let bound = g.bound(f, o)?;
         let weight =
             weights("weight", &[c, o, k[0], k[1]], Init::Uniform(bound), true)?.map(Var::leaf);
         let bias = weights("bias", &[o], Init::Uniform(bound), false)?.map(Var::leaf);
@@ -200,13 +211,9 @@ impl Module for ConvTranspose2d {
         .unwrap_or_default()
     }
     fn params(&self) -> Vec<(&'static str, &Var)> {
-        let mut p = vec![("weight", &self.weight)];
-        p.extend(self.bias.as_ref().map(|b| ("bias", b)));
-        p
+        super::weight_and_bias(&self.weight, &self.bias)
     }
     fn params_mut(&mut self) -> Vec<(&'static str, &mut Var)> {
-        let mut p = vec![("weight", &mut self.weight)];
-        p.extend(self.bias.as_mut().map(|b| ("bias", b)));
-        p
+        super::weight_and_bias_mut(&mut self.weight, &mut self.bias)
     }
 }

@@ -53,13 +53,9 @@ impl Module for Linear {
             .unwrap_or_default()
     }
     fn params(&self) -> Vec<(&'static str, &Var)> {
-        let mut p = vec![("weight", &self.weight)];
-        p.extend(self.bias.as_ref().map(|b| ("bias", b)));
-        p
+        super::weight_and_bias(&self.weight, &self.bias)
     }
     fn params_mut(&mut self) -> Vec<(&'static str, &mut Var)> {
-        let mut p = vec![("weight", &mut self.weight)];
-        p.extend(self.bias.as_mut().map(|b| ("bias", b)));
-        p
+        super::weight_and_bias_mut(&mut self.weight, &mut self.bias)
     }
 }

@@ -29,47 +29,32 @@ fn broadcast(inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
     Ok(out)
 }
 
-/// The elementwise sum of two or more inputs, broadcast: y = Σᵢ xᵢ (a residual connection).
-#[derive(Debug)]
-pub struct Add;
-
-impl Module for Add {
-    fn op(&self) -> &'static str {
-        "add"
-    }
-    fn arity(&self) -> Arity {
-        Arity::Many
-    }
-    fn forward(&self, inputs: &[Var], _: &mut super::Ctx) -> xai_tensor::Result<Var> {
-        let mut y = inputs[0].add(&inputs[1])?;
-        for x in &inputs[2..] {
-            y = y.add(x)?;
-        }
-        Ok(y)
-    }
-    fn out_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
-        broadcast(inputs)
-    }
-    fn spec(&self) -> Map<String, Value> {
-        Map::new()
-    }
+/// An elementwise merge of two or more inputs, broadcast: their sum y = Σᵢ xᵢ (a residual
+/// connection) or their product y = Πᵢ xᵢ (a gate).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Merge {
+    Add,
+    Mul,
 }
 
-/// The elementwise product of two or more inputs, broadcast: y = Πᵢ xᵢ (a gate).
-#[derive(Debug)]
-pub struct Mul;
-
-impl Module for Mul {
+impl Module for Merge {
     fn op(&self) -> &'static str {
-        "mul"
+        match self {
+            Merge::Add => "add",
+            Merge::Mul => "mul",
+        }
     }
     fn arity(&self) -> Arity {
         Arity::Many
     }
     fn forward(&self, inputs: &[Var], _: &mut super::Ctx) -> xai_tensor::Result<Var> {
-        let mut y = inputs[0].mul(&inputs[1])?;
+        let step = |a: &Var, b: &Var| match self {
+            Merge::Add => a.add(b),
+            Merge::Mul => a.mul(b),
+        };
+        let mut y = step(&inputs[0], &inputs[1])?;
         for x in &inputs[2..] {
-            y = y.mul(x)?;
+            y = step(&y, x)?;
         }
         Ok(y)
     }

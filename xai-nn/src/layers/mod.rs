@@ -15,7 +15,7 @@ pub use activation::{Activation, ActivationKind};
 pub use batchnorm::BatchNorm;
 pub use conv::{Conv2d, ConvTranspose2d};
 pub use linear::Linear;
-pub use merge::{Add, Concat, Mul};
+pub use merge::{Concat, Merge};
 pub use pool::{AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool2d, MaxPool2d};
 pub use reshape::{Dropout, Flatten, Identity};
 pub use softmax::Softmax;
@@ -110,6 +110,26 @@ pub trait Module: Send + Sync + Debug {
     fn buffers_mut(&mut self) -> Vec<(&'static str, &mut Tensor)> {
         Vec::new()
     }
+}
+
+/// A layer's `weight` and optional `bias`, as [`Module::params`] lists them.
+pub(crate) fn weight_and_bias<'a>(
+    weight: &'a Var,
+    bias: &'a Option<Var>,
+) -> Vec<(&'static str, &'a Var)> {
+    let mut p = vec![("weight", weight)];
+    p.extend(bias.as_ref().map(|b| ("bias", b)));
+    p
+}
+
+/// Mutable [`weight_and_bias`], as [`Module::params_mut`] lists them.
+pub(crate) fn weight_and_bias_mut<'a>(
+    weight: &'a mut Var,
+    bias: &'a mut Option<Var>,
+) -> Vec<(&'static str, &'a mut Var)> {
+    let mut p = vec![("weight", weight)];
+    p.extend(bias.as_mut().map(|b| ("bias", b)));
+    p
 }
 
 /// How a missing parameter is initialised (PyTorch's defaults).
@@ -245,8 +265,8 @@ pub fn build(
         "flatten" => Box::new(Flatten),
         "dropout" => Box::new(Dropout::build(&f)?),
         "batchnorm1d" | "batchnorm2d" => Box::new(BatchNorm::build(&f, weights)?),
-        "add" => Box::new(Add),
-        "mul" => Box::new(Mul),
+        "add" => Box::new(Merge::Add),
+        "mul" => Box::new(Merge::Mul),
         "concat" => Box::new(Concat::build(&f)?),
         "identity" => Box::new(Identity),
         "global_avgpool2d" => Box::new(GlobalAvgPool2d),
