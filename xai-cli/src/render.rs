@@ -101,6 +101,7 @@ pub fn write_heatmaps(
             ))
         }
     };
+    out.create_dir_all(dir).map_err(|e| e.to_string())?;
     let (x, a) = (
         input.to_vec_f32().map_err(|e| e.to_string())?,
         attr.to_vec_f32().map_err(|e| e.to_string())?,

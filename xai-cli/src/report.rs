@@ -27,8 +27,13 @@ impl Outputs {
         Self::default()
     }
 
-    /// Stages `bytes` for `path` (its folder is created if needed), or for standard output when
-    /// `path` is `-`.
+    /// Creates the folder `dir` (and the missing ones above it) for outputs; removed again when
+    /// the run fails and it is still empty.
+    pub fn create_dir_all(&mut self, dir: &Path) -> CliResult {
+        Ok(self.staged.create_dir_all(dir)?)
+    }
+
+    /// Stages `bytes` for `path`, or for standard output when `path` is `-`.
     pub fn add(&mut self, path: &Path, bytes: &[u8]) -> CliResult {
         if path == Path::new("-") {
             self.stdout.extend_from_slice(bytes);

@@ -238,7 +238,7 @@ fn discard(tmp: &Path) {
 /// Outputs written to temporary files, renamed into place together by [`commit`](Self::commit):
 /// a run stages every output after each fallible step and commits at the end, so a failure
 /// leaves every destination as it was. Dropped uncommitted, it removes its temporary files
-/// (and the folders [`add`](Self::add) created, when empty).
+/// (and the folders [`create_dir_all`](Self::create_dir_all) made, when empty).
 #[derive(Debug, Default)]
 pub struct Staged {
     /// (temporary file, destination), in the order staged.
@@ -253,14 +253,13 @@ impl Staged {
         Self::default()
     }
 
-    /// Writes `bytes` to a temporary file beside `dest` (creating `dest`'s folder if needed) and
-    /// flushes it to disk. A destination staged twice keeps the later bytes.
+    /// Writes `bytes` to a temporary file beside `dest` and flushes it to disk. A destination
+    /// staged twice keeps the later bytes.
     ///
-    /// **Errors** if the folder or the file cannot be written (the temporary file is removed),
-    /// or after [`abandon_temp_files`].
+    /// **Errors** if the file cannot be written (its folder missing included; the temporary
+    /// file is removed), or after [`abandon_temp_files`].
     pub fn add(&mut self, dest: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
         let dest = dest.as_ref();
-        self.create_dirs(parent_dir(dest))?;
         let (tmp, mut file) = create_temp(dest)?;
         let written = file
             .write_all(bytes)
@@ -323,8 +322,12 @@ impl Staged {
         Ok(())
     }
 
-    /// Creates `dir` and the missing folders above it, remembering the ones it made.
-    fn create_dirs(&mut self, dir: &Path) -> Result<()> {
+    /// Creates the folder `dir` and the missing ones above it (for outputs to be staged in);
+    /// dropped uncommitted, the stage removes the folders it made that are still empty.
+    ///
+    /// **Errors** if a folder cannot be created (a regular file in the way, no permission).
+    pub fn create_dir_all(&mut self, dir: impl AsRef<Path>) -> Result<()> {
+        let dir = dir.as_ref();
         let mut missing = Vec::new();
         let mut d = Some(dir);
         while let Some(p) = d.filter(|p| !p.as_os_str().is_empty() && !p.exists()) {
@@ -484,6 +487,8 @@ mod tests {
         std::fs::write(&keep, b"old").unwrap();
         let mut s = Staged::new();
         s.add(&keep, b"new").unwrap();
+        assert!(s.add(dir.path().join("png/deep/a.png"), b"img").is_err());
+        s.create_dir_all(dir.path().join("png/deep")).unwrap();
         s.add(dir.path().join("png/deep/a.png"), b"img").unwrap();
         assert_eq!(s.destinations().count(), 2);
         drop(s);
@@ -492,6 +497,7 @@ mod tests {
         // Committed, every file is in place.
         let mut s = Staged::new();
         s.add(&keep, b"new").unwrap();
+        s.create_dir_all(dir.path().join("png")).unwrap();
         s.add(dir.path().join("png/a.png"), b"img").unwrap();
         s.commit().unwrap();
         assert_eq!(std::fs::read(&keep).unwrap(), b"new");

@@ -89,5 +89,6 @@ pub fn write_plot(
     let individual = kind == (OutputKind::Curves { individual: true });
     let ids: Vec<String> = d.features.iter().map(usize::to_string).collect();
     let name = format!("{method}_feature_{}.png", ids.join("_"));
+    out.create_dir_all(dir)?;
     out.add(&dir.join(name), &plot(method, individual, d)?)
 }
