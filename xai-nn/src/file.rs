@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use xai_tensor::{write_atomic, Rng, Tensor};
+use xai_tensor::{Rng, Tensor};
 
 /// The JSON document of a model file.
 #[derive(Debug, Serialize, Deserialize)]
@@ -277,7 +277,8 @@ fn to_tensor(path: &Path, key: &str, view: &TensorView) -> Result<Tensor> {
     Ok(Tensor::from_vec(values, view.shape())?)
 }
 
-/// Writes `model` as `json_path` plus `<stem>.safetensors` beside it (f32), each atomically:
+/// Writes `model` as `json_path` plus `<stem>.safetensors` beside it (f32), staged and renamed
+/// together:
 /// version 1 for a chain with one output, version 2 otherwise.
 pub fn save(model: &Graph, json_path: impl AsRef<Path>) -> Result<()> {
     let json_path = json_path.as_ref();
@@ -336,8 +337,12 @@ pub fn save(model: &Graph, json_path: impl AsRef<Path>) -> Result<()> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    write_atomic(&dir.join(weights_name), &blob)?;
-    write_atomic(json_path, &json)?;
+    // Both files staged, then renamed together: a failure before the renames leaves the old
+    // model whole (weights first, so that no JSON names weights that are not there yet).
+    let mut staged = xai_tensor::fs::Staged::new();
+    staged.add(dir.join(weights_name), &blob)?;
+    staged.add(json_path, &json)?;
+    staged.commit()?;
     Ok(())
 }
 

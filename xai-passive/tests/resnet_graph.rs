@@ -56,8 +56,10 @@ fn cases() -> Vec<(&'static str, Params, &'static str)> {
 
 /// LRP-ε in f64 against Zennit's f64 relevance. Batch norm passing relevance unchanged amplifies
 /// it (Σ R / f_c up to 10⁴ on the trained net), so in f32 Zennit itself is 7.5e-5 (relative L2)
-/// from its f64 result and xai 1.3e-4: f32's floor on this net, checked in `check` with that
-/// margin; in f64 the two implementations must agree closely.
+/// from its f64 result, and xai 1.3e-4 with OpenBLAS's Cooperlake kernels, 6.2e-4 with its
+/// Prescott ones (other GEMM rounding): f32's floor on this net depends on the CPU, so `check`
+/// bounds f32 LRP loosely (an algorithmic difference is O(1)); in f64 the two implementations
+/// must agree closely, which is the claim.
 fn lrp_in_f64(weights: &str) {
     let (m, x, t) = fixture(weights);
     let m = m.to_dtype(xai_tensor::DType::F64).unwrap();
@@ -83,7 +85,7 @@ fn check(weights: &str) {
         let a = b.attribute(&m, &x, &t).unwrap().attributions;
         let e = rel_l2(&a, &reference(weights, file));
         eprintln!("{weights}: {method} ({file}): relative L2 {e:.2e}");
-        let tolerance = if file == "lrp_epsilon" { 2e-4 } else { 1e-4 };
+        let tolerance = if file == "lrp_epsilon" { 2e-3 } else { 1e-4 };
         assert!(
             e < tolerance,
             "{weights}: {method} vs {file}: relative L2 {e:e}"
