@@ -269,3 +269,51 @@ fn bad_training_input_is_one_line() {
         "unknown optimizer 'lbfgs'",
     );
 }
+
+#[test]
+fn a_graph_model_trains_saves_as_version_2_and_explains_by_node() {
+    // The MNIST ResNet (model format version 2: residual sums, a projection shortcut, batch
+    // norm) for two epochs; issue 17's benchmark (tools/bench_train_resnet.py) runs 15.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("resnet.json");
+    let s = train(
+        example("mnist_resnet.json").to_str().unwrap(),
+        "mnist",
+        &[
+            "--epochs",
+            "2",
+            "--batch-size",
+            "64",
+            "--lr",
+            "2e-3",
+            "--standardize",
+        ],
+        &out,
+    );
+    assert!(
+        s.test_accuracy > 0.8,
+        "held-out accuracy {}",
+        s.test_accuracy
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("\"version\": 2") && text.contains("\"inputs\""));
+    let input = common::fixture("resnet/mnist").join("input.npy");
+    let map = dir.path().join("cam.npy");
+    let o = xai(&[
+        "explain",
+        "--model",
+        out.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--method",
+        "grad-cam",
+        "--layer",
+        "add_1",
+        "--no-upsample",
+        "--output",
+        map.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cam = xai_tensor::Tensor::read_npy(&map).unwrap();
+    assert_eq!(cam.shape(), &[4, 7, 7]);
+}
