@@ -368,8 +368,13 @@ impl Graph {
     /// Forward pass returning every node's output in node order, each node run in its own
     /// scope (its name tags the recorded ops, for gradient rules).
     pub fn forward_trace_ctx(&self, x: &Var, ctx: &mut Ctx) -> Result<Vec<Var>> {
+        self.trace_normalized(&self.normalized(x)?, ctx)
+    }
+
+    /// Every node's output for the already normalised input `input`.
+    pub(crate) fn trace_normalized(&self, input: &Var, ctx: &mut Ctx) -> Result<Vec<Var>> {
         let all = vec![true; self.nodes.len()];
-        let outs = self.run(&self.normalized(x)?, ctx, None, &all)?;
+        let outs = self.run(input, ctx, None, &all)?;
         Ok(outs.into_iter().flatten().collect())
     }
 

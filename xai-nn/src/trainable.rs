@@ -93,7 +93,7 @@ impl Trainable for Graph {
     }
     fn forward_pass(&self, x: &Var, ctx: &mut Ctx) -> Result<ForwardPass> {
         let input = self.normalized(x)?;
-        let outs = self.forward_trace_ctx(x, ctx)?;
+        let outs = self.trace_normalized(&input, ctx)?;
         Ok(ForwardPass {
             input,
             nodes: self

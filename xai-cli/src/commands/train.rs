@@ -115,7 +115,6 @@ pub fn run(a: &Args) -> CliResult {
         groups: Vec::new(),
     };
     cfg.validate()?;
-    super::check_model_files(&a.model)?;
     let mut model = file::load_or_init(&a.model, a.seed)?;
     let data = load_data(&model, &a.data, a.input_shape.as_deref())?;
     let (train_set, test_set) = data.stratified_split(a.test_fraction, a.seed)?;

@@ -51,6 +51,19 @@ impl Geometry {
     }
 }
 
+/// The `[H, W]` of a `[C, H, W]` input with `channels` channels, or why it is not one.
+fn image_size(input: &[usize], channels: usize) -> Result<[usize; 2], String> {
+    match input {
+        [c, h, w] if *c == channels => Ok([*h, *w]),
+        [_, _, _] => Err(format!(
+            "expects {channels} input channels but receives shape {input:?}"
+        )),
+        _ => Err(format!(
+            "expects a [C, H, W] input but receives shape {input:?}"
+        )),
+    }
+}
+
 impl Conv2d {
     pub(crate) fn build(f: &Fields, weights: &mut WeightFn) -> crate::Result<Self> {
         let g = Geometry::read(f)?;
@@ -78,20 +91,10 @@ impl Module for Conv2d {
     fn out_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
         let input = inputs[0];
         let w = self.weight.shape();
-        let [c, h, wd] = input else {
-            return Err(format!(
-                "expects a [C, H, W] input but receives shape {input:?}"
-            ));
-        };
-        if *c != w[1] {
-            return Err(format!(
-                "expects {} input channels but receives shape {input:?}",
-                w[1]
-            ));
-        }
+        let [h, wd] = image_size(input, w[1])?;
         match (
-            self.params.out_size(0, *h, w[2]),
-            self.params.out_size(1, *wd, w[3]),
+            self.params.out_size(0, h, w[2]),
+            self.params.out_size(1, wd, w[3]),
         ) {
             (Some(oh), Some(ow)) => Ok(vec![w[0], oh, ow]),
             _ => Err(format!(
@@ -177,26 +180,15 @@ impl Module for ConvTranspose2d {
         inputs[0].conv_transpose2d(&self.weight, self.bias.as_ref(), self.params)
     }
     fn out_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
-        let input = inputs[0];
         let w = self.weight.shape();
-        let [c, h, wd] = input else {
-            return Err(format!(
-                "expects a [C, H, W] input but receives shape {input:?}"
-            ));
-        };
-        if *c != w[0] {
-            return Err(format!(
-                "expects {} input channels but receives shape {input:?}",
-                w[0]
-            ));
-        }
+        let [h, wd] = image_size(inputs[0], w[0])?;
         let oh = self
             .params
-            .out_size(0, *h, w[2])
+            .out_size(0, h, w[2])
             .map_err(|e| e.to_string())?;
         let ow = self
             .params
-            .out_size(1, *wd, w[3])
+            .out_size(1, wd, w[3])
             .map_err(|e| e.to_string())?;
         Ok(vec![w[1], oh, ow])
     }
