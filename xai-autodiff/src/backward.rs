@@ -55,6 +55,9 @@ pub fn default_backward(ctx: &RuleCtx) -> Result<Vec<Option<Var>>> {
         Op::Log => one(&|| g.div(a)),
         Op::Sqrt => one(&|| g.div(out)?.mul_scalar(0.5)),
         Op::Abs => one(&|| g.mul(&mask(a.value().sign()?))),
+        Op::Relu if !crate::mode::is_grad_enabled() => {
+            one(&|| Ok(Var::constant(g.value().gate_positive(a.value())?)))
+        }
         Op::Relu => one(&|| g.mul(&mask(a.value().step()?))),
         Op::LeakyRelu(s) => one(&|| {
             let pos = a.value().step()?;
@@ -153,6 +156,7 @@ pub fn default_backward(ctx: &RuleCtx) -> Result<Vec<Option<Var>>> {
             one(&|| g.avg_pool_bins_backward(bins, [a.shape()[2], a.shape()[3]]))
         }
         Op::AvgPool2dBackward { bins, .. } => one(&|| g.avg_pool_bins(bins)),
+        Op::BatchNorm { eps, mean, invstd } => batch_norm_backward(ctx, *eps, mean, invstd),
         Op::Softmax(axis) => one(&|| out.mul(&g.sub(&g.mul(out)?.sum(&[*axis], true)?)?)),
         Op::LogSoftmax(axis) => one(&|| g.sub(&out.exp()?.mul(&g.sum(&[*axis], true)?)?)),
         Op::Reshape => one(&|| g.reshape(a.shape())),
@@ -200,4 +204,73 @@ fn crop_plane(v: Var, shape: &[usize]) -> Result<Var> {
         }
     }
     Ok(v)
+}
+
+/// Batch normalisation's gradient (Ioffe & Szegedy 2015, §3): with x̂ = (x − μ)/σ and M
+/// values per channel, `∂β = Σ g`, `∂γ = Σ g x̂`, `∂x = γ/σ · (g − ∂β/M − x̂ ∂γ/M)`. Recording
+/// off, two fused passes; recording on (a gradient to differentiate again), the same formula
+/// in ordinary ops with μ and σ recomputed from x, so that it is differentiable in x too.
+fn batch_norm_backward(
+    ctx: &RuleCtx,
+    eps: f64,
+    mean: &xai_tensor::Tensor,
+    invstd: &xai_tensor::Tensor,
+) -> Result<Vec<Option<Var>>> {
+    let (x, gamma, g, need) = (&ctx.inputs[0], &ctx.inputs[1], ctx.grad, ctx.needs);
+    let axes: Vec<usize> = [0].into_iter().chain(2..x.shape().len()).collect();
+    let c = x.shape()[1];
+    let m = (x.value().numel() / c.max(1)).max(1) as f64;
+    let mut cs = vec![1; x.shape().len()];
+    cs[1] = c;
+    let needs = |i: usize| need.get(i).copied().unwrap_or(false);
+    if crate::mode::is_grad_enabled() {
+        let mu = x.mean(&axes, true)?;
+        let centered = x.sub(&mu)?;
+        let inv = centered
+            .square()?
+            .mean(&axes, true)?
+            .add_scalar(eps)?
+            .sqrt()?
+            .recip()?;
+        let xhat = centered.mul(&inv)?;
+        let dbeta = g.sum(&axes, false)?;
+        let dgamma = g.mul(&xhat)?.sum(&axes, false)?;
+        let dx = if needs(0) {
+            let mean_g = dbeta.reshape(&cs)?.mul_scalar(1.0 / m)?;
+            let mean_gx = dgamma.reshape(&cs)?.mul_scalar(1.0 / m)?;
+            Some(
+                g.sub(&mean_g)?
+                    .sub(&xhat.mul(&mean_gx)?)?
+                    .mul(&inv)?
+                    .mul(&gamma.reshape(&cs)?)?,
+            )
+        } else {
+            None
+        };
+        return Ok(vec![
+            dx,
+            needs(1).then_some(dgamma),
+            needs(2).then_some(dbeta),
+        ]);
+    }
+    let (sg, sgx) = g.value().channel_sums(x.value())?;
+    // Σ g x̂ = (Σ g x − μ Σ g)/σ.
+    let dgamma = sgx.sub(&mean.mul(&sg)?)?.mul(invstd)?;
+    let dx = if needs(0) {
+        // ∂x = p·g + q·(x − μ) + r with p = γ/σ, q = −p ∂γ/(σ M), r = −p ∂β/M.
+        let p = gamma.value().mul(invstd)?;
+        let q = p.mul(&dgamma)?.mul(invstd)?.mul_scalar(-1.0 / m)?;
+        let r = p.mul(&sg)?.mul_scalar(-1.0 / m)?;
+        let dx = g
+            .value()
+            .channel_affine(&p, &r, Some((x.value(), mean, &q)))?;
+        Some(Var::constant(dx))
+    } else {
+        None
+    };
+    Ok(vec![
+        dx,
+        needs(1).then(|| Var::constant(dgamma)),
+        needs(2).then(|| Var::constant(sg)),
+    ])
 }

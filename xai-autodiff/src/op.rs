@@ -88,6 +88,14 @@ pub enum Op {
         bins: Arc<PoolBins>,
         in_hw: [usize; 2],
     },
+    /// Batch normalisation with the batch's statistics (training mode): inputs (x `[N, C,
+    /// ...]`, γ `[C]`, β `[C]`); `mean` and `invstd = 1/√(σ² + ε)` are the batch's per-channel
+    /// statistics, saved for the backward pass.
+    BatchNorm {
+        eps: f64,
+        mean: Tensor,
+        invstd: Tensor,
+    },
     Softmax(usize),
     LogSoftmax(usize),
     Reshape,
@@ -154,6 +162,7 @@ impl Op {
             Op::BroadcastTo => "broadcast_to",
             Op::Matmul => "matmul",
             Op::Linear => "linear",
+            Op::BatchNorm { .. } => "batch_norm",
             Op::Conv2d(_) => "conv2d",
             Op::Conv2dInputGrad { .. } => "conv2d_input_grad",
             Op::Conv2dWeightGrad { .. } => "conv2d_weight_grad",

@@ -177,9 +177,11 @@ impl Var {
 
     /// 2-D convolution with optional bias `[O]`: one op (see [`linear`](Self::linear)).
     pub fn conv2d(&self, weight: &Var, bias: Option<&Var>, p: Conv2dParams) -> Result<Var> {
-        let v = self.value().conv2d(weight.value(), p)?;
+        let v = self
+            .value()
+            .conv2d_biased(weight.value(), bias.map(|b| b.value()), p)?;
         let mut inputs = vec![self.clone(), weight.clone()];
-        let v = add_channel_bias("conv2d", v, bias, &mut inputs)?;
+        inputs.extend(bias.cloned());
         Ok(Var::from_op(v, Op::Conv2d(p), inputs))
     }
 
@@ -222,6 +224,47 @@ impl Var {
             Op::Conv2dWeightGrad { p, k_hw },
             vec![self.clone(), grad.clone()],
         ))
+    }
+
+    /// Batch normalisation with the batch's own statistics (training mode; Ioffe & Szegedy
+    /// 2015): per channel c (axis 1 of `[N, C, ...]`), `y = γ_c (x − μ_c)/√(σ²_c + ε) + β_c`
+    /// with μ and the biased σ² taken over every axis but 1. One op: the forward pass is two
+    /// passes over x ([`Tensor::channel_moments`], [`Tensor::channel_affine`]), the backward
+    /// two more; its gradient stays differentiable (`create_graph`), composed of ordinary ops
+    /// then. Returns y with the batch's mean and biased variance `[C]` (for running
+    /// statistics).
+    pub fn batch_norm_train(
+        &self,
+        gamma: &Var,
+        beta: &Var,
+        eps: f64,
+    ) -> Result<(Var, Tensor, Tensor)> {
+        let c = match self.shape() {
+            [_, c, ..] => *c,
+            s => bail!("batch_norm", "expects an [N, C, ...] input, got {s:?}"),
+        };
+        if gamma.shape() != [c] || beta.shape() != [c] {
+            bail!(
+                "batch_norm",
+                "γ {:?} and β {:?} must be [{c}] for {:?}",
+                gamma.shape(),
+                beta.shape(),
+                self.shape()
+            );
+        }
+        let x = self.value();
+        let (mean, var) = x.channel_moments()?;
+        let invstd = var.add_scalar(eps)?.sqrt()?.recip()?;
+        let scale = gamma.value().mul(&invstd)?;
+        let shift = beta.value().sub(&mean.mul(&scale)?)?;
+        let y = x.channel_affine(&scale, &shift, None)?;
+        let op = Op::BatchNorm {
+            eps,
+            mean: mean.clone(),
+            invstd,
+        };
+        let inputs = vec![self.clone(), gamma.clone(), beta.clone()];
+        Ok((Var::from_op(y, op, inputs), mean, var))
     }
 
     /// Max pooling (no padding, floor mode).

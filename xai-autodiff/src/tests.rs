@@ -36,6 +36,10 @@ op_gradchecks! {
     grad_maximum => [randn(&[2, 5], 1), randn(&[2, 5], 2)] |v| v[0].maximum(&v[1]);
     grad_minimum => [randn(&[2, 5], 1), randn(&[5], 2)] |v| v[0].minimum(&v[1]);
     grad_neg => [randn(&[4], 1)] |v| v[0].neg();
+    grad_batch_norm_train => [randn(&[4, 3, 2, 2], 1), positive(&[3], 2), randn(&[3], 3)]
+        |v| Ok(v[0].batch_norm_train(&v[1], &v[2], 1e-5)?.0);
+    grad_batch_norm_train_1d => [randn(&[5, 2], 1), positive(&[2], 2), randn(&[2], 3)]
+        |v| Ok(v[0].batch_norm_train(&v[1], &v[2], 0.1)?.0);
     grad_exp => [randn(&[4], 1)] |v| v[0].exp();
     grad_log => [positive(&[4], 1)] |v| v[0].log();
     grad_sqrt => [positive(&[4], 1)] |v| v[0].sqrt();
@@ -376,4 +380,57 @@ fn scopes_tag_nodes_for_rules() {
     let y = with_scope(&name, || x.relu().unwrap());
     assert_eq!(y.scope(), Some("layer7"));
     assert_eq!(x.relu().unwrap().scope(), None);
+}
+
+#[test]
+fn batch_norm_is_its_composed_formula_and_twice_differentiable() {
+    // Forward against x̂ γ + β composed of ordinary ops.
+    let (x, gamma, beta) = (
+        randn(&[3, 2, 3, 2], 11),
+        positive(&[2], 12),
+        randn(&[2], 13),
+    );
+    let (y, mean, var) = Var::constant(x.clone())
+        .batch_norm_train(
+            &Var::constant(gamma.clone()),
+            &Var::constant(beta.clone()),
+            1e-3,
+        )
+        .unwrap();
+    let axes = [0, 2, 3];
+    let mu = x.mean(&axes, true).unwrap();
+    let c = x.sub(&mu).unwrap();
+    let v = c.square().unwrap().mean(&axes, true).unwrap();
+    let want = c
+        .div(&v.add_scalar(1e-3).unwrap().sqrt().unwrap())
+        .unwrap()
+        .mul(&gamma.reshape(&[1, 2, 1, 1]).unwrap())
+        .unwrap()
+        .add(&beta.reshape(&[1, 2, 1, 1]).unwrap())
+        .unwrap();
+    let (a, b) = (y.value().to_vec_f64().unwrap(), want.to_vec_f64().unwrap());
+    assert!(a.iter().zip(&b).all(|(p, q)| (p - q).abs() < 1e-12));
+    assert_eq!(mean.shape(), [2]);
+    let vb = v.to_vec_f64().unwrap();
+    assert!(var
+        .to_vec_f64()
+        .unwrap()
+        .iter()
+        .zip(&vb)
+        .all(|(p, q)| (p - q).abs() < 1e-12));
+    // Second order (the gradient composed of ops when recording): an input-gradient penalty.
+    let r = gradgradcheck(
+        |v| v[0].batch_norm_train(&v[1], &v[2], 1e-2)?.0.tanh(),
+        &[
+            randn(&[3, 2, 2, 2], 14),
+            positive(&[2], 15),
+            randn(&[2], 16),
+        ],
+        1e-4,
+        1e-6,
+    );
+    r.unwrap_or_else(|e| panic!("{e}"));
+    assert!(Var::constant(x)
+        .batch_norm_train(&Var::constant(randn(&[3], 1)), &Var::constant(beta), 1e-3)
+        .is_err());
 }

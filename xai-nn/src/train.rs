@@ -185,9 +185,23 @@ pub struct Progress {
     pub batches: usize,
 }
 
-/// Accuracy and mean cross-entropy of `model`'s output on `data` (inference mode).
+/// Rows per forward pass of [`evaluate`]: a fixed count, so the figures never depend on the
+/// data size, and the activations of a whole data set never sit in memory at once.
+pub const EVAL_ROWS: usize = 256;
+
+/// Accuracy and mean cross-entropy of `model`'s output on `data` (inference mode), in
+/// batches of [`EVAL_ROWS`].
 pub fn evaluate(model: &dyn Forward, data: &Dataset) -> Result<(f64, f64)> {
-    let logits = model.predict(&data.x)?;
+    let n = data.len();
+    let parts = (0..n)
+        .step_by(EVAL_ROWS)
+        .map(|s| model.predict(&data.x.narrow(0, s, EVAL_ROWS.min(n - s))?))
+        .collect::<Result<Vec<_>>>()?;
+    let logits = match parts.len() {
+        0 => model.predict(&data.x)?,
+        1 => parts.into_iter().next().expect("one part"),
+        _ => Tensor::cat(&parts, 0)?,
+    };
     let pred = logits.argmax(1)?;
     let correct = pred.iter().zip(&data.y).filter(|(p, y)| p == y).count();
     let loss = no_grad(|| cross_entropy(&Var::constant(logits), &data.y, 0.0))?
@@ -243,7 +257,7 @@ pub fn train(
     model: &mut dyn Trainable,
     data: &Dataset,
     cfg: &TrainConfig,
-    on_progress: &mut dyn FnMut(Progress),
+    on_progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Vec<EpochReport>> {
     let mut ce = CrossEntropy {
         head: None,
@@ -264,9 +278,17 @@ pub fn train_with(
     data: &Dataset,
     cfg: &TrainConfig,
     objective: &mut dyn Objective,
-    on_progress: &mut dyn FnMut(Progress),
+    on_progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Vec<EpochReport>> {
-    enable_grad(|| train_recorded(model, data, cfg, objective, on_progress))
+    // On a pool thread: each parallel kernel then splits work with its caller, instead of
+    // waking the pool and parking the caller once per op.
+    let mut result = None;
+    rayon::scope(|_| {
+        result = Some(enable_grad(|| {
+            train_recorded(model, data, cfg, objective, on_progress)
+        }))
+    });
+    result.expect("the scope ran the training")
 }
 
 fn train_recorded(
@@ -274,7 +296,7 @@ fn train_recorded(
     data: &Dataset,
     cfg: &TrainConfig,
     objective: &mut dyn Objective,
-    on_progress: &mut dyn FnMut(Progress),
+    on_progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Vec<EpochReport>> {
     cfg.validate()?;
     if data.example_shape() != model.input_shape() {

@@ -31,6 +31,7 @@
 extern crate blas_src;
 
 pub mod backend;
+mod channel;
 pub mod cpu;
 pub mod cuda;
 mod device;

@@ -229,6 +229,29 @@ impl Tensor {
         self.with_storage(m.0.storage.where_cond(&t.0.storage, &f.0.storage)?, &s)
     }
 
+    /// `self` where `x > 0`, else 0, for `x` of `self`'s shape: ReLU's gradient
+    /// (`threshold_backward` in PyTorch) in one pass; 0 where x is NaN.
+    pub fn gate_positive(&self, x: &Tensor) -> Result<Self> {
+        if x.shape() != self.shape() {
+            bail!(
+                "gate_positive",
+                "shapes {:?} and {:?} differ",
+                self.shape(),
+                x.shape()
+            );
+        }
+        let v = match (self.storage(), x.storage()) {
+            (Storage::Cpu(CpuStorage::F32(g)), Storage::Cpu(CpuStorage::F32(x))) => {
+                CpuStorage::F32(crate::cpu::elementwise::gate_positive(g, x))
+            }
+            (Storage::Cpu(CpuStorage::F64(g)), Storage::Cpu(CpuStorage::F64(x))) => {
+                CpuStorage::F64(crate::cpu::elementwise::gate_positive(g, x))
+            }
+            _ => return self.mul(&x.step()?),
+        };
+        self.with_storage(Storage::Cpu(v), self.shape())
+    }
+
     // ---- reductions --------------------------------------------------------------------
 
     fn reduce(&self, op: ReduceOp, axes: &[usize], keepdim: bool) -> Result<Self> {
@@ -607,6 +630,17 @@ impl Tensor {
     /// 2-D cross-correlation (PyTorch's conv2d, no bias): `self: [N, C, H, W]`,
     /// `weight: [O, C, kh, kw]` → `[N, O, Ho, Wo]`, `Ho = ⌊(H + 2p − d(kh − 1) − 1)/s⌋ + 1`.
     pub fn conv2d(&self, weight: &Tensor, p: Conv2dParams) -> Result<Self> {
+        self.conv2d_biased(weight, None, p)
+    }
+
+    /// [`conv2d`](Self::conv2d) plus a per-channel `bias: [O]`; on the CPU the bias is added
+    /// as the product is written (no second pass).
+    pub fn conv2d_biased(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        p: Conv2dParams,
+    ) -> Result<Self> {
         let x = self.dims4("conv2d")?;
         let w = weight.dims4("conv2d")?;
         if x[1] != w[1] {
@@ -629,11 +663,58 @@ impl Tensor {
                 x[3]
             ),
         };
+        if let Some(b) = bias {
+            if b.shape() != [w[0]] {
+                bail!(
+                    "conv2d",
+                    "bias of shape {:?} for {} output channels",
+                    b.shape(),
+                    w[0]
+                );
+            }
+        }
+        let out = [x[0], w[0], oh, ow];
+        let direct = match (self.storage(), weight.storage(), bias.map(|b| b.storage())) {
+            (
+                Storage::Cpu(CpuStorage::F32(a)),
+                Storage::Cpu(CpuStorage::F32(k)),
+                Some(Storage::Cpu(CpuStorage::F32(b))),
+            ) => Some(CpuStorage::F32(crate::cpu::conv::conv2d(
+                a,
+                x,
+                k,
+                w,
+                p,
+                [oh, ow],
+                Some(b),
+            ))),
+            (
+                Storage::Cpu(CpuStorage::F64(a)),
+                Storage::Cpu(CpuStorage::F64(k)),
+                Some(Storage::Cpu(CpuStorage::F64(b))),
+            ) => Some(CpuStorage::F64(crate::cpu::conv::conv2d(
+                a,
+                x,
+                k,
+                w,
+                p,
+                [oh, ow],
+                Some(b),
+            ))),
+            _ => None,
+        };
+        if let Some(v) = direct {
+            return self.with_storage(Storage::Cpu(v), &out);
+        }
         let s = self
             .0
             .storage
             .conv2d(x, &weight.0.storage, w, p, [oh, ow])?;
-        self.with_storage(s, &[x[0], w[0], oh, ow])
+        let y = self.with_storage(s, &out)?;
+        match bias {
+            Some(b) => y.add(&b.reshape(&[1, w[0], 1, 1])?),
+            None => Ok(y),
+        }
     }
 
     /// Gradient of [`conv2d`](Self::conv2d) with respect to its input, for upstream `self`

@@ -61,19 +61,15 @@ impl Module for BatchNorm {
     }
     fn forward(&self, inputs: &[Var], ctx: &mut super::Ctx) -> xai_tensor::Result<Var> {
         let x = &inputs[0];
+        if ctx.training {
+            // One op on the tape (its statistics and gradient fused), not nine.
+            return Ok(x.batch_norm_train(&self.weight, &self.bias, self.eps)?.0);
+        }
         let bs = self.bshape();
         let gamma = self.weight.reshape(&bs)?;
         let beta = self.bias.reshape(&bs)?;
-        let axes: &[usize] = if self.spatial { &[0, 2, 3] } else { &[0] };
-        let (centered, var) = if ctx.training {
-            let mean = x.mean(axes, true)?;
-            let c = x.sub(&mean)?;
-            let var = c.square()?.mean(axes, true)?;
-            (c, var)
-        } else {
-            let c = x.sub(&Var::constant(self.running_mean.reshape(&bs)?))?;
-            (c, Var::constant(self.running_var.reshape(&bs)?))
-        };
+        let centered = x.sub(&Var::constant(self.running_mean.reshape(&bs)?))?;
+        let var = Var::constant(self.running_var.reshape(&bs)?);
         centered
             .div(&var.add_scalar(self.eps)?.sqrt()?)?
             .mul(&gamma)?
@@ -110,19 +106,14 @@ impl Module for BatchNorm {
     /// PyTorch's update with momentum 0.1: r ← 0.9·r + 0.1·batch statistic, the variance
     /// unbiased (n/(n − 1)).
     fn update_running_stats(&mut self, input: &Tensor) -> xai_tensor::Result<()> {
-        let axes: &[usize] = if self.spatial { &[0, 2, 3] } else { &[0] };
         let n = input.numel() / self.features().max(1);
-        let mean = input.mean(axes, true)?;
-        let var = input
-            .sub(&mean)?
-            .square()?
-            .sum(axes, false)?
-            .mul_scalar(1.0 / (n.max(2) - 1) as f64)?;
+        let (mean, biased) = input.channel_moments()?;
+        let var = biased.mul_scalar(n as f64 / (n.max(2) - 1) as f64)?;
         let m = MOMENTUM;
         self.running_mean = self
             .running_mean
             .mul_scalar(1.0 - m)?
-            .add(&mean.reshape(&[self.features()])?.mul_scalar(m)?)?;
+            .add(&mean.mul_scalar(m)?)?;
         self.running_var = self
             .running_var
             .mul_scalar(1.0 - m)?

@@ -6,9 +6,6 @@ use crate::backend::{Conv2dParams, Pool2dParams, PoolBins};
 use crate::Elem;
 use rayon::prelude::*;
 
-/// Images per partial sum of the weight gradient: fixed, so the sum order never depends on threads.
-const IMAGES_PER_PARTIAL: usize = 8;
-
 /// Geometry shared by im2col and col2im.
 struct Geom {
     c: usize,
@@ -65,14 +62,13 @@ impl Geom {
         }
     }
 
-    /// Writes the patch matrix `[c·kh·kw, oh·ow]` of one image into `col` (resized as needed).
-    fn im2col_into<T: Elem>(&self, x: &[T], col: &mut Vec<T>) {
-        let n = self.oh * self.ow;
-        col.clear();
-        col.resize(self.c * self.kh * self.kw * n, T::zero());
+    /// Writes one image's patch matrix `[c·kh·kw, oh·ow]` into columns `at..at + oh·ow` of
+    /// `col` (rows `ld` long). Entries a padded window reads outside the image are left as
+    /// they are: the caller zeroes `col` first when [`Geom::pads`].
+    fn im2col_at<T: Elem>(&self, x: &[T], col: &mut [T], ld: usize, at: usize) {
         let sw = self.p.stride[1];
         self.for_each_run(|r, q, off, cnt| {
-            let dst = &mut col[r * n + q..r * n + q + cnt];
+            let dst = &mut col[r * ld + at + q..r * ld + at + q + cnt];
             if sw == 1 {
                 dst.copy_from_slice(&x[off..off + cnt]);
             } else {
@@ -83,17 +79,18 @@ impl Geom {
         });
     }
 
-    fn im2col<T: Elem>(&self, x: &[T]) -> Vec<T> {
-        let mut col = Vec::new();
-        self.im2col_into(x, &mut col);
-        col
+    /// Whether some window reads outside the image (padding): then not every patch entry is
+    /// written by [`Geom::im2col_at`].
+    fn pads(&self) -> bool {
+        self.p.padding != [0, 0]
     }
 
-    fn col2im<T: Elem>(&self, col: &[T], dx: &mut [T]) {
-        let n = self.oh * self.ow;
+    /// Adds columns `at..at + oh·ow` of `col` (rows `ld` long) back onto one image: the
+    /// adjoint of [`Geom::im2col_at`].
+    fn col2im_at<T: Elem>(&self, col: &[T], ld: usize, at: usize, dx: &mut [T]) {
         let sw = self.p.stride[1];
         self.for_each_run(|r, q, off, cnt| {
-            let src = &col[r * n + q..r * n + q + cnt];
+            let src = &col[r * ld + at + q..r * ld + at + q + cnt];
             if sw == 1 {
                 for (d, &v) in dx[off..off + cnt].iter_mut().zip(src) {
                     *d += v;
@@ -105,28 +102,186 @@ impl Geom {
             }
         });
     }
+
+    /// Whether the output is as wide as the input at unit stride and dilation ("same"
+    /// padding, the common 3×3 convolution): then each patch row of an image is its input
+    /// shifted by (i − ph, j − pw), one block copy per row.
+    fn same_width(&self) -> bool {
+        let p = &self.p;
+        p.stride == [1, 1]
+            && p.dilation == [1, 1]
+            && self.ow == self.w
+            && p.padding[0] < self.h
+            && p.padding[1] < self.w
+    }
+
+    /// [`Geom::im2col_at`] for [`Geom::same_width`] geometry, writing every entry (zeros where
+    /// a window reads padding).
+    fn im2col_same_width<T: Elem>(&self, x: &[T], col: &mut [T], ld: usize, at: usize) {
+        let (h, w, oh) = (self.h, self.w, self.oh);
+        let [ph, pw] = self.p.padding;
+        let zero = T::zero();
+        for c in 0..self.c {
+            for i in 0..self.kh {
+                for j in 0..self.kw {
+                    let r = (c * self.kh + i) * self.kw + j;
+                    let dst = &mut col[r * ld + at..r * ld + at + oh * w];
+                    // Output rows oy read input row oy + i − ph, in 0..h for oy in oy0..oy1.
+                    let oy0 = ph.saturating_sub(i).min(oh);
+                    let oy1 = (h + ph).saturating_sub(i).clamp(oy0, oh);
+                    dst[..oy0 * w].fill(zero);
+                    dst[oy1 * w..].fill(zero);
+                    // dst[d] = x[base + d] over the valid rows, base = (c·h + i − ph)·w + j − pw,
+                    // clipped to the image; border columns are zeroed below.
+                    let base = ((c * h + i) * w + j) as isize - (ph * w + pw) as isize;
+                    let lo = ((oy0 * w) as isize).max(-base) as usize;
+                    let hi = ((oy1 * w) as isize)
+                        .min(x.len() as isize - base)
+                        .max(lo as isize) as usize;
+                    let from = (base + lo as isize) as usize;
+                    dst[lo..hi].copy_from_slice(&x[from..from + hi - lo]);
+                    dst[oy0 * w..lo].fill(zero);
+                    dst[hi..oy1 * w].fill(zero);
+                    // Columns whose ix = ox + j − pw falls outside 0..w.
+                    let (left, right) = (pw.saturating_sub(j), (j + w).saturating_sub(pw + w));
+                    if left + right > 0 {
+                        for row in dst[oy0 * w..oy1 * w].chunks_exact_mut(w) {
+                            row[..left.min(w)].fill(zero);
+                            row[w - right.min(w)..].fill(zero);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// [`Geom::col2im_at`] for [`Geom::same_width`] geometry: each patch row added back onto
+    /// its shifted input, one contiguous run per output row (one per row block when the
+    /// window column is centred).
+    fn col2im_same_width<T: Elem>(&self, col: &[T], ld: usize, at: usize, dx: &mut [T]) {
+        let (h, w, oh) = (self.h, self.w, self.oh);
+        let [ph, pw] = self.p.padding;
+        for c in 0..self.c {
+            for i in 0..self.kh {
+                for j in 0..self.kw {
+                    let r = (c * self.kh + i) * self.kw + j;
+                    let src = &col[r * ld + at..r * ld + at + oh * w];
+                    let oy0 = ph.saturating_sub(i).min(oh);
+                    let oy1 = (h + ph).saturating_sub(i).clamp(oy0, oh);
+                    let (left, right) = (pw.saturating_sub(j), (j + w).saturating_sub(pw + w));
+                    // dx[base + d] += src[d] for in-bounds d (see im2col_same_width).
+                    let base = ((c * h + i) * w + j) as isize - (ph * w + pw) as isize;
+                    let add = |dx: &mut [T], d0: usize, d1: usize| {
+                        let from = (base + d0 as isize) as usize;
+                        for (y, &v) in dx[from..from + d1 - d0].iter_mut().zip(&src[d0..d1]) {
+                            *y += v;
+                        }
+                    };
+                    if left + right == 0 {
+                        add(dx, oy0 * w, oy1 * w);
+                    } else {
+                        for oy in oy0..oy1 {
+                            let d = oy * w;
+                            if left + right < w {
+                                add(dx, d + left, d + w - right);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The patch matrix `[c·kh·kw, imgs·oh·ow]` of `imgs` consecutive images of `x`, side by
+    /// side, into `col` (grown as needed, never shrunk); returns it.
+    fn im2col_group<'a, T: Elem>(&self, x: &[T], imgs: usize, col: &'a mut Vec<T>) -> &'a mut [T] {
+        let img = self.c * self.h * self.w;
+        let (pl, k) = (self.oh * self.ow, self.c * self.kh * self.kw);
+        let ld = imgs * pl;
+        if col.len() < k * ld {
+            col.resize(k * ld, T::zero());
+        }
+        let col = &mut col[..k * ld];
+        let same = self.same_width();
+        if self.pads() && !same {
+            col.fill(T::zero());
+        }
+        for j in 0..imgs {
+            let x = &x[j * img..(j + 1) * img];
+            if same {
+                self.im2col_same_width(x, col, ld, j * pl);
+            } else {
+                self.im2col_at(x, col, ld, j * pl);
+            }
+        }
+        col
+    }
 }
 
-/// Like [`for_each_chunk`], with one scratch buffer per worker reused across chunks.
+/// Columns a convolution's products aim at: images are grouped so that each gemm multiplies
+/// by about this many patch columns (one image's plane is small: 14×14 = 196 columns).
+const COLS_PER_GEMM: usize = 1024;
+
+/// Images per gemm for `n` images of `plane` output pixels: fixed by the shape alone, so the
+/// sums never depend on the thread count.
+fn images_per_group(n: usize, plane: usize) -> usize {
+    let groups = (n * plane).div_ceil(COLS_PER_GEMM).clamp(1, n.max(1));
+    n.div_ceil(groups).max(1)
+}
+
+/// `dst[j, r, :] = src[r, j·plane..(j + 1)·plane]` for `imgs` images of `rows` rows: a `[rows,
+/// imgs·plane]` product back to image-major order (or, swapped, the other way).
+fn regroup<T: Elem>(
+    src: &[T],
+    dst: &mut [T],
+    rows: usize,
+    imgs: usize,
+    plane: usize,
+    to_images: bool,
+) {
+    let ld = imgs * plane;
+    for j in 0..imgs {
+        for r in 0..rows {
+            let (a, b) = ((j * rows + r) * plane, r * ld + j * plane);
+            if to_images {
+                dst[a..a + plane].copy_from_slice(&src[b..b + plane]);
+            } else {
+                dst[b..b + plane].copy_from_slice(&src[a..a + plane]);
+            }
+        }
+    }
+}
+
+/// Grows `buf` to at least `n` elements (never shrinking, never clearing) and returns them:
+/// for scratch that is fully overwritten.
+fn scratch<T: Elem>(buf: &mut Vec<T>, n: usize) -> &mut [T] {
+    if buf.len() < n {
+        buf.resize(n, T::zero());
+    }
+    &mut buf[..n]
+}
+
+/// Like [`for_each_chunk`], with two scratch buffers per worker reused across chunks.
 fn for_each_chunk_scratch<T: Elem>(
     data: &mut [T],
     chunk: usize,
     parallel: bool,
-    f: impl Fn(usize, &mut [T], &mut Vec<T>) + Sync + Send,
+    f: impl Fn(usize, &mut [T], &mut (Vec<T>, Vec<T>)) + Sync + Send,
 ) {
     let chunk = chunk.max(1);
     if parallel {
         data.par_chunks_mut(chunk)
             .enumerate()
-            .for_each_init(Vec::new, |buf, (i, c)| f(i, c, buf));
+            .for_each_init(Default::default, |buf, (i, c)| f(i, c, buf));
     } else {
-        let mut buf = Vec::new();
+        let mut buf = Default::default();
         data.chunks_mut(chunk)
             .enumerate()
             .for_each(|(i, c)| f(i, c, &mut buf));
     }
 }
 
+/// Convolution by im2col and one gemm per group of images (`W [o, k] · cols [k, imgs·oh·ow]`).
 pub(crate) fn conv2d<T: Elem>(
     x: &[T],
     [n, c, h, w]: [usize; 4],
@@ -134,6 +289,7 @@ pub(crate) fn conv2d<T: Elem>(
     [o, _, kh, kw]: [usize; 4],
     p: Conv2dParams,
     [oh, ow]: [usize; 2],
+    bias: Option<&[T]>,
 ) -> Vec<T> {
     let g = Geom {
         c,
@@ -145,22 +301,41 @@ pub(crate) fn conv2d<T: Elem>(
         ow,
         p,
     };
-    let k = c * kh * kw;
-    let mut out = vec![T::zero(); n * o * oh * ow];
-    let img = c * h * w;
-    let par = n > 1 && n * o * k * oh * ow >= PAR_WORK;
-    for_each_chunk_scratch(&mut out, o * oh * ow, par, |b, dst, col| {
-        g.im2col_into(&x[b * img..(b + 1) * img], col);
-        gemm(
-            Mat::new(wt, o, k),
-            Mat::new(col, k, oh * ow),
-            T::zero(),
-            dst,
-        );
+    let (k, pl, img) = (c * kh * kw, oh * ow, c * h * w);
+    let mut out = vec![T::zero(); n * o * pl];
+    let gs = images_per_group(n, pl);
+    let par = n > gs && n * o * k * pl >= PAR_WORK;
+    for_each_chunk_scratch(&mut out, gs * o * pl, par, |gi, dst, (col, prod)| {
+        let imgs = dst.len() / (o * pl).max(1);
+        let ld = imgs * pl;
+        let col = g.im2col_group(&x[gi * gs * img..], imgs, col);
+        let a = Mat::new(wt, o, k);
+        if imgs == 1 {
+            let beta = match bias {
+                Some(b) => {
+                    for (row, &v) in dst.chunks_mut(pl.max(1)).zip(b) {
+                        row.fill(v);
+                    }
+                    T::one()
+                }
+                None => T::zero(),
+            };
+            gemm(a, Mat::new(col, k, ld), beta, dst);
+        } else {
+            let prod = scratch(prod, o * ld);
+            gemm(a, Mat::new(col, k, ld), T::zero(), prod);
+            regroup(prod, dst, o, imgs, pl, true);
+            if let Some(b) = bias {
+                for (row, &v) in dst.chunks_mut(pl.max(1)).zip(b.iter().cycle()) {
+                    row.iter_mut().for_each(|y| *y += v);
+                }
+            }
+        }
     });
     out
 }
 
+/// The input gradient: `cols = Wᵀ [k, o] · g [o, imgs·oh·ow]` per group, then col2im.
 pub(crate) fn conv2d_input_grad<T: Elem>(
     gy: &[T],
     [n, o, oh, ow]: [usize; 4],
@@ -179,24 +354,38 @@ pub(crate) fn conv2d_input_grad<T: Elem>(
         ow,
         p,
     };
-    let k = c * kh * kw;
-    let mut dx = vec![T::zero(); n * c * h * w];
-    let plane = o * oh * ow;
-    let par = n > 1 && n * o * k * oh * ow >= PAR_WORK;
-    for_each_chunk_scratch(&mut dx, c * h * w, par, |b, dst, col| {
-        col.clear();
-        col.resize(k * oh * ow, T::zero());
-        gemm(
-            Mat::new(wt, o, k).t(),
-            Mat::new(&gy[b * plane..(b + 1) * plane], o, oh * ow),
-            T::zero(),
-            col,
-        );
-        g.col2im(col, dst);
+    let (k, pl, img) = (c * kh * kw, oh * ow, c * h * w);
+    let mut dx = vec![T::zero(); n * img];
+    let gs = images_per_group(n, pl);
+    let par = n > gs && n * o * k * pl >= PAR_WORK;
+    for_each_chunk_scratch(&mut dx, gs * img, par, |gi, dst, (col, gt)| {
+        let imgs = dst.len() / img.max(1);
+        let ld = imgs * pl;
+        let src = &gy[gi * gs * o * pl..(gi * gs + imgs) * o * pl];
+        let b = if imgs == 1 {
+            src
+        } else {
+            let gt = scratch(gt, o * ld);
+            regroup(src, gt, o, imgs, pl, false);
+            gt
+        };
+        let col = scratch(col, k * ld);
+        gemm(Mat::new(wt, o, k).t(), Mat::new(b, o, ld), T::zero(), col);
+        let same = g.same_width();
+        for j in 0..imgs {
+            let dx = &mut dst[j * img..(j + 1) * img];
+            if same {
+                g.col2im_same_width(col, ld, j * pl, dx);
+            } else {
+                g.col2im_at(col, ld, j * pl, dx);
+            }
+        }
     });
     dx
 }
 
+/// The weight gradient: `Σ_groups g [o, imgs·oh·ow] · colsᵀ`, one partial per group summed
+/// in group order.
 pub(crate) fn conv2d_weight_grad<T: Elem>(
     x: &[T],
     [n, c, h, w]: [usize; 4],
@@ -215,22 +404,38 @@ pub(crate) fn conv2d_weight_grad<T: Elem>(
         ow,
         p,
     };
-    let k = c * kh * kw;
-    let (img, plane) = (c * h * w, o * oh * ow);
-    let partial = |chunk: usize| {
+    let (k, pl, img) = (c * kh * kw, oh * ow, c * h * w);
+    let gs = images_per_group(n, pl);
+    let partial = |(col, gt): &mut (Vec<T>, Vec<T>), gi: usize| {
+        let imgs = gs.min(n - gi * gs);
+        let ld = imgs * pl;
+        let col = g.im2col_group(&x[gi * gs * img..], imgs, col);
+        let src = &gy[gi * gs * o * pl..(gi * gs + imgs) * o * pl];
+        let b = if imgs == 1 {
+            src
+        } else {
+            let gt = scratch(gt, o * ld);
+            regroup(src, gt, o, imgs, pl, false);
+            gt
+        };
         let mut acc = vec![T::zero(); o * k];
-        for b in chunk * IMAGES_PER_PARTIAL..((chunk + 1) * IMAGES_PER_PARTIAL).min(n) {
-            let col = g.im2col(&x[b * img..(b + 1) * img]);
-            let gm = Mat::new(&gy[b * plane..(b + 1) * plane], o, oh * ow);
-            gemm(gm, Mat::new(&col, k, oh * ow).t(), T::one(), &mut acc);
-        }
+        gemm(
+            Mat::new(b, o, ld),
+            Mat::new(col, k, ld).t(),
+            T::zero(),
+            &mut acc,
+        );
         acc
     };
-    let chunks = 0..n.div_ceil(IMAGES_PER_PARTIAL);
-    let partials: Vec<Vec<T>> = if n * o * k * oh * ow >= PAR_WORK {
-        chunks.into_par_iter().map(partial).collect()
+    let groups = 0..n.div_ceil(gs);
+    let partials: Vec<Vec<T>> = if n > gs && n * o * k * pl >= PAR_WORK {
+        groups
+            .into_par_iter()
+            .map_init(Default::default, partial)
+            .collect()
     } else {
-        chunks.map(partial).collect()
+        let mut buf = Default::default();
+        groups.map(|gi| partial(&mut buf, gi)).collect()
     };
     let mut dw = vec![T::zero(); o * k];
     for part in partials {
@@ -255,6 +460,27 @@ pub(crate) fn max_pool2d<T: Elem>(
         for oy in 0..oh {
             let v = &mut v[oy * ow..(oy + 1) * ow];
             let ix = &mut ix[oy * ow..(oy + 1) * ow];
+            if kh == 2 && kw == 2 && sh == 2 && sw == 2 {
+                // 2×2 windows at stride 2, the common case: adjacent pairs of two rows; the
+                // same visiting order and NaN rule as below.
+                let f0 = 2 * oy * w;
+                let (r0, r1) = (&src[f0..f0 + 2 * ow], &src[f0 + w..f0 + w + 2 * ow]);
+                let pairs = r0.chunks_exact(2).zip(r1.chunks_exact(2));
+                for (ox, ((v, ix), (a, b))) in
+                    v.iter_mut().zip(ix.iter_mut()).zip(pairs).enumerate()
+                {
+                    let f = f0 + 2 * ox;
+                    let (mut best, mut at) = (a[0], f);
+                    for (s, o) in [(a[1], f + 1), (b[0], f + w), (b[1], f + w + 1)] {
+                        let take = (s > best) | s.is_nan();
+                        best = if take { s } else { best };
+                        at = if take { o } else { at };
+                    }
+                    *v = best;
+                    *ix = T::from_f64(at as f64);
+                }
+                continue;
+            }
             if kh == 2 && kw == 2 {
                 // The common 2×2 window, unrolled; same visiting order and NaN rule as below.
                 for ox in 0..ow {

@@ -6,13 +6,32 @@ use crate::shape::{broadcast_strides, numel};
 use crate::{Elem, Transcendental};
 use rayon::prelude::*;
 
-/// Maps `f` over `v`, in parallel for large buffers.
+/// Maps `f` over `v`, in parallel blocks for large buffers.
 pub(crate) fn map<T: Elem>(v: &[T], f: impl Fn(T) -> T + Sync + Send) -> Vec<T> {
-    if v.len() >= PAR_MIN {
-        v.par_iter().map(|&x| f(x)).collect()
-    } else {
-        v.iter().map(|&x| f(x)).collect()
-    }
+    super::build(v.len(), |at, out| {
+        let src = &v[at..at + out.len()];
+        for (o, &x) in out.iter_mut().zip(src) {
+            o.write(f(x));
+        }
+    })
+}
+
+/// `f(a[i], b[i])` for equally long `a` and `b`, in parallel blocks for large buffers.
+fn zip<T: Elem>(a: &[T], b: &[T], f: impl Fn(T, T) -> T + Sync + Send) -> Vec<T> {
+    assert_eq!(a.len(), b.len(), "zip of unequal lengths");
+    super::build(a.len(), |at, out| {
+        let n = out.len();
+        let (a, b) = (&a[at..at + n], &b[at..at + n]);
+        for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+            o.write(f(x, y));
+        }
+    })
+}
+
+/// `g` where `x > 0`, else 0 (ReLU's gradient, PyTorch's `threshold_backward`): one pass.
+pub(crate) fn gate_positive<T: Elem>(g: &[T], x: &[T]) -> Vec<T> {
+    let zero = T::zero();
+    zip(g, x, move |g, x| if x > zero { g } else { zero })
 }
 
 /// [`Elem::transcendental`] over `v`, in parallel blocks for large buffers.
@@ -117,14 +136,7 @@ fn zip_broadcast<T: Elem>(
 ) -> Vec<T> {
     let n = numel(out);
     if ls == rs {
-        return if n >= PAR_MIN {
-            a.par_iter()
-                .zip(b.par_iter())
-                .map(|(&x, &y)| f(x, y))
-                .collect()
-        } else {
-            a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect()
-        };
+        return zip(a, b, f);
     }
     if b.len() == 1 {
         let y = b[0];

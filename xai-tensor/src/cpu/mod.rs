@@ -1,8 +1,9 @@
 //! The CPU backend: contiguous row-major buffers and hand-written kernels, generic over
 //! [`Elem`]; gemm through BLAS, rayon across rows, images and batches.
 
-mod conv;
-mod elementwise;
+pub(crate) mod channel;
+pub(crate) mod conv;
+pub(crate) mod elementwise;
 mod layout;
 mod matmul;
 mod reduce;
@@ -58,6 +59,33 @@ pub(crate) fn tune_allocator() {
             mallopt(M_TOP_PAD, 64 << 20);
         }
     }
+}
+
+/// Elements per parallel task of an elementwise kernel.
+pub(crate) const ELEMS_PER_TASK: usize = 1 << 15;
+
+/// A vector of `n` elements written by `fill(offset, chunk)` over pieces of [`ELEMS_PER_TASK`]
+/// (in parallel from [`PAR_MIN`] elements), without zeroing it first. `fill` must write every
+/// element of the chunk it is given: the callers zip it with an input slice of the chunk's
+/// own length.
+pub(crate) fn build<T: Elem>(
+    n: usize,
+    fill: impl Fn(usize, &mut [std::mem::MaybeUninit<T>]) + Sync + Send,
+) -> Vec<T> {
+    use rayon::prelude::*;
+    let mut out = Vec::with_capacity(n);
+    let spare = &mut out.spare_capacity_mut()[..n];
+    if n >= PAR_MIN {
+        spare
+            .par_chunks_mut(ELEMS_PER_TASK)
+            .enumerate()
+            .for_each(|(i, c)| fill(i * ELEMS_PER_TASK, c));
+    } else {
+        fill(0, spare);
+    }
+    // SAFETY: `fill` wrote all n elements (each call writes its whole chunk, see above).
+    unsafe { out.set_len(n) };
+    out
 }
 
 /// Runs `f(index, chunk)` over `chunk`-sized pieces of `data`, in parallel when `parallel`.
@@ -348,7 +376,7 @@ impl BackendStorage for CpuStorage {
         o: [usize; 2],
     ) -> Result<Self> {
         Ok(map2!("conv2d", self, w, |a, b| conv::conv2d(
-            a, x, b, wd, p, o
+            a, x, b, wd, p, o, None
         )))
     }
 

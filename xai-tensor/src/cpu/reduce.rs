@@ -9,6 +9,14 @@ use rayon::prelude::*;
 /// not already trailing), then each contiguous group is folded in order: deterministic.
 pub(crate) fn reduce<T: Elem>(v: &[T], op: ReduceOp, shape: &[usize], axes: &[usize]) -> Vec<T> {
     let rank = shape.len();
+    if matches!(op, ReduceOp::Sum) && rank >= 3 && axes.len() == rank - 1 && !axes.contains(&1) {
+        // Every axis but the channel axis 1: strided row sums, no permuted copy.
+        let dims = [shape[0], shape[1], shape[2..].iter().product()];
+        return super::channel::sum(v, dims)
+            .into_iter()
+            .map(T::from_f64)
+            .collect();
+    }
     let keep: Vec<usize> = (0..rank).filter(|d| !axes.contains(d)).collect();
     let group: usize = axes.iter().map(|&a| shape[a]).product();
     let trailing = axes

@@ -2,7 +2,11 @@
 
 use super::*;
 
-for_both_dtypes!(conv2d_and_gradients, conv2d_errors);
+for_both_dtypes!(
+    conv2d_and_gradients,
+    conv2d_errors,
+    conv2d_bias_is_added_per_channel
+);
 
 fn conv_out(x: [usize; 4], w: [usize; 4], p: Conv2dParams) -> [usize; 4] {
     let o = |a: usize| {
@@ -59,6 +63,21 @@ fn conv_cases() -> Vec<([usize; 4], [usize; 4], Conv2dParams)> {
         ([1, 2, 4, 3], [2, 2, 4, 3], params([5, 4], [3, 2], [2, 2])),
         // 17 images: three chunked partial sums in the weight gradient.
         ([17, 2, 5, 6], [3, 2, 2, 3], params([1, 2], [1, 1], [1, 1])),
+        // "Same"-width windows (one block copy per patch row): odd heights and paddings.
+        ([3, 2, 5, 7], [2, 2, 5, 3], params([1, 1], [1, 1], [1, 1])),
+        ([2, 3, 4, 6], [2, 3, 3, 5], params([1, 1], [2, 2], [1, 1])),
+        ([2, 1, 3, 1], [1, 1, 3, 1], params([1, 1], [2, 0], [1, 1])),
+        // Several gemm groups (7 images each, the last 5), padded and unpadded.
+        (
+            [40, 2, 12, 12],
+            [3, 2, 3, 3],
+            params([1, 1], [1, 1], [1, 1]),
+        ),
+        (
+            [48, 3, 12, 12],
+            [2, 3, 1, 1],
+            params([2, 2], [0, 0], [1, 1]),
+        ),
     ]
 }
 
@@ -166,4 +185,29 @@ fn conv2d_errors(dt: DType) {
     assert!(z(&[2, 2, 6, 6]).conv2d_weight_grad(&g, p0, [2, 2]).is_err());
     assert!(z(&[1, 2, 6, 6]).conv2d_weight_grad(&g, p0, [3, 2]).is_err());
     assert!(z(&[1, 2, 6, 6]).conv2d_weight_grad(&g, p0, [7, 7]).is_err());
+}
+
+fn conv2d_bias_is_added_per_channel(dt: DType) {
+    let mut rng = Rng::new(23);
+    for (xs, ws, p) in conv_cases() {
+        let (x, _) = normal(&mut rng, &xs, dt);
+        let (w, _) = normal(&mut rng, &ws, dt);
+        let (b, _) = normal(&mut rng, &[ws[0]], dt);
+        let want = x
+            .conv2d(&w, p)
+            .unwrap()
+            .add(&b.reshape(&[1, ws[0], 1, 1]).unwrap())
+            .unwrap();
+        let got = x.conv2d_biased(&w, Some(&b), p).unwrap();
+        assert_eq!(got.shape(), want.shape());
+        for (g, e) in vals(&got).iter().zip(vals(&want)) {
+            assert!(
+                (g - e).abs() <= 1e-5 * (1.0 + e.abs()),
+                "{xs:?}: {g} vs {e}"
+            );
+        }
+        assert!(x
+            .conv2d_biased(&w, Some(&b.reshape(&[1, ws[0]]).unwrap()), p)
+            .is_err());
+    }
 }
