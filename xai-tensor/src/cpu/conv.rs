@@ -145,9 +145,14 @@ impl Geom {
                     // Columns whose ix = ox + j − pw falls outside 0..w.
                     let (left, right) = (pw.saturating_sub(j), (j + w).saturating_sub(pw + w));
                     if left + right > 0 {
+                        // Element by element: one or two per row, too few for a memset call.
                         for row in dst[oy0 * w..oy1 * w].chunks_exact_mut(w) {
-                            row[..left.min(w)].fill(zero);
-                            row[w - right.min(w)..].fill(zero);
+                            for v in &mut row[..left.min(w)] {
+                                *v = zero;
+                            }
+                            for v in &mut row[w - right.min(w)..] {
+                                *v = zero;
+                            }
                         }
                     }
                 }

@@ -29,7 +29,7 @@ pub enum CpuStorage {
 }
 
 /// Below this many elements a kernel runs on one thread.
-pub(crate) const PAR_MIN: usize = 1 << 17;
+pub(crate) const PAR_MIN: usize = 1 << 15;
 
 /// Below this many multiply-adds a convolution, pooling or batched product runs on the calling
 /// thread: handing small work to the rayon pool costs more (wake-ups, latches) than it saves.
@@ -195,15 +195,20 @@ impl CpuStorage {
                 crate::bail!(op, "index {x} is not a non-negative integer")
             }
         };
-        // Fast path: exact small integers (the common case) convert directly.
+        // Fast path: exact small integers (the common case) convert directly, in one
+        // branch-free pass.
         fn direct<T: Elem>(v: &[T]) -> Option<Vec<usize>> {
-            v.iter()
+            let mut exact = true;
+            let out = v
+                .iter()
                 .map(|&x| {
                     let f = Elem::to_f64(x);
                     let u = f as usize;
-                    (u as f64 == f && u < (1 << 52)).then_some(u)
+                    exact &= (u as f64 == f) & (u < (1 << 52));
+                    u
                 })
-                .collect()
+                .collect();
+            exact.then_some(out)
         }
         let fast = match self {
             CpuStorage::F32(v) => direct(v),
