@@ -139,6 +139,8 @@ def layer_spec(
         tensors[f"{name}.weight"] = _f32(m.weight)
         if m.bias is not None:
             tensors[f"{name}.bias"] = _f32(m.bias)
+        else:
+            spec["bias"] = False  # a missing bias tensor is an error otherwise
 
     elif type(m) is nn.Conv2d:
         if not _is_one(m.dilation):
@@ -176,6 +178,8 @@ def layer_spec(
         tensors[f"{name}.weight"] = _f32(m.weight)
         if m.bias is not None:
             tensors[f"{name}.bias"] = _f32(m.bias)
+        else:
+            spec["bias"] = False  # a missing bias tensor is an error otherwise
 
     elif type(m) is nn.ConvTranspose2d:
         if m.groups != 1 or m.padding_mode != "zeros":
@@ -193,6 +197,8 @@ def layer_spec(
         tensors[f"{name}.weight"] = _f32(m.weight)
         if m.bias is not None:
             tensors[f"{name}.bias"] = _f32(m.bias)
+        else:
+            spec["bias"] = False  # a missing bias tensor is an error otherwise
 
     elif type(m) is nn.Upsample:
         spec.update(_upsample_spec(name, m.size, m.scale_factor, m.mode, m.align_corners))

@@ -58,7 +58,10 @@ pub fn default_backward(ctx: &RuleCtx) -> Result<Vec<Option<Var>>> {
         Op::Relu if !crate::mode::is_grad_enabled() => {
             one(&|| Ok(Var::constant(g.value().gate_positive(a.value())?)))
         }
-        Op::Relu => one(&|| g.mul(&mask(a.value().step()?))),
+        Op::Relu => one(&|| {
+            let ones = a.value().ones_like()?;
+            g.mul(&mask(ones.gate_positive(a.value())?))
+        }),
         Op::LeakyRelu(s) => one(&|| {
             let pos = a.value().step()?;
             g.mul(&mask(pos.affine(1.0 - s, *s)?))

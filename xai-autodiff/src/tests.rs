@@ -434,3 +434,22 @@ fn batch_norm_is_its_composed_formula_and_twice_differentiable() {
         .batch_norm_train(&Var::constant(randn(&[3], 1)), &Var::constant(beta), 1e-3)
         .is_err());
 }
+
+#[test]
+fn relu_passes_nan_and_its_gradient_there_as_pytorch_does() {
+    // tools/nan_semantics.py: relu([nan, 1, -1]) = [nan, 1, 0]; its gradient for g = [5, 6, 7]
+    // is [5, 6, 0], recording off (one fused pass) and on (differentiable).
+    for create_graph in [false, true] {
+        let x = Var::leaf(Tensor::from_vec(vec![f64::NAN, 1.0, -1.0], &[3]).unwrap());
+        let y = x.relu().unwrap();
+        let v = y.value().to_vec_f64().unwrap();
+        assert!(v[0].is_nan() && v[1] == 1.0 && v[2] == 0.0, "{v:?}");
+        let seed = Tensor::from_vec(vec![5.0, 6.0, 7.0], &[3]).unwrap();
+        let opts = GradOptions {
+            create_graph,
+            rule: None,
+        };
+        let g = grad(&y, Some(&seed), &[&x], &opts).unwrap();
+        assert_eq!(g[0].value().to_vec_f64().unwrap(), [5.0, 6.0, 0.0]);
+    }
+}

@@ -541,6 +541,88 @@ mod tests {
     }
 
     #[test]
+    fn fields_an_op_does_not_read_are_refused_naming_layer_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let arch = |layers: &str| {
+            format!(
+                r#"{{"format": "xai-model", "version": 1, "input_shape": [2, 6, 6],
+                "weights": "m.safetensors", "layers": [{layers},
+                {{"name": "f", "op": "flatten"}}]}}"#
+            )
+        };
+        let conv = r#"{"name": "c", "op": "conv2d", "in_channels": 2, "out_channels": 2, "kernel_size": 3"#;
+        let cases = [
+            (
+                format!("{conv}, \"groups\": 2}}"),
+                "layer 'c' (conv2d): 'groups' 2 is not supported (groups 1 only)",
+            ),
+            (
+                format!("{conv}, \"strides\": 2}}"),
+                "layer 'c' (conv2d): unknown field 'strides' (this op's fields: bias, dilation,",
+            ),
+            (
+                r#"{"name": "p", "op": "maxpool2d", "kernel_size": 2, "padding": [1, 1]}"#
+                    .to_string(),
+                "layer 'p' (maxpool2d): 'padding' [1,1] is not supported (padding 0 only)",
+            ),
+            (
+                r#"{"name": "p", "op": "avgpool2d", "kernel_size": 2, "ceil_mode": true}"#
+                    .to_string(),
+                "layer 'p' (avgpool2d): 'ceil_mode' true is not supported (floor mode only)",
+            ),
+            (
+                r#"{"name": "r", "op": "relu", "negative_slope": 0.1}"#.to_string(),
+                "layer 'r' (relu): unknown field 'negative_slope' (this op's fields: none)",
+            ),
+        ];
+        for (layers, want) in cases {
+            let p = dir.path().join("m.json");
+            std::fs::write(&p, arch(&layers)).unwrap();
+            let e = load_or_init(&p, 0).unwrap_err().to_string();
+            assert!(e.contains(want) && !e.contains('\n'), "{e}\nwanted: {want}");
+        }
+        // PyTorch's defaults of the unsupported fields, and `inplace`, are accepted.
+        let p = dir.path().join("m.json");
+        let ok = format!(
+            "{conv}, \"groups\": 1, \"padding_mode\": \"zeros\"}}, \
+             {{\"name\": \"r\", \"op\": \"relu\", \"inplace\": true}}, \
+             {{\"name\": \"p\", \"op\": \"maxpool2d\", \"kernel_size\": 2, \"padding\": 0, \"ceil_mode\": false, \"dilation\": [1, 1]}}"
+        );
+        std::fs::write(&p, arch(&ok)).unwrap();
+        load_or_init(&p, 0).unwrap();
+    }
+
+    #[test]
+    fn a_missing_bias_is_an_error_unless_the_layer_says_bias_false() {
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("m.json");
+        let arch = |bias: &str| {
+            format!(
+                r#"{{"format": "xai-model", "version": 1, "input_shape": [3], "weights": "m.safetensors",
+                "layers": [{{"name": "l", "op": "linear", "in_features": 3, "out_features": 2{bias}}}]}}"#
+            )
+        };
+        // Saved without a bias, the file says so and loads back.
+        std::fs::write(&json, arch(r#", "bias": false"#)).unwrap();
+        let m = load_or_init(&json, 1).unwrap();
+        assert_eq!(m.named_params().len(), 1);
+        let out = dir.path().join("saved.json");
+        save(&m, &out).unwrap();
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert!(text.contains(r#""bias": false"#), "{text}");
+        load(&out).unwrap();
+        // The same weights file under a spec that expects a bias: refused, naming the tensor.
+        std::fs::write(&json, arch("")).unwrap();
+        std::fs::copy(
+            dir.path().join("saved.safetensors"),
+            dir.path().join("m.safetensors"),
+        )
+        .unwrap();
+        let e = load(&json).unwrap_err().to_string();
+        assert!(e.contains("l.bias") && !e.contains('\n'), "{e}");
+    }
+
+    #[test]
     fn bad_graphs_are_one_line_errors_naming_the_node() {
         let dir = tempfile::tempdir().unwrap();
         let cases = [

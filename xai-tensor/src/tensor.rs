@@ -229,8 +229,8 @@ impl Tensor {
         self.with_storage(m.0.storage.where_cond(&t.0.storage, &f.0.storage)?, &s)
     }
 
-    /// `self` where `x > 0`, else 0, for `x` of `self`'s shape: ReLU's gradient
-    /// (`threshold_backward` in PyTorch) in one pass; 0 where x is NaN.
+    /// 0 where `x <= 0`, else `self`, for `x` of `self`'s shape: ReLU's gradient
+    /// (`threshold_backward` in PyTorch) in one pass; NaN in x passes `self`, as there.
     pub fn gate_positive(&self, x: &Tensor) -> Result<Self> {
         if x.shape() != self.shape() {
             bail!(
@@ -247,7 +247,7 @@ impl Tensor {
             (Storage::Cpu(CpuStorage::F64(g)), Storage::Cpu(CpuStorage::F64(x))) => {
                 CpuStorage::F64(crate::cpu::elementwise::gate_positive(g, x))
             }
-            _ => return self.mul(&x.step()?),
+            _ => return self.mul(&x.le(&x.zeros_like()?)?.affine(-1.0, 1.0)?),
         };
         self.with_storage(Storage::Cpu(v), self.shape())
     }

@@ -145,12 +145,13 @@ pub fn run(a: &Args) -> CliResult {
         }
     };
     println!(
-        "{{\"train_accuracy\": {}, \"test_accuracy\": {}, \"train_loss\": {}, \"test_loss\": {}, \"epochs\": {}, \"seconds\": {:.3}}}",
+        "{{\"train_accuracy\": {}, \"test_accuracy\": {}, \"train_loss\": {}, \"test_loss\": {}, \"epochs\": {}, \"train_seconds\": {:.3}, \"seconds\": {:.3}}}",
         num(train_acc),
         num(test_acc),
         num(train_loss),
         num(test_loss),
         reports.len(),
+        reports.iter().map(|r| r.seconds).sum::<f64>(),
         start.elapsed().as_secs_f64()
     );
     Ok(())

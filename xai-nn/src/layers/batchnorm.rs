@@ -24,6 +24,18 @@ pub struct BatchNorm {
 impl BatchNorm {
     pub(crate) fn build(f: &Fields, weights: &mut WeightFn) -> crate::Result<Self> {
         let n = f.usize("num_features")?;
+        // affine=False is exported as the identity scale and zero shift: either is fine.
+        f.bool_or("affine", true)?;
+        f.only_default(
+            "momentum",
+            |v| v.as_f64() == Some(MOMENTUM),
+            "momentum 0.1 only",
+        )?;
+        f.only_default(
+            "track_running_stats",
+            |v| v.as_bool() == Some(true),
+            "true only",
+        )?;
         let mut get = |s: &str, init: f64| -> crate::Result<Tensor> {
             Ok(weights(s, &[n], Init::Const(init), true)?.expect("required tensor"))
         };

@@ -26,6 +26,12 @@ impl Geometry {
     fn read(f: &Fields) -> crate::Result<Self> {
         let (c, o) = (f.usize("in_channels")?, f.usize("out_channels")?);
         let k = f.pair("kernel_size", None)?;
+        f.only_default("groups", |v| v.as_u64() == Some(1), "groups 1 only")?;
+        f.only_default(
+            "padding_mode",
+            |v| v.as_str() == Some("zeros"),
+            "'zeros' only",
+        )?;
         let conv = Conv2dParams {
             stride: f.pair("stride", Some([1, 1]))?,
             padding: f.pair("padding", Some([0, 0]))?,
@@ -71,7 +77,7 @@ impl Conv2d {
         let bound = g.bound(f, c)?;
         let weight =
             weights("weight", &[o, c, k[0], k[1]], Init::Uniform(bound), true)?.map(Var::leaf);
-        let bias = weights("bias", &[o], Init::Uniform(bound), false)?.map(Var::leaf);
+        let bias = super::bias(f, weights, o, bound)?;
         Ok(Self {
             weight: weight.expect("required tensor"),
             bias,
@@ -114,6 +120,7 @@ impl Module for Conv2d {
         if p.dilation != [1, 1] {
             m.insert("dilation".into(), json!(p.dilation));
         }
+        super::note_no_bias(&mut m, &self.bias);
         m
     }
     fn params(&self) -> Vec<(&'static str, &Var)> {
@@ -163,7 +170,7 @@ impl ConvTranspose2d {
         let bound = g.bound(f, o)?;
         let weight =
             weights("weight", &[c, o, k[0], k[1]], Init::Uniform(bound), true)?.map(Var::leaf);
-        let bias = weights("bias", &[o], Init::Uniform(bound), false)?.map(Var::leaf);
+        let bias = super::bias(f, weights, o, bound)?;
         Ok(Self {
             weight: weight.expect("required tensor"),
             bias,
@@ -195,12 +202,14 @@ impl Module for ConvTranspose2d {
     fn spec(&self) -> Map<String, Value> {
         let w = self.weight.shape();
         let p = &self.params;
-        json!({"in_channels": w[0], "out_channels": w[1], "kernel_size": [w[2], w[3]],
+        let mut m = json!({"in_channels": w[0], "out_channels": w[1], "kernel_size": [w[2], w[3]],
             "stride": p.stride, "padding": p.padding, "output_padding": p.output_padding,
             "dilation": p.dilation})
         .as_object()
         .cloned()
-        .unwrap_or_default()
+        .unwrap_or_default();
+        super::note_no_bias(&mut m, &self.bias);
+        m
     }
     fn params(&self) -> Vec<(&'static str, &Var)> {
         super::weight_and_bias(&self.weight, &self.bias)

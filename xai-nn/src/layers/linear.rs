@@ -16,7 +16,7 @@ impl Linear {
         let (i, o) = (f.usize("in_features")?, f.usize("out_features")?);
         let bound = 1.0 / (i.max(1) as f64).sqrt();
         let weight = weights("weight", &[o, i], Init::Uniform(bound), true)?.map(Var::leaf);
-        let bias = weights("bias", &[o], Init::Uniform(bound), false)?.map(Var::leaf);
+        let bias = super::bias(f, weights, o, bound)?;
         Ok(Self {
             weight: weight.expect("required tensor"),
             bias,
@@ -47,10 +47,12 @@ impl Module for Linear {
     }
     fn spec(&self) -> Map<String, Value> {
         let (i, o) = self.dims();
-        json!({"in_features": i, "out_features": o})
+        let mut m = json!({"in_features": i, "out_features": o})
             .as_object()
             .cloned()
-            .unwrap_or_default()
+            .unwrap_or_default();
+        super::note_no_bias(&mut m, &self.bias);
+        m
     }
     fn params(&self) -> Vec<(&'static str, &Var)> {
         super::weight_and_bias(&self.weight, &self.bias)

@@ -151,23 +151,118 @@ impl Init {
     }
 }
 
+/// The bias `[out]` of a linear or convolution layer: required (in the weights file, or drawn
+/// from U(−bound, bound)) unless the entry says `"bias": false`, as PyTorch's `bias=False`.
+pub(crate) fn bias(
+    f: &Fields,
+    weights: &mut WeightFn,
+    out: usize,
+    bound: f64,
+) -> crate::Result<Option<Var>> {
+    if !f.bool_or("bias", true)? {
+        return Ok(None);
+    }
+    Ok(weights("bias", &[out], Init::Uniform(bound), true)?.map(Var::leaf))
+}
+
+/// Writes `"bias": false` into a layer's spec when it has no bias.
+pub(crate) fn note_no_bias(spec: &mut Map<String, Value>, bias: &Option<Var>) {
+    if bias.is_none() {
+        spec.insert("bias".into(), Value::Bool(false));
+    }
+}
+
 /// Provides a layer's tensors: from a weights file, or freshly initialised.
 /// `get(suffix, shape, init, required)` returns the tensor, `None` for an absent optional one.
 pub type WeightFn<'a> = dyn FnMut(&str, &[usize], Init, bool) -> crate::Result<Option<Tensor>> + 'a;
 
-/// Reads typed fields of one layer entry, naming the layer in errors.
+/// Reads typed fields of one layer entry, naming the layer in errors, and remembers which
+/// keys were read so that [`build`] can refuse the ones no layer reads.
 pub(crate) struct Fields<'a> {
     pub name: &'a str,
     pub op: &'a str,
-    pub map: &'a Map<String, Value>,
+    map: &'a Map<String, Value>,
+    read: std::cell::RefCell<Vec<String>>,
 }
 
-impl Fields<'_> {
+/// Keys of a layer entry that the model file itself reads, not the layer, and PyTorch's
+/// `inplace` (which changes no value).
+const ENTRY_KEYS: &[&str] = &["name", "op", "inputs", "inplace"];
+
+/// Whether a pair field (`3` or `[3, 3]`) is `n` on both axes.
+pub(crate) fn pair_is(v: &Value, n: u64) -> bool {
+    match v {
+        Value::Number(x) => x.as_u64() == Some(n),
+        Value::Array(a) => a.len() == 2 && a.iter().all(|x| x.as_u64() == Some(n)),
+        _ => false,
+    }
+}
+
+impl<'a> Fields<'a> {
+    fn new(name: &'a str, op: &'a str, map: &'a Map<String, Value>) -> Self {
+        Self {
+            name,
+            op,
+            map,
+            read: Default::default(),
+        }
+    }
+    /// The raw value of `key`, recorded as read.
+    pub fn get(&self, key: &str) -> Option<&'a Value> {
+        self.read.borrow_mut().push(key.to_string());
+        self.map.get(key)
+    }
     fn err(&self, msg: String) -> NnError {
         arch(self.name, self.op, msg)
     }
+    /// The first key that no accessor read (PyTorch fields this op does not support, or a
+    /// typo): such a file is refused rather than run with the field ignored.
+    fn check_all_read(&self) -> crate::Result<()> {
+        let read = self.read.borrow();
+        match self
+            .map
+            .keys()
+            .find(|k| !ENTRY_KEYS.contains(&k.as_str()) && !read.contains(k))
+        {
+            Some(k) => {
+                let mut known: Vec<&str> = read.iter().map(String::as_str).collect();
+                known.sort_unstable();
+                known.dedup();
+                let known = if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                };
+                Err(self.err(format!("unknown field '{k}' (this op's fields: {known})")))
+            }
+            None => Ok(()),
+        }
+    }
+    /// A field this op accepts only at PyTorch's default (`ok` says which values are that),
+    /// refusing any other value with what is supported.
+    pub fn only_default(
+        &self,
+        key: &str,
+        ok: impl Fn(&Value) -> bool,
+        supported: &str,
+    ) -> crate::Result<()> {
+        match self.get(key) {
+            Some(v) if !v.is_null() && !ok(v) => {
+                Err(self.err(format!("'{key}' {v} is not supported ({supported})")))
+            }
+            _ => Ok(()),
+        }
+    }
+    /// A boolean field, `default` when absent.
+    pub fn bool_or(&self, key: &str, default: bool) -> crate::Result<bool> {
+        match self.get(key) {
+            None | Some(Value::Null) => Ok(default),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(v) => Err(self.err(format!("'{key}' must be true or false, got {v}"))),
+        }
+    }
     pub fn usize(&self, key: &str) -> crate::Result<usize> {
-        match self.map.get(key) {
+        match self.get(key) {
             Some(v) => v.as_u64().map(|x| x as usize).ok_or_else(|| {
                 self.err(format!("'{key}' must be a non-negative integer, got {v}"))
             }),
@@ -175,13 +270,13 @@ impl Fields<'_> {
         }
     }
     pub fn usize_or(&self, key: &str, default: usize) -> crate::Result<usize> {
-        match self.map.get(key) {
+        match self.get(key) {
             None | Some(Value::Null) => Ok(default),
             Some(_) => self.usize(key),
         }
     }
     pub fn f64_or(&self, key: &str, default: f64) -> crate::Result<f64> {
-        match self.map.get(key) {
+        match self.get(key) {
             None | Some(Value::Null) => Ok(default),
             Some(v) => v
                 .as_f64()
@@ -195,7 +290,7 @@ impl Fields<'_> {
                 "'{key}' must be an integer or a list of two integers"
             ))
         };
-        match self.map.get(key) {
+        match self.get(key) {
             None | Some(Value::Null) => {
                 default.ok_or_else(|| self.err(format!("missing field '{key}'")))
             }
@@ -246,8 +341,8 @@ pub fn build(
     map: &Map<String, Value>,
     weights: &mut WeightFn,
 ) -> crate::Result<Box<dyn Module>> {
-    let f = Fields { name, op, map };
-    Ok(match op {
+    let f = Fields::new(name, op, map);
+    let layer: Box<dyn Module> = match op {
         "linear" => Box::new(Linear::build(&f, weights)?),
         "conv2d" => Box::new(Conv2d::build(&f, weights)?),
         "relu" => Box::new(Activation::new(ActivationKind::Relu)),
@@ -262,7 +357,19 @@ pub fn build(
         "adaptive_avgpool2d" => Box::new(AdaptiveAvgPool2d {
             output_size: f.pair("output_size", None)?,
         }),
-        "flatten" => Box::new(Flatten),
+        "flatten" => {
+            f.only_default(
+                "start_dim",
+                |v| v.as_i64() == Some(1),
+                "flattening from dim 1 only",
+            )?;
+            f.only_default(
+                "end_dim",
+                |v| v.as_i64() == Some(-1),
+                "to the last dim only",
+            )?;
+            Box::new(Flatten)
+        }
         "dropout" => Box::new(Dropout::build(&f)?),
         "batchnorm1d" | "batchnorm2d" => Box::new(BatchNorm::build(&f, weights)?),
         "add" => Box::new(Merge::Add),
@@ -282,5 +389,7 @@ pub fn build(
                 known: KNOWN_OPS.join(", "),
             });
         }
-    })
+    };
+    f.check_all_read()?;
+    Ok(layer)
 }

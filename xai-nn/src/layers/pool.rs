@@ -8,6 +8,13 @@ use xai_tensor::{Pool2dParams, PoolBins};
 fn pool_params(f: &Fields) -> crate::Result<Pool2dParams> {
     let kernel = f.pair("kernel_size", None)?;
     let stride = f.pair("stride", Some(kernel))?;
+    let zero = |v: &serde_json::Value| super::pair_is(v, 0);
+    f.only_default("padding", zero, "padding 0 only")?;
+    f.only_default(
+        "ceil_mode",
+        |v| v.as_bool() == Some(false),
+        "floor mode only",
+    )?;
     if kernel.contains(&0) || stride.contains(&0) {
         return Err(crate::error::arch(
             f.name,
@@ -48,6 +55,12 @@ pub struct MaxPool2d {
 
 impl MaxPool2d {
     pub(crate) fn build(f: &Fields) -> crate::Result<Self> {
+        f.only_default("dilation", |v| super::pair_is(v, 1), "dilation 1 only")?;
+        f.only_default(
+            "return_indices",
+            |v| v.as_bool() == Some(false),
+            "false only",
+        )?;
         Ok(Self {
             params: pool_params(f)?,
         })
@@ -79,6 +92,9 @@ pub struct AvgPool2d {
 
 impl AvgPool2d {
     pub(crate) fn build(f: &Fields) -> crate::Result<Self> {
+        // Without padding, count_include_pad changes nothing.
+        f.bool_or("count_include_pad", true)?;
+        f.only_default("divisor_override", |_| false, "none only")?;
         Ok(Self {
             params: pool_params(f)?,
         })

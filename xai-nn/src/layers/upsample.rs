@@ -20,7 +20,7 @@ impl Upsample {
     /// (false by default, PyTorch's).
     pub(crate) fn build(f: &Fields, bilinear: bool) -> crate::Result<Self> {
         let err = |m: &str| crate::error::arch(f.name, f.op, m);
-        let size = match (f.map.get("size"), f.map.get("scale_factor")) {
+        let size = match (f.get("size"), f.get("scale_factor")) {
             (Some(_), None) => UpsampleSize::Size(f.pair("size", None)?),
             (None, Some(v)) => {
                 let s = match v {
@@ -38,7 +38,7 @@ impl Upsample {
             }
             _ => return Err(err("needs exactly one of 'size' and 'scale_factor'")),
         };
-        let align = match f.map.get("align_corners") {
+        let align = match f.get("align_corners") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,
             Some(_) => return Err(err("'align_corners' must be true or false")),

@@ -28,10 +28,11 @@ fn zip<T: Elem>(a: &[T], b: &[T], f: impl Fn(T, T) -> T + Sync + Send) -> Vec<T>
     })
 }
 
-/// `g` where `x > 0`, else 0 (ReLU's gradient, PyTorch's `threshold_backward`): one pass.
+/// 0 where `x <= 0`, else `g` (ReLU's gradient, PyTorch's `threshold_backward`; NaN passes
+/// `g`): one pass.
 pub(crate) fn gate_positive<T: Elem>(g: &[T], x: &[T]) -> Vec<T> {
     let zero = T::zero();
-    zip(g, x, move |g, x| if x > zero { g } else { zero })
+    zip(g, x, move |g, x| if x <= zero { zero } else { g })
 }
 
 /// [`Elem::transcendental`] over `v`, in parallel blocks for large buffers.
@@ -64,7 +65,8 @@ pub(crate) fn unary<T: Elem>(v: &[T], op: UnaryOp) -> Vec<T> {
                 zero
             }
         }),
-        UnaryOp::Relu => map(v, |x| if x > zero { x } else { zero }),
+        // NaN passes, as in PyTorch (`x <= 0` is false for NaN).
+        UnaryOp::Relu => map(v, |x| if x <= zero { zero } else { x }),
         UnaryOp::Step => map(v, |x| if x > zero { one } else { zero }),
         UnaryOp::Sigmoid => transcendental(v, Transcendental::Sigmoid),
         UnaryOp::Tanh => transcendental(v, Transcendental::Tanh),
@@ -85,7 +87,16 @@ pub(crate) fn unary<T: Elem>(v: &[T], op: UnaryOp) -> Vec<T> {
         }
         UnaryOp::Clamp(lo, hi) => {
             let (lo, hi) = (T::from_f64(lo), T::from_f64(hi));
-            map(v, move |x| x.max(lo).min(hi))
+            // NaN stays NaN, as in PyTorch (`f64::max` would return `lo`).
+            map(v, move |x| {
+                if x < lo {
+                    lo
+                } else if x > hi {
+                    hi
+                } else {
+                    x
+                }
+            })
         }
         UnaryOp::GtScalar(c) => {
             let c = T::from_f64(c);
@@ -115,8 +126,39 @@ pub(crate) fn binary<T: Elem>(
         BinaryOp::Sub => zip_broadcast(a, ls, b, rs, out, |x, y| x - y),
         BinaryOp::Mul => zip_broadcast(a, ls, b, rs, out, |x, y| x * y),
         BinaryOp::Div => zip_broadcast(a, ls, b, rs, out, |x, y| x / y),
-        BinaryOp::Maximum => zip_broadcast(a, ls, b, rs, out, |x, y| if y > x { y } else { x }),
-        BinaryOp::Minimum => zip_broadcast(a, ls, b, rs, out, |x, y| if y < x { y } else { x }),
+        // A NaN on either side wins, as in PyTorch's maximum/minimum.
+        BinaryOp::Maximum => {
+            zip_broadcast(
+                a,
+                ls,
+                b,
+                rs,
+                out,
+                |x, y| {
+                    if y > x || y.is_nan() {
+                        y
+                    } else {
+                        x
+                    }
+                },
+            )
+        }
+        BinaryOp::Minimum => {
+            zip_broadcast(
+                a,
+                ls,
+                b,
+                rs,
+                out,
+                |x, y| {
+                    if y < x || y.is_nan() {
+                        y
+                    } else {
+                        x
+                    }
+                },
+            )
+        }
         BinaryOp::Gt => zip_broadcast(a, ls, b, rs, out, |x, y| flag(x > y)),
         BinaryOp::Ge => zip_broadcast(a, ls, b, rs, out, |x, y| flag(x >= y)),
         BinaryOp::Lt => zip_broadcast(a, ls, b, rs, out, |x, y| flag(x < y)),

@@ -67,7 +67,12 @@ pub(crate) fn argmax<T: Elem>(v: &[T], shape: &[usize], axis: usize) -> Vec<T> {
         for i in 0..inner {
             let mut best = 0;
             for j in 1..size {
-                if v[(o * size + j) * inner + i] > v[(o * size + best) * inner + i] {
+                let (x, b) = (
+                    v[(o * size + j) * inner + i],
+                    v[(o * size + best) * inner + i],
+                );
+                // The first NaN is the maximum, as in PyTorch.
+                if x > b || (x.is_nan() && !b.is_nan()) {
                     best = j;
                 }
             }

@@ -11,6 +11,7 @@ for_both_dtypes!(
     binary_ops,
     binary_errors,
     where_cond,
+    nan_propagates_as_in_pytorch,
 );
 
 fn sigmoid_ref(x: f64) -> f64 {
@@ -376,5 +377,60 @@ fn where_cond(dt: DType) {
         m.where_cond(&a, &on(Tensor::zeros(&[3, 1], other)))
             .is_err(),
         "dtype mismatch"
+    );
+}
+
+/// NaN through every op that can see one, against PyTorch 2.15's outputs for the same inputs
+/// (printed by `tools/nan_semantics.py`): a NaN input gives NaN wherever PyTorch gives NaN.
+fn nan_propagates_as_in_pytorch(dt: DType) {
+    let nan = f64::NAN;
+    let t = |v: &[f64]| {
+        on(Tensor::from_vec(v.to_vec(), &[v.len()])
+            .unwrap()
+            .to_dtype(dt)
+            .unwrap())
+    };
+    let n = t(&[nan, 1.0, -1.0]);
+    let same = |got: &Tensor, want: &[f64], what: &str| {
+        let got = vals(got);
+        assert_eq!(got.len(), want.len(), "{what}");
+        for (g, w) in got.iter().zip(want) {
+            let ok = (g.is_nan() && w.is_nan()) || (g - w).abs() < 1e-4;
+            assert!(ok, "{what}: got {got:?}, PyTorch gives {want:?}");
+        }
+    };
+    same(&n.relu().unwrap(), &[nan, 1.0, 0.0], "relu");
+    same(&n.clamp(-0.5, 0.5).unwrap(), &[nan, 0.5, -0.5], "clamp");
+    same(&n.leaky_relu(0.1).unwrap(), &[nan, 1.0, -0.1], "leaky_relu");
+    same(&n.sign().unwrap(), &[0.0, 1.0, -1.0], "sign");
+    same(&n.abs().unwrap(), &[nan, 1.0, 1.0], "abs");
+    same(&n.softplus().unwrap(), &[nan, 1.3133, 0.3133], "softplus");
+    same(&n.sigmoid().unwrap(), &[nan, 0.7311, 0.2689], "sigmoid");
+    same(&n.tanh().unwrap(), &[nan, 0.7616, -0.7616], "tanh");
+    same(
+        &n.exp().unwrap(),
+        &[nan, std::f64::consts::E, 0.3679],
+        "exp",
+    );
+    let z = t(&[1.0, nan, 2.0]);
+    same(&n.maximum(&z).unwrap(), &[nan, nan, 2.0], "maximum");
+    same(&n.minimum(&z).unwrap(), &[nan, nan, -1.0], "minimum");
+    same(&n.gt(&z).unwrap(), &[0.0, 0.0, 0.0], "gt");
+    let row = on(Tensor::from_vec(vec![1.0, nan, 3.0], &[1, 3])
+        .unwrap()
+        .to_dtype(dt)
+        .unwrap());
+    assert_eq!(
+        row.argmax(1).unwrap(),
+        vec![1],
+        "argmax: PyTorch takes the first NaN"
+    );
+    same(&n.max(&[0], false).unwrap(), &[nan], "max");
+    // ReLU's gradient at NaN passes the upstream gradient (PyTorch: grad 1 at NaN).
+    let g = t(&[5.0, 6.0, 7.0]);
+    same(
+        &g.gate_positive(&n).unwrap(),
+        &[5.0, 6.0, 0.0],
+        "relu gradient",
     );
 }

@@ -14,7 +14,7 @@ __device__ __forceinline__ T unary_apply(u32 op, T x, T a, T b) {
     case UNARY_SQRT: return x_sqrt(x);
     case UNARY_ABS: return x_abs(x);
     case UNARY_SIGN: return x > zero ? one : (x < zero ? -one : zero);
-    case UNARY_RELU: return x > zero ? x : zero;
+    case UNARY_RELU: return x <= zero ? zero : x;  // NaN passes, as in PyTorch
     case UNARY_STEP: return x > zero ? one : zero;
     case UNARY_SIGMOID:
         if (x >= zero) return one / (one + x_exp(-x));
@@ -29,7 +29,7 @@ __device__ __forceinline__ T unary_apply(u32 op, T x, T a, T b) {
     case UNARY_POWF: return x_pow(x, a);
     case UNARY_AFFINE: return a * x + b;
     case UNARY_LEAKY_RELU: return x > zero ? x : a * x;
-    case UNARY_CLAMP: return x_min(x_max(x, a), b);
+    case UNARY_CLAMP: return x < a ? a : (x > b ? b : x);  // NaN stays NaN
     case UNARY_GT_SCALAR:
     default: return x > a ? one : zero;
     }
@@ -50,8 +50,8 @@ __device__ __forceinline__ T binary_apply(u32 op, T x, T y) {
     case BINARY_SUB: return x - y;
     case BINARY_MUL: return x * y;
     case BINARY_DIV: return x / y;
-    case BINARY_MAXIMUM: return y > x ? y : x;
-    case BINARY_MINIMUM: return y < x ? y : x;
+    case BINARY_MAXIMUM: return (y > x || y != y) ? y : x;  // a NaN on either side wins
+    case BINARY_MINIMUM: return (y < x || y != y) ? y : x;
     case BINARY_GT: return x > y ? one : zero;
     case BINARY_GE: return x >= y ? one : zero;
     case BINARY_LT: return x < y ? one : zero;

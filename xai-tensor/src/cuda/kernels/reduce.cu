@@ -58,7 +58,9 @@ __device__ void argmax_impl(const T* x, T* y, u32 outer, u32 size, u32 inner) {
         const T* col = x + (u64)o * size * inner + i;
         u32 best = 0;
         for (u32 j = 1; j < size; ++j)
-            if (col[j * inner] > col[best * inner]) best = j;
+            if (col[j * inner] > col[best * inner] ||
+                (col[j * inner] != col[j * inner] && col[best * inner] == col[best * inner]))
+                best = j;  // the first NaN is the maximum, as in PyTorch
         y[q] = T(best);
     }
 }
