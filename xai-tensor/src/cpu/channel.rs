@@ -23,11 +23,7 @@ fn row_sum<T: Elem>(row: &[T], f: impl Fn(f64) -> f64) -> f64 {
 }
 
 /// `out[c] = f(c)` for every channel, in parallel when the data is large.
-fn per_channel(
-    c: usize,
-    numel: usize,
-    f: impl Fn(usize) -> [f64; 2] + Sync + Send,
-) -> Vec<[f64; 2]> {
+fn per_channel<R: Send>(c: usize, numel: usize, f: impl Fn(usize) -> R + Sync + Send) -> Vec<R> {
     if numel >= PAR_MIN && c > 1 {
         (0..c).into_par_iter().map(f).collect()
     } else {
@@ -61,15 +57,11 @@ pub(crate) fn moments<T: Elem>(x: &[T], [n, c, inner]: [usize; 3]) -> (Vec<f64>,
 /// Per-channel Σ x (a sum over every axis but 1, as for a convolution's bias gradient).
 pub(crate) fn sum<T: Elem>(x: &[T], [n, c, inner]: [usize; 3]) -> Vec<f64> {
     per_channel(c, x.len(), |ch| {
-        let s = (0..n)
+        (0..n)
             .map(|b| (b * c + ch) * inner)
             .map(|r| row_sum(&x[r..r + inner], |v| v))
-            .sum();
-        [s, 0.0]
+            .sum()
     })
-    .into_iter()
-    .map(|[s, _]| s)
-    .collect()
 }
 
 /// Per-channel Σ g and Σ g·x.

@@ -257,6 +257,24 @@ fn regroup<T: Elem>(
     }
 }
 
+/// The upstream gradient of images `first..first + imgs` as one `[o, imgs·plane]` matrix:
+/// the slice itself for one image, else regrouped into `buf`.
+fn upstream_group<'a, T: Elem>(
+    gy: &'a [T],
+    [first, imgs]: [usize; 2],
+    o: usize,
+    plane: usize,
+    buf: &'a mut Vec<T>,
+) -> &'a [T] {
+    let src = &gy[first * o * plane..(first + imgs) * o * plane];
+    if imgs == 1 {
+        return src;
+    }
+    let dst = scratch(buf, o * imgs * plane);
+    regroup(src, dst, o, imgs, plane, false);
+    dst
+}
+
 /// Grows `buf` to at least `n` elements (never shrinking, never clearing) and returns them:
 /// for scratch that is fully overwritten.
 fn scratch<T: Elem>(buf: &mut Vec<T>, n: usize) -> &mut [T] {
@@ -366,14 +384,7 @@ pub(crate) fn conv2d_input_grad<T: Elem>(
     for_each_chunk_scratch(&mut dx, gs * img, par, |gi, dst, (col, gt)| {
         let imgs = dst.len() / img.max(1);
         let ld = imgs * pl;
-        let src = &gy[gi * gs * o * pl..(gi * gs + imgs) * o * pl];
-        let b = if imgs == 1 {
-            src
-        } else {
-            let gt = scratch(gt, o * ld);
-            regroup(src, gt, o, imgs, pl, false);
-            gt
-        };
+        let b = upstream_group(gy, [gi * gs, imgs], o, pl, gt);
         let col = scratch(col, k * ld);
         gemm(Mat::new(wt, o, k).t(), Mat::new(b, o, ld), T::zero(), col);
         let same = g.same_width();
@@ -415,14 +426,7 @@ pub(crate) fn conv2d_weight_grad<T: Elem>(
         let imgs = gs.min(n - gi * gs);
         let ld = imgs * pl;
         let col = g.im2col_group(&x[gi * gs * img..], imgs, col);
-        let src = &gy[gi * gs * o * pl..(gi * gs + imgs) * o * pl];
-        let b = if imgs == 1 {
-            src
-        } else {
-            let gt = scratch(gt, o * ld);
-            regroup(src, gt, o, imgs, pl, false);
-            gt
-        };
+        let b = upstream_group(gy, [gi * gs, imgs], o, pl, gt);
         let mut acc = vec![T::zero(); o * k];
         gemm(
             Mat::new(b, o, ld),
