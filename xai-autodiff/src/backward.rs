@@ -159,7 +159,9 @@ pub fn default_backward(ctx: &RuleCtx) -> Result<Vec<Option<Var>>> {
             one(&|| g.avg_pool_bins_backward(bins, [a.shape()[2], a.shape()[3]]))
         }
         Op::AvgPool2dBackward { bins, .. } => one(&|| g.avg_pool_bins(bins)),
-        Op::BatchNorm { eps, mean, invstd } => batch_norm_backward(ctx, *eps, mean, invstd),
+        Op::BatchNorm {
+            eps, mean, invstd, ..
+        } => batch_norm_backward(ctx, *eps, mean, invstd),
         Op::Softmax(axis) => one(&|| out.mul(&g.sub(&g.mul(out)?.sum(&[*axis], true)?)?)),
         Op::LogSoftmax(axis) => one(&|| g.sub(&out.exp()?.mul(&g.sum(&[*axis], true)?)?)),
         Op::Reshape => one(&|| g.reshape(a.shape())),

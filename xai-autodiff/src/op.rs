@@ -89,11 +89,13 @@ pub enum Op {
         in_hw: [usize; 2],
     },
     /// Batch normalisation with the batch's statistics (training mode): inputs (x `[N, C,
-    /// ...]`, γ `[C]`, β `[C]`); `mean` and `invstd = 1/√(σ² + ε)` are the batch's per-channel
-    /// statistics, saved for the backward pass.
+    /// ...]`, γ `[C]`, β `[C]`); `mean`, the biased variance `var` = σ² and `invstd = 1/√(σ² +
+    /// ε)` are the batch's per-channel statistics, saved for the backward pass (and for the
+    /// layer's running statistics, which read them from here instead of recomputing).
     BatchNorm {
         eps: f64,
         mean: Tensor,
+        var: Tensor,
         invstd: Tensor,
     },
     Softmax(usize),

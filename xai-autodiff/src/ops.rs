@@ -261,6 +261,7 @@ impl Var {
         let op = Op::BatchNorm {
             eps,
             mean: mean.clone(),
+            var: var.clone(),
             invstd,
         };
         let inputs = vec![self.clone(), gamma.clone(), beta.clone()];

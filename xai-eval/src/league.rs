@@ -6,14 +6,13 @@
 //! missing. Entry point: [`league`] with [`LeagueOptions`] ([`LeagueOptions::fast`] for demos).
 
 use crate::faithfulness::{infidelity_scaled, perturbation_curves, Curve};
-use crate::retrain::fresh_model;
 use crate::robustness::max_sensitivity;
 use crate::sanity::similarity;
 use crate::{bad, complexity, mean_std, Result};
 use serde::Serialize;
 use std::path::Path;
 use std::time::Instant;
-use xai_nn::{Graph, Layered};
+use xai_nn::{Layered, Reinitialize};
 use xai_passive::methods::Baseline;
 use xai_passive::registry::{self, BoxedMethod};
 use xai_passive::Params;
@@ -203,14 +202,14 @@ pub struct League {
 /// x; deletion and insertion AUC of a (K steps, `opts.baseline`); scaled infidelity;
 /// max-sensitivity (re-running the method on N·S perturbed inputs); Gini sparseness; and the
 /// sanity score, the mean over examples of |Spearman(a, a')| with a' the method's map of the
-/// same input under a fully re-initialised copy of the model ([`fresh_model`], seeded): the
+/// same input under a fully re-initialised copy of the model ([`Reinitialize::reinitialized`], seeded): the
 /// last step of the cascading randomization. Every value is the mean over the examples. A
 /// method that cannot run on the model (unknown, needs a layer the model lacks, attributions
 /// not of the input's shape) or a metric that fails is skipped with a note, not an error.
 ///
 /// **Errors** if `targets` does not have one class per example or `x` has no examples.
-pub fn league(
-    model: &Graph,
+pub fn league<M: Reinitialize + Layered + 'static>(
+    model: &M,
     x: &Tensor,
     targets: &[usize],
     opts: &LeagueOptions,
@@ -228,7 +227,7 @@ pub fn league(
     }
     // A seed apart from the usual init seeds (0, 1, …), so an untrained model file initialised
     // with `seed` is not its own "randomized" copy.
-    let random = fresh_model(model, opts.seed ^ 0x5a17_c0de)?;
+    let random = model.reinitialized(opts.seed ^ 0x5a17_c0de)?;
     let mut rows: Vec<LeagueRow> = opts
         .methods
         .iter()
@@ -245,8 +244,8 @@ pub fn league(
 
 /// One method's row (values only; ranks are filled by [`rank`]).
 fn score_method(
-    model: &Graph,
-    random: &Graph,
+    model: &(dyn Layered + 'static),
+    random: &(dyn Layered + 'static),
     x: &Tensor,
     targets: &[usize],
     name: &str,
@@ -487,6 +486,7 @@ fn fmt_rank(k: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use xai_nn::Graph;
 
     fn row(method: &str, values: &[Option<f64>]) -> LeagueRow {
         LeagueRow {

@@ -8,7 +8,7 @@
 use crate::retrain::retrain;
 use crate::{bad, check_like, order_desc, rows, Result};
 use xai_nn::train::{evaluate, TrainConfig};
-use xai_nn::{Dataset, Graph};
+use xai_nn::{Dataset, Reinitialize};
 use xai_tensor::Tensor;
 
 /// The fractions t of [`remove_and_retrain`] when none are given.
@@ -97,8 +97,8 @@ pub fn ablate(
 /// **Errors** if the attributions do not fit the data, a fraction is outside [0, 1] or
 /// training fails.
 #[allow(clippy::too_many_arguments)]
-pub fn remove_and_retrain(
-    model: &Graph,
+pub fn remove_and_retrain<M: Reinitialize>(
+    model: &M,
     train: &Dataset,
     test: &Dataset,
     train_attr: &Tensor,

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use std::path::Path;
 use xai_autodiff::Var;
 use xai_nn::train::TrainConfig;
-use xai_nn::{Dataset, Graph, Layered, Trainable};
+use xai_nn::{Dataset, Layered, Reinitialize, Trainable};
 use xai_passive::Attribution;
 use xai_tensor::{Rng, Tensor};
 
@@ -265,8 +265,8 @@ pub struct DataRandomization {
 ///
 /// **Errors** if training or the method fails.
 #[allow(clippy::too_many_arguments)]
-pub fn data_randomization(
-    model: &Graph,
+pub fn data_randomization<M: Reinitialize + Randomizable>(
+    model: &M,
     train_data: &Dataset,
     cfg: &TrainConfig,
     method: &dyn Attribution<dyn Layered>,
@@ -281,7 +281,7 @@ pub fn data_randomization(
     };
     let random = crate::retrain::retrain(model, &shuffled, cfg)?;
     let (accuracy, _) = xai_nn::train::evaluate(&random, &shuffled)?;
-    let explain = |m: &Graph| attribute_with(method, m, x, targets);
+    let explain = |m: &M| attribute_with(method, m, x, targets);
     let (a0, a1) = (explain(model)?, explain(&random)?);
     Ok(DataRandomization {
         method: method.name().into(),
@@ -553,7 +553,7 @@ mod tests {
 mod randomize_tests {
     use super::*;
     use xai_nn::layers::{Activation, ActivationKind, Linear};
-    use xai_nn::Node;
+    use xai_nn::{Graph, Node};
     use xai_tensor::DType;
 
     #[test]
@@ -592,7 +592,7 @@ mod randomize_tests {
 mod data_and_independent_randomization_tests {
     use super::*;
     use xai_nn::data::synthetic::relevant_features;
-    use xai_nn::Forward;
+    use xai_nn::{Forward, Graph};
     use xai_passive::methods::Saliency;
 
     #[test]

@@ -439,16 +439,16 @@ impl Graph {
     }
 
     /// Updates every node's non-trainable state (batch norm's running statistics) from the
-    /// inputs it received in a training forward pass: `input` the normalised model input,
-    /// `trace` every node's output ([`forward_trace_ctx`](Self::forward_trace_ctx)).
-    pub fn update_running_stats(&mut self, input: &Tensor, trace: &[Tensor]) -> Result<()> {
-        for (n, src) in self.nodes.iter_mut().zip(&self.sources) {
+    /// inputs it received and the outputs it gave in a training forward pass: `input` the
+    /// normalised model input, `trace` every node's output, in node order.
+    pub fn update_running_stats(&mut self, input: &Tensor, trace: &[&Var]) -> Result<()> {
+        for ((i, n), src) in self.nodes.iter_mut().enumerate().zip(&self.sources) {
             if let [s] = src.as_slice() {
                 let x = match s {
                     Source::Input => input,
-                    Source::Node(j) => &trace[*j],
+                    Source::Node(j) => trace[*j].value(),
                 };
-                n.layer.update_running_stats(x)?;
+                n.layer.update_running_stats(x, trace[i])?;
             }
         }
         Ok(())

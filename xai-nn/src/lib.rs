@@ -52,4 +52,4 @@ pub use layers::{Ctx, Module};
 pub use model::{Differentiable, Forward, Layered};
 pub use objective::Objective;
 pub use train::{train, train_with, ParamGroup, TrainConfig};
-pub use trainable::{ForwardPass, Trainable};
+pub use trainable::{ForwardPass, Reinitialize, Trainable};

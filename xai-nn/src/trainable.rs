@@ -2,12 +2,12 @@
 //! gives every named output (head) and node output, training or inference mode — and
 //! [`ForwardPass`], what one such pass produced, which training objectives read.
 
-use crate::layers::Ctx;
+use crate::layers::{self, Ctx, Init};
 use crate::model::Forward;
-use crate::{Graph, Result};
+use crate::{Graph, Node, Result};
 use std::sync::Arc;
 use xai_autodiff::Var;
-use xai_tensor::Tensor;
+use xai_tensor::{Rng, Tensor};
 
 /// The outputs of one recorded forward pass: the model input as the first node got it (after
 /// normalisation), every node's output in order, and the heads.
@@ -106,7 +106,90 @@ impl Trainable for Graph {
         })
     }
     fn update_state(&mut self, pass: &ForwardPass) -> Result<()> {
-        let values: Vec<Tensor> = pass.nodes.iter().map(|(_, v)| v.value().clone()).collect();
-        self.update_running_stats(pass.input.value(), &values)
+        let trace: Vec<&Var> = pass.nodes.iter().map(|(_, v)| v).collect();
+        self.update_running_stats(pass.input.value(), &trace)
+    }
+}
+
+/// A model whose architecture can be instantiated afresh: the metrics that retrain from
+/// scratch (remove-and-retrain, data randomization) and the league's fully randomised copy ask
+/// this of a model, not a concrete type.
+pub trait Reinitialize: Trainable + Sized {
+    /// The same architecture (and input normalisation) with every parameter drawn anew as on
+    /// creation, seeded; same seed → same bits.
+    fn reinitialized(&self, seed: u64) -> Result<Self>;
+}
+
+impl Reinitialize for Graph {
+    /// Every layer rebuilt from its model-file spec, its parameters drawn as PyTorch
+    /// initialises a new layer (U(−1/√fan_in, 1/√fan_in) for linear/conv weights and biases,
+    /// batch norm 1 and 0); optional tensors (biases) exist iff `self` has them. With the same
+    /// seed this gives the weights [`crate::file::load_or_init`] draws for the architecture.
+    fn reinitialized(&self, seed: u64) -> Result<Graph> {
+        let mut rng = Rng::new(seed);
+        let mut out = Vec::with_capacity(self.nodes().len());
+        for (i, l) in self.nodes().iter().enumerate() {
+            let have: Vec<&str> = l
+                .layer
+                .params()
+                .iter()
+                .map(|p| p.0)
+                .chain(l.layer.buffers().iter().map(|b| b.0))
+                .collect();
+            let mut get = |suffix: &str,
+                           shape: &[usize],
+                           init: Init,
+                           required: bool|
+             -> Result<Option<Tensor>> {
+                if !required && !have.contains(&suffix) {
+                    return Ok(None);
+                }
+                Ok(Some(init.draw(shape, &mut rng)?))
+            };
+            let layer = layers::build(&l.name, l.layer.op(), &l.layer.spec(), &mut get)?;
+            out.push(Node::with_inputs(&l.name, layer, self.input_names(i)));
+        }
+        Graph::new(
+            self.input_shape().to_vec(),
+            out,
+            self.outputs().clone(),
+            self.normalize().cloned(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::file;
+    use crate::Graph;
+
+    const MLP: &str = r#"{"format": "xai-model", "version": 1, "input_shape": [6], "weights": "w.safetensors",
+        "layers": [{"name": "0", "op": "linear", "in_features": 6, "out_features": 8},
+                   {"name": "bn", "op": "batchnorm1d", "num_features": 8},
+                   {"name": "1", "op": "relu"},
+                   {"name": "2", "op": "linear", "in_features": 8, "out_features": 3}]}"#;
+
+    fn values(m: &Graph) -> Vec<Vec<f32>> {
+        m.named_params()
+            .iter()
+            .map(|(_, v)| v.value().to_vec_f32().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_fresh_model_is_the_architecture_initialised_as_on_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.json");
+        std::fs::write(&p, MLP).unwrap();
+        let init = file::load_or_init(&p, 4).unwrap();
+        let fresh = init.reinitialized(4).unwrap();
+        assert_eq!(values(&fresh), values(&init));
+        assert_eq!(fresh.node_shapes(), init.node_shapes());
+        let other = init.reinitialized(5).unwrap();
+        assert_ne!(values(&other), values(&init));
+        // Batch norm starts at scale 1, shift 0.
+        let bn = &values(&other)[2..4];
+        assert!(bn[0].iter().all(|&v| v == 1.0) && bn[1].iter().all(|&v| v == 0.0));
     }
 }

@@ -2,7 +2,7 @@
 
 use super::{Fields, Init, Module, WeightFn};
 use serde_json::{json, Map, Value};
-use xai_autodiff::Var;
+use xai_autodiff::{Op, Var};
 use xai_tensor::Tensor;
 
 /// Weight of a batch's statistics in the running averages (PyTorch's default).
@@ -117,9 +117,13 @@ impl Module for BatchNorm {
     }
     /// PyTorch's update with momentum 0.1: r ← 0.9·r + 0.1·batch statistic, the variance
     /// unbiased (n/(n − 1)).
-    fn update_running_stats(&mut self, input: &Tensor) -> xai_tensor::Result<()> {
+    fn update_running_stats(&mut self, input: &Tensor, output: &Var) -> xai_tensor::Result<()> {
         let n = input.numel() / self.features().max(1);
-        let (mean, biased) = input.channel_moments()?;
+        // The batch statistics the training forward pass computed, when it was one.
+        let (mean, biased) = match output.op() {
+            Some(Op::BatchNorm { mean, var, .. }) => (mean.clone(), var.clone()),
+            _ => input.channel_moments()?,
+        };
         let var = biased.mul_scalar(n as f64 / (n.max(2) - 1) as f64)?;
         let m = MOMENTUM;
         self.running_mean = self

@@ -97,9 +97,14 @@ pub trait Module: Send + Sync + Debug {
     fn params_mut(&mut self) -> Vec<(&'static str, &mut Var)> {
         Vec::new()
     }
-    /// Updates non-trainable state from a training batch's input to this layer (batch norm's
-    /// running statistics); called by the trainer after each training forward pass.
-    fn update_running_stats(&mut self, _input: &xai_tensor::Tensor) -> xai_tensor::Result<()> {
+    /// Updates non-trainable state from a training batch's input to this layer and the output
+    /// it gave (batch norm's running statistics); called by the trainer after each training
+    /// forward pass.
+    fn update_running_stats(
+        &mut self,
+        _input: &xai_tensor::Tensor,
+        _output: &Var,
+    ) -> xai_tensor::Result<()> {
         Ok(())
     }
     /// Non-trainable state saved with the weights (batch norm's running statistics).

@@ -5,6 +5,7 @@ use super::{for_each_chunk, PAR_WORK};
 use crate::backend::{Conv2dParams, Pool2dParams, PoolBins};
 use crate::Elem;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Geometry shared by im2col and col2im.
 struct Geom {
@@ -21,7 +22,8 @@ struct Geom {
 impl Geom {
     /// Calls `f(col_row, first_col, input_offset, count)` for every run of in-bounds output
     /// pixels of one patch element along one output row: col columns `first_col..first_col +
-    /// count` read the input at `input_offset + t * stride_w`. Visits in (c, i, j, oy) order.
+    /// count` read the input at `input_offset + t * stride_w`. Visits in (c, i, j, oy) order:
+    /// the runs [`Geom::im2col_at`] copies (it also writes the zeros around them).
     #[inline]
     fn for_each_run(&self, mut f: impl FnMut(usize, usize, usize, usize)) {
         let Conv2dParams {
@@ -63,26 +65,48 @@ impl Geom {
     }
 
     /// Writes one image's patch matrix `[c·kh·kw, oh·ow]` into columns `at..at + oh·ow` of
-    /// `col` (rows `ld` long). Entries a padded window reads outside the image are left as
-    /// they are: the caller zeroes `col` first when [`Geom::pads`].
+    /// `col` (rows `ld` long), every entry: zeros where a window reads padding.
     fn im2col_at<T: Elem>(&self, x: &[T], col: &mut [T], ld: usize, at: usize) {
-        let sw = self.p.stride[1];
-        self.for_each_run(|r, q, off, cnt| {
-            let dst = &mut col[r * ld + at + q..r * ld + at + q + cnt];
-            if sw == 1 {
-                dst.copy_from_slice(&x[off..off + cnt]);
-            } else {
-                for (t, d) in dst.iter_mut().enumerate() {
-                    *d = x[off + t * sw];
+        let Conv2dParams {
+            stride: [sh, sw],
+            padding: [ph, pw],
+            dilation: [dh, dw],
+        } = self.p;
+        let zero = T::zero();
+        for c in 0..self.c {
+            for i in 0..self.kh {
+                for j in 0..self.kw {
+                    let r = (c * self.kh + i) * self.kw + j;
+                    // ix = ox·sw + j·dw − pw lies in 0..w for ox in lo..hi.
+                    let shift = j * dw;
+                    let lo = (pw.saturating_sub(shift)).div_ceil(sw).min(self.ow);
+                    let hi = (self.w + pw)
+                        .saturating_sub(shift)
+                        .div_ceil(sw)
+                        .clamp(lo, self.ow);
+                    for oy in 0..self.oh {
+                        let d0 = r * ld + at + oy * self.ow;
+                        let dst = &mut col[d0..d0 + self.ow];
+                        let iy = (oy * sh + i * dh) as isize - ph as isize;
+                        if iy < 0 || iy >= self.h as isize || lo == hi {
+                            dst.fill(zero);
+                            continue;
+                        }
+                        let off = (c * self.h + iy as usize) * self.w + lo * sw + shift - pw;
+                        dst[..lo].fill(zero);
+                        dst[hi..].fill(zero);
+                        let run = &mut dst[lo..hi];
+                        if sw == 1 {
+                            run.copy_from_slice(&x[off..off + run.len()]);
+                        } else {
+                            for (t, d) in run.iter_mut().enumerate() {
+                                *d = x[off + t * sw];
+                            }
+                        }
+                    }
                 }
             }
-        });
-    }
-
-    /// Whether some window reads outside the image (padding): then not every patch entry is
-    /// written by [`Geom::im2col_at`].
-    fn pads(&self) -> bool {
-        self.p.padding != [0, 0]
+        }
     }
 
     /// Adds columns `at..at + oh·ow` of `col` (rows `ld` long) back onto one image: the
@@ -198,7 +222,7 @@ impl Geom {
     }
 
     /// The patch matrix `[c·kh·kw, imgs·oh·ow]` of `imgs` consecutive images of `x`, side by
-    /// side, into `col` (grown as needed, never shrunk); returns it.
+    /// side, into `col` (grown as needed, never shrunk, every entry written); returns it.
     fn im2col_group<'a, T: Elem>(&self, x: &[T], imgs: usize, col: &'a mut Vec<T>) -> &'a mut [T] {
         let img = self.c * self.h * self.w;
         let (pl, k) = (self.oh * self.ow, self.c * self.kh * self.kw);
@@ -208,9 +232,6 @@ impl Geom {
         }
         let col = &mut col[..k * ld];
         let same = self.same_width();
-        if self.pads() && !same {
-            col.fill(T::zero());
-        }
         for j in 0..imgs {
             let x = &x[j * img..(j + 1) * img];
             if same {
@@ -234,25 +255,14 @@ fn images_per_group(n: usize, plane: usize) -> usize {
     n.div_ceil(groups).max(1)
 }
 
-/// `dst[j, r, :] = src[r, j·plane..(j + 1)·plane]` for `imgs` images of `rows` rows: a `[rows,
-/// imgs·plane]` product back to image-major order (or, swapped, the other way).
-fn regroup<T: Elem>(
-    src: &[T],
-    dst: &mut [T],
-    rows: usize,
-    imgs: usize,
-    plane: usize,
-    to_images: bool,
-) {
+/// `dst[r, j·plane..(j + 1)·plane] = src[j, r, :]` for `imgs` images of `rows` rows: image-major
+/// data side by side as one `[rows, imgs·plane]` matrix.
+fn side_by_side<T: Elem>(src: &[T], dst: &mut [T], rows: usize, imgs: usize, plane: usize) {
     let ld = imgs * plane;
     for j in 0..imgs {
         for r in 0..rows {
             let (a, b) = ((j * rows + r) * plane, r * ld + j * plane);
-            if to_images {
-                dst[a..a + plane].copy_from_slice(&src[b..b + plane]);
-            } else {
-                dst[b..b + plane].copy_from_slice(&src[a..a + plane]);
-            }
+            dst[b..b + plane].copy_from_slice(&src[a..a + plane]);
         }
     }
 }
@@ -271,7 +281,7 @@ fn upstream_group<'a, T: Elem>(
         return src;
     }
     let dst = scratch(buf, o * imgs * plane);
-    regroup(src, dst, o, imgs, plane, false);
+    side_by_side(src, dst, o, imgs, plane);
     dst
 }
 
@@ -285,11 +295,11 @@ fn scratch<T: Elem>(buf: &mut Vec<T>, n: usize) -> &mut [T] {
 }
 
 /// Like [`for_each_chunk`], with two scratch buffers per worker reused across chunks.
-fn for_each_chunk_scratch<T: Elem>(
-    data: &mut [T],
+fn for_each_chunk_scratch<T: Elem, D: Send>(
+    data: &mut [D],
     chunk: usize,
     parallel: bool,
-    f: impl Fn(usize, &mut [T], &mut (Vec<T>, Vec<T>)) + Sync + Send,
+    f: impl Fn(usize, &mut [D], &mut (Vec<T>, Vec<T>)) + Sync + Send,
 ) {
     let chunk = chunk.max(1);
     if parallel {
@@ -325,36 +335,51 @@ pub(crate) fn conv2d<T: Elem>(
         p,
     };
     let (k, pl, img) = (c * kh * kw, oh * ow, c * h * w);
-    let mut out = vec![T::zero(); n * o * pl];
     let gs = images_per_group(n, pl);
     let par = n > gs && n * o * k * pl >= PAR_WORK;
-    for_each_chunk_scratch(&mut out, gs * o * pl, par, |gi, dst, (col, prod)| {
-        let imgs = dst.len() / (o * pl).max(1);
-        let ld = imgs * pl;
-        let col = g.im2col_group(&x[gi * gs * img..], imgs, col);
-        let a = Mat::new(wt, o, k);
-        if imgs == 1 {
-            let beta = match bias {
-                Some(b) => {
-                    for (row, &v) in dst.chunks_mut(pl.max(1)).zip(b) {
-                        row.fill(v);
-                    }
-                    T::one()
+    let total = n * o * pl;
+    let mut out: Vec<T> = Vec::with_capacity(total);
+    // Every element of a group's chunk is written once below (a fill then the product, or the
+    // regrouped product plus bias), so the output is not zeroed first.
+    for_each_chunk_scratch(
+        &mut out.spare_capacity_mut()[..total],
+        gs * o * pl,
+        par,
+        |gi, dst, (col, prod)| {
+            let imgs = dst.len() / (o * pl).max(1);
+            let ld = imgs * pl;
+            let col = g.im2col_group(&x[gi * gs * img..], imgs, col);
+            let a = Mat::new(wt, o, k);
+            if imgs == 1 {
+                let bias = bias.map(|b| &b[..o]);
+                for (r, row) in dst.chunks_mut(pl.max(1)).enumerate() {
+                    let v = bias.map_or(T::zero(), |b| b[r]);
+                    row.iter_mut().for_each(|y| {
+                        y.write(v);
+                    });
                 }
-                None => T::zero(),
-            };
-            gemm(a, Mat::new(col, k, ld), beta, dst);
-        } else {
-            let prod = scratch(prod, o * ld);
-            gemm(a, Mat::new(col, k, ld), T::zero(), prod);
-            regroup(prod, dst, o, imgs, pl, true);
-            if let Some(b) = bias {
-                for (row, &v) in dst.chunks_mut(pl.max(1)).zip(b.iter().cycle()) {
-                    row.iter_mut().for_each(|y| *y += v);
+                // SAFETY: every element of `dst` was written just above.
+                let dst = unsafe { &mut *(dst as *mut [MaybeUninit<T>] as *mut [T]) };
+                let beta = if bias.is_some() { T::one() } else { T::zero() };
+                gemm(a, Mat::new(col, k, ld), beta, dst);
+            } else {
+                let prod = scratch(prod, o * ld);
+                gemm(a, Mat::new(col, k, ld), T::zero(), prod);
+                // dst[j, r, :] = prod[r, j·pl..(j + 1)·pl] + bias[r].
+                for j in 0..imgs {
+                    for r in 0..o {
+                        let v = bias.map_or(T::zero(), |b| b[r]);
+                        let (a, b) = ((j * o + r) * pl, r * ld + j * pl);
+                        for (y, &p) in dst[a..a + pl].iter_mut().zip(&prod[b..b + pl]) {
+                            y.write(p + v);
+                        }
+                    }
                 }
             }
-        }
-    });
+        },
+    );
+    // SAFETY: the chunks cover all `total` elements and each was written in full above.
+    unsafe { out.set_len(total) };
     out
 }
 

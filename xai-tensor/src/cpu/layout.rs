@@ -84,32 +84,50 @@ pub(crate) fn gather<T: Elem>(
     res
 }
 
-pub(crate) fn scatter_add<T: Elem>(
+/// `res[o, idx[o, j, i], i] += v[o, j, i]` into a zeroed `[outer, size, inner]` result.
+pub(crate) fn scatter_add<T: Elem, I: Elem>(
     v: &[T],
     [outer, len, inner]: [usize; 3],
-    idx: &[usize],
+    idx: &[I],
     size: usize,
-) -> Vec<T> {
+) -> Option<Vec<T>> {
     let mut res = vec![T::zero(); outer * size * inner];
     let plane = size * inner;
-    let body = |o: usize, dst: &mut [T]| {
+    // Indices are read as stored (floats), each checked to be an integer in 0..size as it is
+    // used; any other value makes the whole result `None` (the caller names the bad index).
+    let body = |o: usize, dst: &mut [T]| -> bool {
+        let mut ok = true;
         for j in 0..len {
-            for i in 0..inner {
-                let k = (o * len + j) * inner + i;
-                dst[idx[k] * inner + i] += v[k];
+            let k0 = (o * len + j) * inner;
+            for (i, (&x, &g)) in idx[k0..k0 + inner]
+                .iter()
+                .zip(&v[k0..k0 + inner])
+                .enumerate()
+            {
+                let f = x.to_f64();
+                let u = f as usize;
+                let good = (u as f64 == f) & (u < size);
+                ok &= good;
+                if good {
+                    dst[u * inner + i] += g;
+                }
             }
         }
+        ok
     };
-    if res.len() >= PAR_MIN && plane > 0 {
+    let ok = if res.len() >= PAR_MIN && plane > 0 {
         res.par_chunks_mut(plane)
             .enumerate()
-            .for_each(|(o, d)| body(o, d));
+            .map(|(o, d)| body(o, d))
+            .reduce(|| true, |a, b| a & b)
     } else if plane > 0 {
         res.chunks_mut(plane)
             .enumerate()
-            .for_each(|(o, d)| body(o, d));
-    }
-    res
+            .fold(true, |a, (o, d)| body(o, d) & a)
+    } else {
+        true
+    };
+    ok.then_some(res)
 }
 
 pub(crate) fn index_select<T: Elem>(

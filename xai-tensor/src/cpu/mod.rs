@@ -341,14 +341,38 @@ impl BackendStorage for CpuStorage {
     }
 
     fn scatter_add(&self, d: [usize; 3], index: &Self, size: usize) -> Result<Self> {
-        let idx = index.indices("scatter_add")?;
-        if let Some(&bad) = idx.iter().find(|&&i| i >= size) {
-            crate::bail!(
-                "scatter_add",
-                "index {bad} out of range for an axis of size {size}"
-            );
+        let out = match (self, index) {
+            (CpuStorage::F32(v), CpuStorage::F32(i)) => {
+                layout::scatter_add(v, d, i, size).map(CpuStorage::F32)
+            }
+            (CpuStorage::F32(v), CpuStorage::F64(i)) => {
+                layout::scatter_add(v, d, i, size).map(CpuStorage::F32)
+            }
+            (CpuStorage::F64(v), CpuStorage::F32(i)) => {
+                layout::scatter_add(v, d, i, size).map(CpuStorage::F64)
+            }
+            (CpuStorage::F64(v), CpuStorage::F64(i)) => {
+                layout::scatter_add(v, d, i, size).map(CpuStorage::F64)
+            }
+        };
+        match out {
+            Some(out) => Ok(out),
+            // Some index is not an integer in 0..size: name it.
+            None => match index
+                .indices("scatter_add")?
+                .into_iter()
+                .find(|&i| i >= size)
+            {
+                Some(bad) => crate::bail!(
+                    "scatter_add",
+                    "index {bad} out of range for an axis of size {size}"
+                ),
+                None => crate::bail!(
+                    "scatter_add",
+                    "index out of range for an axis of size {size}"
+                ),
+            },
         }
-        Ok(map1!(self, |v| layout::scatter_add(v, d, &idx, size)))
     }
 
     fn index_select(&self, d: [usize; 3], index: &[usize]) -> Result<Self> {
