@@ -22,8 +22,7 @@ struct Geom {
 impl Geom {
     /// Calls `f(col_row, first_col, input_offset, count)` for every run of in-bounds output
     /// pixels of one patch element along one output row: col columns `first_col..first_col +
-    /// count` read the input at `input_offset + t * stride_w`. Visits in (c, i, j, oy) order:
-    /// the runs [`Geom::im2col_at`] copies (it also writes the zeros around them).
+    /// count` read the input at `input_offset + t * stride_w`. Visits in (c, i, j, oy) order.
     #[inline]
     fn for_each_run(&self, mut f: impl FnMut(usize, usize, usize, usize)) {
         let Conv2dParams {
@@ -65,48 +64,20 @@ impl Geom {
     }
 
     /// Writes one image's patch matrix `[c·kh·kw, oh·ow]` into columns `at..at + oh·ow` of
-    /// `col` (rows `ld` long), every entry: zeros where a window reads padding.
+    /// `col` (rows `ld` long). Entries a padded window reads outside the image are not
+    /// written: they must be zero already ([`Patches`] keeps them so).
     fn im2col_at<T: Elem>(&self, x: &[T], col: &mut [T], ld: usize, at: usize) {
-        let Conv2dParams {
-            stride: [sh, sw],
-            padding: [ph, pw],
-            dilation: [dh, dw],
-        } = self.p;
-        let zero = T::zero();
-        for c in 0..self.c {
-            for i in 0..self.kh {
-                for j in 0..self.kw {
-                    let r = (c * self.kh + i) * self.kw + j;
-                    // ix = ox·sw + j·dw − pw lies in 0..w for ox in lo..hi.
-                    let shift = j * dw;
-                    let lo = (pw.saturating_sub(shift)).div_ceil(sw).min(self.ow);
-                    let hi = (self.w + pw)
-                        .saturating_sub(shift)
-                        .div_ceil(sw)
-                        .clamp(lo, self.ow);
-                    for oy in 0..self.oh {
-                        let d0 = r * ld + at + oy * self.ow;
-                        let dst = &mut col[d0..d0 + self.ow];
-                        let iy = (oy * sh + i * dh) as isize - ph as isize;
-                        if iy < 0 || iy >= self.h as isize || lo == hi {
-                            dst.fill(zero);
-                            continue;
-                        }
-                        let off = (c * self.h + iy as usize) * self.w + lo * sw + shift - pw;
-                        dst[..lo].fill(zero);
-                        dst[hi..].fill(zero);
-                        let run = &mut dst[lo..hi];
-                        if sw == 1 {
-                            run.copy_from_slice(&x[off..off + run.len()]);
-                        } else {
-                            for (t, d) in run.iter_mut().enumerate() {
-                                *d = x[off + t * sw];
-                            }
-                        }
-                    }
+        let sw = self.p.stride[1];
+        self.for_each_run(|r, q, off, cnt| {
+            let dst = &mut col[r * ld + at + q..r * ld + at + q + cnt];
+            if sw == 1 {
+                dst.copy_from_slice(&x[off..off + cnt]);
+            } else {
+                for (t, d) in dst.iter_mut().enumerate() {
+                    *d = x[off + t * sw];
                 }
             }
-        }
+        });
     }
 
     /// Adds columns `at..at + oh·ow` of `col` (rows `ld` long) back onto one image: the
@@ -139,8 +110,9 @@ impl Geom {
             && p.padding[1] < self.w
     }
 
-    /// [`Geom::im2col_at`] for [`Geom::same_width`] geometry, writing every entry (zeros where
-    /// a window reads padding).
+    /// [`Geom::im2col_at`] for [`Geom::same_width`] geometry: one block copy per patch row,
+    /// then the border columns it overwrote set back to zero. Rows a window reads from padding
+    /// are not written: they must be zero already ([`Patches`] keeps them so).
     fn im2col_same_width<T: Elem>(&self, x: &[T], col: &mut [T], ld: usize, at: usize) {
         let (h, w, oh) = (self.h, self.w, self.oh);
         let [ph, pw] = self.p.padding;
@@ -153,10 +125,8 @@ impl Geom {
                     // Output rows oy read input row oy + i − ph, in 0..h for oy in oy0..oy1.
                     let oy0 = ph.saturating_sub(i).min(oh);
                     let oy1 = (h + ph).saturating_sub(i).clamp(oy0, oh);
-                    dst[..oy0 * w].fill(zero);
-                    dst[oy1 * w..].fill(zero);
                     // dst[d] = x[base + d] over the valid rows, base = (c·h + i − ph)·w + j − pw,
-                    // clipped to the image; border columns are zeroed below.
+                    // clipped to the image (what is clipped lies in the border columns).
                     let base = ((c * h + i) * w + j) as isize - (ph * w + pw) as isize;
                     let lo = ((oy0 * w) as isize).max(-base) as usize;
                     let hi = ((oy1 * w) as isize)
@@ -164,8 +134,6 @@ impl Geom {
                         .max(lo as isize) as usize;
                     let from = (base + lo as isize) as usize;
                     dst[lo..hi].copy_from_slice(&x[from..from + hi - lo]);
-                    dst[oy0 * w..lo].fill(zero);
-                    dst[hi..oy1 * w].fill(zero);
                     // Columns whose ix = ox + j − pw falls outside 0..w.
                     let (left, right) = (pw.saturating_sub(j), (j + w).saturating_sub(pw + w));
                     if left + right > 0 {
@@ -222,15 +190,12 @@ impl Geom {
     }
 
     /// The patch matrix `[c·kh·kw, imgs·oh·ow]` of `imgs` consecutive images of `x`, side by
-    /// side, into `col` (grown as needed, never shrunk, every entry written); returns it.
-    fn im2col_group<'a, T: Elem>(&self, x: &[T], imgs: usize, col: &'a mut Vec<T>) -> &'a mut [T] {
+    /// side, into `col`; returns it.
+    fn im2col_group<'a, T: Elem>(&self, x: &[T], imgs: usize, col: &'a mut Patches<T>) -> &'a [T] {
         let img = self.c * self.h * self.w;
         let (pl, k) = (self.oh * self.ow, self.c * self.kh * self.kw);
         let ld = imgs * pl;
-        if col.len() < k * ld {
-            col.resize(k * ld, T::zero());
-        }
-        let col = &mut col[..k * ld];
+        let col = col.zeroed(k * ld, ld);
         let same = self.same_width();
         for j in 0..imgs {
             let x = &x[j * img..(j + 1) * img];
@@ -241,6 +206,28 @@ impl Geom {
             }
         }
         col
+    }
+}
+
+/// Scratch for patch matrices of one convolution's geometry. Entries a window reads from
+/// padding are the same for every group of a layout (row length `ld`) and im2col never writes
+/// them, so the buffer is cleared once per layout, not once per group.
+#[derive(Default)]
+struct Patches<T> {
+    buf: Vec<T>,
+    /// The row length whose padding entries `buf` holds as zeros.
+    layout: Option<usize>,
+}
+
+impl<T: Elem> Patches<T> {
+    /// `n` elements whose padding entries for rows `ld` long are zero.
+    fn zeroed(&mut self, n: usize, ld: usize) -> &mut [T] {
+        if self.layout != Some(ld) || self.buf.len() < n {
+            self.buf.clear();
+            self.buf.resize(n, T::zero());
+            self.layout = Some(ld);
+        }
+        &mut self.buf[..n]
     }
 }
 
@@ -294,12 +281,12 @@ fn scratch<T: Elem>(buf: &mut Vec<T>, n: usize) -> &mut [T] {
     &mut buf[..n]
 }
 
-/// Like [`for_each_chunk`], with two scratch buffers per worker reused across chunks.
-fn for_each_chunk_scratch<T: Elem, D: Send>(
+/// Like [`for_each_chunk`], with scratch `S` per worker reused across chunks.
+fn for_each_chunk_scratch<S: Default + Send, D: Send>(
     data: &mut [D],
     chunk: usize,
     parallel: bool,
-    f: impl Fn(usize, &mut [D], &mut (Vec<T>, Vec<T>)) + Sync + Send,
+    f: impl Fn(usize, &mut [D], &mut S) + Sync + Send,
 ) {
     let chunk = chunk.max(1);
     if parallel {
@@ -345,7 +332,7 @@ pub(crate) fn conv2d<T: Elem>(
         &mut out.spare_capacity_mut()[..total],
         gs * o * pl,
         par,
-        |gi, dst, (col, prod)| {
+        |gi, dst, (col, prod): &mut (Patches<T>, Vec<T>)| {
             let imgs = dst.len() / (o * pl).max(1);
             let ld = imgs * pl;
             let col = g.im2col_group(&x[gi * gs * img..], imgs, col);
@@ -406,22 +393,27 @@ pub(crate) fn conv2d_input_grad<T: Elem>(
     let mut dx = vec![T::zero(); n * img];
     let gs = images_per_group(n, pl);
     let par = n > gs && n * o * k * pl >= PAR_WORK;
-    for_each_chunk_scratch(&mut dx, gs * img, par, |gi, dst, (col, gt)| {
-        let imgs = dst.len() / img.max(1);
-        let ld = imgs * pl;
-        let b = upstream_group(gy, [gi * gs, imgs], o, pl, gt);
-        let col = scratch(col, k * ld);
-        gemm(Mat::new(wt, o, k).t(), Mat::new(b, o, ld), T::zero(), col);
-        let same = g.same_width();
-        for j in 0..imgs {
-            let dx = &mut dst[j * img..(j + 1) * img];
-            if same {
-                g.col2im_same_width(col, ld, j * pl, dx);
-            } else {
-                g.col2im_at(col, ld, j * pl, dx);
+    for_each_chunk_scratch(
+        &mut dx,
+        gs * img,
+        par,
+        |gi, dst, (col, gt): &mut (Vec<T>, Vec<T>)| {
+            let imgs = dst.len() / img.max(1);
+            let ld = imgs * pl;
+            let b = upstream_group(gy, [gi * gs, imgs], o, pl, gt);
+            let col = scratch(col, k * ld);
+            gemm(Mat::new(wt, o, k).t(), Mat::new(b, o, ld), T::zero(), col);
+            let same = g.same_width();
+            for j in 0..imgs {
+                let dx = &mut dst[j * img..(j + 1) * img];
+                if same {
+                    g.col2im_same_width(col, ld, j * pl, dx);
+                } else {
+                    g.col2im_at(col, ld, j * pl, dx);
+                }
             }
-        }
-    });
+        },
+    );
     dx
 }
 
@@ -447,7 +439,7 @@ pub(crate) fn conv2d_weight_grad<T: Elem>(
     };
     let (k, pl, img) = (c * kh * kw, oh * ow, c * h * w);
     let gs = images_per_group(n, pl);
-    let partial = |(col, gt): &mut (Vec<T>, Vec<T>), gi: usize| {
+    let partial = |(col, gt): &mut (Patches<T>, Vec<T>), gi: usize| {
         let imgs = gs.min(n - gi * gs);
         let ld = imgs * pl;
         let col = g.im2col_group(&x[gi * gs * img..], imgs, col);
