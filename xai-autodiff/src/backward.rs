@@ -107,6 +107,19 @@ pub fn default_backward(ctx: &RuleCtx) -> Result<Vec<Option<Var>>> {
             want(1, &|| g.t()?.matmul(a))?,
             want(2, &|| g.sum(&[0], false))?,
         ]),
+        Op::Conv2d(p)
+            if !crate::mode::is_grad_enabled()
+                && need.first() == Some(&true)
+                && need.get(1) == Some(&true) =>
+        {
+            // Both gradients in one pass (recording off: plain tensors).
+            let (dx, dw) = g.value().conv2d_backward(a.value(), x[1].value(), *p)?;
+            Ok(vec![
+                Some(Var::constant(dx)),
+                Some(Var::constant(dw)),
+                want(2, &|| g.sum(&[0, 2, 3], false))?,
+            ])
+        }
         Op::Conv2d(p) => {
             let (w, hw) = (&x[1], [a.shape()[2], a.shape()[3]]);
             let k = [w.shape()[2], w.shape()[3]];

@@ -317,6 +317,25 @@ pub trait BackendStorage: Sized + Clone + Send + Sync {
         p: Conv2dParams,
         k_hw: [usize; 2],
     ) -> Result<Self>;
+    /// Both gradients of conv2d from the upstream `self: g [n, o, ho, wo]`: the input gradient
+    /// (`[n, c, h, w]`) and the weight gradient (`[o, c, kh, kw]`) of the convolution of `x:
+    /// [n, c, h, w]` with `w: [o, c, kh, kw]`. By default the two kernels above; a backend may
+    /// fuse them (the CPU arranges each group's upstream gradient once for both products), with
+    /// the same values.
+    #[allow(clippy::too_many_arguments)]
+    fn conv2d_backward(
+        &self,
+        g: [usize; 4],
+        x: &Self,
+        xd: [usize; 4],
+        w: &Self,
+        wd: [usize; 4],
+        p: Conv2dParams,
+    ) -> Result<(Self, Self)> {
+        let dx = self.conv2d_input_grad(g, w, wd, p, [xd[2], xd[3]])?;
+        let dw = x.conv2d_weight_grad(xd, self, g, p, [wd[2], wd[3]])?;
+        Ok((dx, dw))
+    }
     /// Max pooling; returns values and the flat in-plane index of each winner (first on ties).
     fn max_pool2d(
         &self,

@@ -215,6 +215,36 @@ impl Storage {
         binary_dispatch!("conv2d_weight_grad", self, g, |a, b| a
             .conv2d_weight_grad(x, b, gd, p, k))
     }
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn conv2d_backward(
+        &self,
+        g: [usize; 4],
+        x: &Self,
+        xd: [usize; 4],
+        w: &Self,
+        wd: [usize; 4],
+        p: Conv2dParams,
+    ) -> Result<(Self, Self)> {
+        match (self, x, w) {
+            (Storage::Cpu(a), Storage::Cpu(b), Storage::Cpu(c)) => {
+                let (dx, dw) = a.conv2d_backward(g, b, xd, c, wd, p)?;
+                Ok((Storage::Cpu(dx), Storage::Cpu(dw)))
+            }
+            (Storage::Cuda(a), Storage::Cuda(b), Storage::Cuda(c)) => {
+                let (dx, dw) = a.conv2d_backward(g, b, xd, c, wd, p)?;
+                Ok((Storage::Cuda(dx), Storage::Cuda(dw)))
+            }
+            (a, b, c) => Err(Error::DeviceMismatch {
+                op: "conv2d_backward",
+                lhs: a.device(),
+                rhs: if a.device() != b.device() {
+                    b.device()
+                } else {
+                    c.device()
+                },
+            }),
+        }
+    }
     pub(crate) fn max_pool2d(
         &self,
         x: [usize; 4],

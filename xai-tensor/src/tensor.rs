@@ -768,6 +768,39 @@ impl Tensor {
         self.with_storage(s, &[g[1], x[1], k_hw[0], k_hw[1]])
     }
 
+    /// Both gradients of [`conv2d`](Self::conv2d) from the upstream `self: [N, O, Ho, Wo]`:
+    /// (input gradient `[N, C, H, W]`, weight gradient `[O, C, kh, kw]`) of the convolution of
+    /// `input` with `weight` — the values of [`conv2d_input_grad`](Self::conv2d_input_grad) and
+    /// [`conv2d_weight_grad`](Self::conv2d_weight_grad), computed in one pass where the backend
+    /// fuses them (the CPU does).
+    pub fn conv2d_backward(
+        &self,
+        input: &Tensor,
+        weight: &Tensor,
+        p: Conv2dParams,
+    ) -> Result<(Self, Self)> {
+        let g = self.dims4("conv2d_backward")?;
+        let x = input.dims4("conv2d_backward")?;
+        let w = weight.dims4("conv2d_backward")?;
+        let fits = g[0] == x[0]
+            && g[1] == w[0]
+            && x[1] == w[1]
+            && p.fits(0, x[2], w[2], g[2])
+            && p.fits(1, x[3], w[3], g[3]);
+        if !fits {
+            return Err(Error::ShapeMismatch {
+                op: "conv2d_backward",
+                lhs: g.to_vec(),
+                rhs: x.to_vec(),
+            });
+        }
+        let (dx, dw) =
+            self.0
+                .storage
+                .conv2d_backward(g, &input.0.storage, x, &weight.0.storage, w, p)?;
+        Ok((self.with_storage(dx, &x)?, self.with_storage(dw, &w)?))
+    }
+
     /// Transposed convolution (PyTorch's `conv_transpose2d`, no bias, groups = 1):
     /// `self: [N, C_in, H, W]`, `weight: [C_in, C_out, kh, kw]` → `[N, C_out, Ho, Wo]` with
     /// `Ho = (H − 1)·s − 2p + d(kh − 1) + op + 1`. It is

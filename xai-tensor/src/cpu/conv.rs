@@ -281,7 +281,20 @@ fn scratch<T: Elem>(buf: &mut Vec<T>, n: usize) -> &mut [T] {
     &mut buf[..n]
 }
 
-/// Like [`for_each_chunk`], with scratch `S` per worker reused across chunks.
+/// Tasks a pass over `chunks` equal chunks is split into: one contiguous run of chunks per
+/// thread (so each task's scratch is set up once), or one task when not `parallel`. Returns
+/// the chunks per task.
+fn chunks_per_task(chunks: usize, parallel: bool) -> usize {
+    let tasks = if parallel {
+        rayon::current_num_threads()
+    } else {
+        1
+    };
+    chunks.div_ceil(tasks.max(1)).max(1)
+}
+
+/// Like [`for_each_chunk`], with scratch `S` per task reused across its chunks: `f(index,
+/// chunk, scratch)`.
 fn for_each_chunk_scratch<S: Default + Send, D: Send>(
     data: &mut [D],
     chunk: usize,
@@ -289,15 +302,19 @@ fn for_each_chunk_scratch<S: Default + Send, D: Send>(
     f: impl Fn(usize, &mut [D], &mut S) + Sync + Send,
 ) {
     let chunk = chunk.max(1);
+    let per = chunks_per_task(data.len().div_ceil(chunk), parallel);
+    let run = |t: usize, run: &mut [D]| {
+        let mut buf = S::default();
+        for (i, c) in run.chunks_mut(chunk).enumerate() {
+            f(t * per + i, c, &mut buf);
+        }
+    };
     if parallel {
-        data.par_chunks_mut(chunk)
+        data.par_chunks_mut(chunk * per)
             .enumerate()
-            .for_each_init(Default::default, |buf, (i, c)| f(i, c, buf));
+            .for_each(|(t, r)| run(t, r));
     } else {
-        let mut buf = Default::default();
-        data.chunks_mut(chunk)
-            .enumerate()
-            .for_each(|(i, c)| f(i, c, &mut buf));
+        run(0, data);
     }
 }
 
@@ -370,63 +387,47 @@ pub(crate) fn conv2d<T: Elem>(
     out
 }
 
-/// The input gradient: `cols = Wᵀ [k, o] · g [o, imgs·oh·ow]` per group, then col2im.
+/// The input gradient of a convolution (see [`conv2d_backward`]).
 pub(crate) fn conv2d_input_grad<T: Elem>(
     gy: &[T],
-    [n, o, oh, ow]: [usize; 4],
+    gd: [usize; 4],
     wt: &[T],
     [_, c, kh, kw]: [usize; 4],
     p: Conv2dParams,
     [h, w]: [usize; 2],
 ) -> Vec<T> {
-    let g = Geom {
-        c,
-        h,
-        w,
-        kh,
-        kw,
-        oh,
-        ow,
-        p,
-    };
-    let (k, pl, img) = (c * kh * kw, oh * ow, c * h * w);
-    let mut dx = vec![T::zero(); n * img];
-    let gs = images_per_group(n, pl);
-    let par = n > gs && n * o * k * pl >= PAR_WORK;
-    for_each_chunk_scratch(
-        &mut dx,
-        gs * img,
-        par,
-        |gi, dst, (col, gt): &mut (Vec<T>, Vec<T>)| {
-            let imgs = dst.len() / img.max(1);
-            let ld = imgs * pl;
-            let b = upstream_group(gy, [gi * gs, imgs], o, pl, gt);
-            let col = scratch(col, k * ld);
-            gemm(Mat::new(wt, o, k).t(), Mat::new(b, o, ld), T::zero(), col);
-            let same = g.same_width();
-            for j in 0..imgs {
-                let dx = &mut dst[j * img..(j + 1) * img];
-                if same {
-                    g.col2im_same_width(col, ld, j * pl, dx);
-                } else {
-                    g.col2im_at(col, ld, j * pl, dx);
-                }
-            }
-        },
-    );
-    dx
+    let dims = [gd[0], c, h, w];
+    let (dx, _) = conv2d_backward(gy, gd, None, Some(wt), dims, [kh, kw], p);
+    dx.unwrap_or_default()
 }
 
-/// The weight gradient: `Σ_groups g [o, imgs·oh·ow] · colsᵀ`, one partial per group summed
-/// in group order.
+/// The weight gradient of a convolution (see [`conv2d_backward`]).
 pub(crate) fn conv2d_weight_grad<T: Elem>(
     x: &[T],
-    [n, c, h, w]: [usize; 4],
+    xd: [usize; 4],
     gy: &[T],
-    [_, o, oh, ow]: [usize; 4],
+    gd: [usize; 4],
     p: Conv2dParams,
-    [kh, kw]: [usize; 2],
+    k_hw: [usize; 2],
 ) -> Vec<T> {
+    let (_, dw) = conv2d_backward(gy, gd, Some(x), None, xd, k_hw, p);
+    dw.unwrap_or_default()
+}
+
+/// Both gradients of a convolution from `gy: [n, o, oh, ow]` in one pass over the groups of
+/// images, each group's upstream gradient arranged once as `G [o, imgs·oh·ow]` for both
+/// products: the input gradient `col2im(Wᵀ [k, o] · G)` when the weight `wt` is given, the
+/// weight gradient `Σ_groups G · colsᵀ` (one partial per group, summed in group order) when
+/// the input `x` is given. `xd` is the input's shape `[n, c, h, w]`.
+pub(crate) fn conv2d_backward<T: Elem>(
+    gy: &[T],
+    [n, o, oh, ow]: [usize; 4],
+    x: Option<&[T]>,
+    wt: Option<&[T]>,
+    [_, c, h, w]: [usize; 4],
+    [kh, kw]: [usize; 2],
+    p: Conv2dParams,
+) -> (Option<Vec<T>>, Option<Vec<T>>) {
     let g = Geom {
         c,
         h,
@@ -439,35 +440,64 @@ pub(crate) fn conv2d_weight_grad<T: Elem>(
     };
     let (k, pl, img) = (c * kh * kw, oh * ow, c * h * w);
     let gs = images_per_group(n, pl);
-    let partial = |(col, gt): &mut (Patches<T>, Vec<T>), gi: usize| {
-        let imgs = gs.min(n - gi * gs);
-        let ld = imgs * pl;
-        let col = g.im2col_group(&x[gi * gs * img..], imgs, col);
-        let b = upstream_group(gy, [gi * gs, imgs], o, pl, gt);
-        let mut acc = vec![T::zero(); o * k];
-        gemm(
-            Mat::new(b, o, ld),
-            Mat::new(col, k, ld).t(),
-            T::zero(),
-            &mut acc,
-        );
-        acc
+    let groups = n.div_ceil(gs);
+    let par = n > gs && n * o * k * pl >= PAR_WORK;
+    let per = chunks_per_task(groups, par);
+    let same = g.same_width();
+    // Groups t·per.. of one task; `dx` the task's images of the input gradient.
+    let run = |t: usize, mut dx: Option<&mut [T]>| -> Vec<Vec<T>> {
+        let (mut patches, mut gt, mut cols) = (Patches::default(), Vec::new(), Vec::new());
+        let mut partials = Vec::new();
+        for gi in t * per..((t + 1) * per).min(groups) {
+            let imgs = gs.min(n - gi * gs);
+            let ld = imgs * pl;
+            let b = upstream_group(gy, [gi * gs, imgs], o, pl, &mut gt);
+            if let Some(x) = x {
+                let col = g.im2col_group(&x[gi * gs * img..], imgs, &mut patches);
+                let mut acc = vec![T::zero(); o * k];
+                gemm(
+                    Mat::new(b, o, ld),
+                    Mat::new(col, k, ld).t(),
+                    T::zero(),
+                    &mut acc,
+                );
+                partials.push(acc);
+            }
+            if let (Some(wt), Some(dx)) = (wt, dx.as_deref_mut()) {
+                let col = scratch(&mut cols, k * ld);
+                gemm(Mat::new(wt, o, k).t(), Mat::new(b, o, ld), T::zero(), col);
+                let first = (gi - t * per) * gs;
+                for j in 0..imgs {
+                    let dx = &mut dx[(first + j) * img..(first + j + 1) * img];
+                    if same {
+                        g.col2im_same_width(col, ld, j * pl, dx);
+                    } else {
+                        g.col2im_at(col, ld, j * pl, dx);
+                    }
+                }
+            }
+        }
+        partials
     };
-    let groups = 0..n.div_ceil(gs);
-    let partials: Vec<Vec<T>> = if n > gs && n * o * k * pl >= PAR_WORK {
-        groups
-            .into_par_iter()
-            .map_init(Default::default, partial)
-            .collect()
-    } else {
-        let mut buf = Default::default();
-        groups.map(|gi| partial(&mut buf, gi)).collect()
+    let mut dx = wt.map(|_| vec![T::zero(); n * img]);
+    let tasks = groups.div_ceil(per);
+    let partials: Vec<Vec<Vec<T>>> = match (dx.as_deref_mut(), par) {
+        (Some(d), true) => d
+            .par_chunks_mut((per * gs * img).max(1))
+            .enumerate()
+            .map(|(t, d)| run(t, Some(d)))
+            .collect(),
+        (None, true) => (0..tasks).into_par_iter().map(|t| run(t, None)).collect(),
+        (d, false) => vec![run(0, d)],
     };
-    let mut dw = vec![T::zero(); o * k];
-    for part in partials {
-        dw.iter_mut().zip(part).for_each(|(d, v)| *d += v);
-    }
-    dw
+    let dw = x.map(|_| {
+        let mut dw = vec![T::zero(); o * k];
+        for part in partials.into_iter().flatten() {
+            dw.iter_mut().zip(part).for_each(|(d, v)| *d += v);
+        }
+        dw
+    });
+    (dx, dw)
 }
 
 pub(crate) fn max_pool2d<T: Elem>(

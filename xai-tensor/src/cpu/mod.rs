@@ -435,6 +435,49 @@ impl BackendStorage for CpuStorage {
         }))
     }
 
+    fn conv2d_backward(
+        &self,
+        g: [usize; 4],
+        x: &Self,
+        xd: [usize; 4],
+        w: &Self,
+        wd: [usize; 4],
+        p: Conv2dParams,
+    ) -> Result<(Self, Self)> {
+        fn both<T: Elem>(
+            g: (&[T], [usize; 4]),
+            x: (&[T], [usize; 4]),
+            w: &[T],
+            k: [usize; 2],
+            p: Conv2dParams,
+        ) -> (Vec<T>, Vec<T>) {
+            let (dx, dw) = conv::conv2d_backward(g.0, g.1, Some(x.0), Some(w), x.1, k, p);
+            (dx.unwrap_or_default(), dw.unwrap_or_default())
+        }
+        let k = [wd[2], wd[3]];
+        Ok(match (self, x, w) {
+            (CpuStorage::F32(a), CpuStorage::F32(b), CpuStorage::F32(c)) => {
+                let (dx, dw) = both((a, g), (b, xd), c, k, p);
+                (CpuStorage::F32(dx), CpuStorage::F32(dw))
+            }
+            (CpuStorage::F64(a), CpuStorage::F64(b), CpuStorage::F64(c)) => {
+                let (dx, dw) = both((a, g), (b, xd), c, k, p);
+                (CpuStorage::F64(dx), CpuStorage::F64(dw))
+            }
+            (a, b, c) => {
+                return Err(Error::DTypeMismatch {
+                    op: "conv2d_backward",
+                    lhs: a.dtype(),
+                    rhs: if a.dtype() != b.dtype() {
+                        b.dtype()
+                    } else {
+                        c.dtype()
+                    },
+                })
+            }
+        })
+    }
+
     fn max_pool2d(&self, x: [usize; 4], p: Pool2dParams, o: [usize; 2]) -> Result<(Self, Self)> {
         Ok(match self {
             CpuStorage::F32(v) => {

@@ -125,6 +125,11 @@ fn conv2d_and_gradients(dt: DType) {
             t * max_abs(&dw_abs),
             &what("conv2d_weight_grad"),
         );
+        // The fused backward gives both gradients, bit for bit.
+        let (fx, fw) = g.conv2d_backward(&x, &w, p).unwrap();
+        assert_eq!(vals(&fx), vals(&gi), "{}", what("conv2d_backward input"));
+        assert_eq!(vals(&fw), vals(&gw), "{}", what("conv2d_backward weight"));
+        assert_eq!((fx.shape(), fw.shape()), (gi.shape(), gw.shape()));
         // Adjoint identities <conv(x,w), g> = <x, input_grad(g,w)> = <w, weight_grad(x,g)> in f64.
         if dt == DType::F64 {
             let yv = vals(&x.conv2d(&w, p).unwrap());
