@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
 """Times training a small ResNet on the bundled MNIST digits with `xai train` and with PyTorch,
-side by side, and prints both held-out accuracies.
+side by side, on identical data, and prints both held-out accuracies.
 
 The net: examples/mnist_resnet.json (model format version 2): stem conv 1→16 + ReLU + 2×2 max
 pooling, two residual blocks (conv, batch norm, ReLU, conv, batch norm, `x + y`, ReLU; the
 second 16→32 with stride 2 and a 1×1 projection shortcut), global average pooling, linear.
-Data: data/mnist_5k.csv.gz, 80% stratified train split (4,000 rows), pixels standardised with the
-train split's mean and std (`--standardize`). 15 epochs, batch 64, Adam lr 2e-3 with cosine
-annealing per epoch, f32. xai is timed twice: as a whole process (loading, training,
-evaluation and writing the model included) and by its training loop alone (the epochs'
-`train_seconds` it reports); PyTorch in-process, the training loop only (imports, data loading
-and evaluation excluded), at its best thread count (1 or 2, both measured). The whole-process
-ratio favours PyTorch; the loop ratio compares like with like.
+Data: data/mnist_5k.csv.gz split per repeat r by numpy (seed r): 100 test digits per class
+(1,000), the other 4,000 for training. Both trainers get the same split: xai as a training CSV
+(`--test-fraction 0`) and a test .npy it predicts; pixels standardised with the training
+split's mean and std (`--standardize`). 15 epochs, batch 64, Adam lr 2e-3 with cosine annealing
+per epoch, f32. xai is timed twice: as a whole process (CSV parsing, training and writing the
+model included) and by its training loop alone (the `train_seconds` it reports); PyTorch
+in-process, the training loop only (imports, data loading and evaluation excluded), at its best
+thread count (1 or 2, both measured). The whole-process ratio favours PyTorch; the loop ratio
+compares like with like.
 
 Usage: python tools/bench_train_resnet.py [--repeats 3] [--epochs 15] [--xai target/release/xai]
 Needs torch and numpy (the project itself never needs Python).
@@ -54,7 +56,7 @@ class ResNet(nn.Module):
 
 
 def split(seed):
-    """A stratified 80/20 split as `xai train --test-fraction 0.2` makes it (per class)."""
+    """A stratified split: 100 test digits per class, the rest for training."""
     with gzip.open(os.path.join(ROOT, "data", "mnist_5k.csv.gz"), "rt") as f:
         a = np.loadtxt(f, delimiter=",", skiprows=1, dtype=np.float32)
     x, y = a[:, :-1].reshape(-1, 1, 28, 28), a[:, -1].astype(np.int64)
@@ -64,9 +66,9 @@ def split(seed):
     return x[train], y[train], x[test], y[test]
 
 
-def torch_train(epochs, seed, threads):
+def torch_train(data, epochs, seed, threads):
     torch.set_num_threads(threads)
-    xt, yt, xv, yv = split(seed)
+    xt, yt, xv, yv = data
     mean, std = xt.mean(), xt.std()
     xt, xv = torch.from_numpy((xt - mean) / std), torch.from_numpy((xv - mean) / std)
     yt, yv = torch.from_numpy(yt), torch.from_numpy(yv)
@@ -101,21 +103,34 @@ def main():
     their_acc = []
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(a.repeats):
+            xt, yt, xv, yv = split(r)
+            train_csv, test_npy = os.path.join(tmp, "train.csv"), os.path.join(tmp, "test.npy")
+            header = ",".join([f"p{i}" for i in range(xt[0].size)] + ["label"])
+            np.savetxt(train_csv, np.hstack([xt.reshape(len(xt), -1), yt[:, None]]), delimiter=",",
+                       header=header, comments="", fmt="%g")
+            np.save(test_npy, xv)
+            model = os.path.join(tmp, "m.json")
             start = time.perf_counter()
             out = subprocess.run(
                 [a.xai, "train", "--model", os.path.join(ROOT, "examples", "mnist_resnet.json"),
-                 "--data", "mnist", "--epochs", str(a.epochs), "--batch-size", "64", "--lr", "2e-3",
-                 "--optimizer", "adam", "--schedule", "cosine", "--standardize", "--test-fraction", "0.2",
-                 "--seed", str(r), "--quiet", "--output", os.path.join(tmp, "m.json")],
+                 "--data", train_csv, "--input-shape", "1,28,28", "--epochs", str(a.epochs),
+                 "--batch-size", "64", "--lr", "2e-3", "--optimizer", "adam", "--schedule", "cosine",
+                 "--standardize", "--test-fraction", "0", "--seed", str(r), "--quiet", "--output", model],
                 check=True, stdout=subprocess.PIPE, text=True).stdout
             ours.append(time.perf_counter() - start)
-            report = json.loads(out.strip().splitlines()[-1])
-            our_acc.append(report["test_accuracy"])
-            our_loop.append(report["train_seconds"])
+            our_loop.append(json.loads(out.strip().splitlines()[-1])["train_seconds"])
+            logits = os.path.join(tmp, "logits.npy")
+            subprocess.run([a.xai, "predict", "--model", model, "--input", test_npy, "--output", logits,
+                            "--quiet"], check=True)
+            our_acc.append(float((np.load(logits).argmax(1) == yv).mean()))
+            accs = []
             for threads in (1, 2):
-                s, acc = torch_train(a.epochs, r, threads)
+                s, acc = torch_train((xt, yt, xv, yv), a.epochs, r, threads)
                 theirs[threads].append(s)
-                their_acc.append(acc)
+                accs.append(acc)
+            their_acc.append(accs[-1])
+            print(f"split {r}: held-out accuracy xai {our_acc[-1]:.3f}, PyTorch {accs[0]:.3f} (1 thread) "
+                  f"{accs[1]:.3f} (2 threads)", flush=True)
     mo = float(np.median(ours))
     best = min(theirs, key=lambda t: np.median(theirs[t]))
     mt = float(np.median(theirs[best]))

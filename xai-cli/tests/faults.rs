@@ -443,3 +443,175 @@ fn a_headerless_numeric_csv_keeps_its_first_row() {
     let logits = xai_tensor::Tensor::read_npy(&out).unwrap();
     assert_eq!(logits.shape()[0], 3, "all three rows predicted");
 }
+
+/// What a kill test compares: every output file's bytes (`None`: absent).
+type Outputs = Vec<Option<Vec<u8>>>;
+
+/// Kills `runs` runs of `args(dir)` at moments spread over a run and past it, alternately with
+/// SIGKILL and SIGINT, each in a folder `prepare` filled with the old outputs, and checks that
+/// the folder then holds the old outputs or the new ones, never a mix (`state` reads them);
+/// that SIGINT leaves no temporary file; and that the next run into the folder ends with the
+/// new outputs and no temporary file, the leftovers of a SIGKILL included.
+fn kill_at_random_moments(
+    what: &str,
+    runs: u32,
+    args: impl Fn(&Path) -> Vec<String>,
+    prepare: impl Fn(&Path),
+    state: impl Fn(&Path) -> Outputs,
+) {
+    let run_in = |dir: &Path| {
+        let a = args(dir);
+        let o = xai(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(
+            o.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    let reference = tempfile::tempdir().unwrap();
+    prepare(reference.path());
+    let old = state(reference.path());
+    let t = Instant::now();
+    run_in(reference.path());
+    let full = t.elapsed();
+    let new = state(reference.path());
+    assert_ne!(old, new, "{what}: the run changes its outputs");
+    let (mut old_kept, mut new_whole, mut leftovers) = (0, 0, 0);
+    for run in 0..runs {
+        let dir = tempfile::tempdir().unwrap();
+        prepare(dir.path());
+        let a = args(dir.path());
+        let mut child = spawn(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        let at = full.mul_f64(1.5 * ((run as f64 * 0.618_034 + 0.1) % 1.0));
+        std::thread::sleep(at);
+        let sig = if run % 2 == 0 {
+            libc::SIGKILL
+        } else {
+            libc::SIGINT
+        };
+        let _ = unsafe { libc::kill(child.id() as i32, sig) }; // it may have ended already
+        let status = wait_for(&mut child, Duration::from_secs(60));
+        let ctx = format!("{what}, run {run}, signal {sig} after {at:?}: {status:?}");
+        let now = state(dir.path());
+        if now == new {
+            new_whole += 1;
+        } else {
+            assert_eq!(now, old, "neither the old nor the new outputs: {ctx}");
+            old_kept += 1;
+        }
+        let temps = temp_files(dir.path());
+        if sig == libc::SIGINT {
+            assert!(temps.is_empty(), "{ctx}: {temps:?}");
+        }
+        leftovers += temps.len();
+        run_in(dir.path());
+        assert_eq!(state(dir.path()), new, "{ctx}: the next run");
+        assert!(
+            temp_files(dir.path()).is_empty(),
+            "{ctx}: after the next run"
+        );
+    }
+    eprintln!("{what}: {old_kept} old, {new_whole} new, {leftovers} SIGKILL leftovers swept");
+    assert!(old_kept > 0, "{what}: no kill landed during the run");
+}
+
+/// The model JSON at `json` and the weights file it names.
+fn model_files(json: &Path) -> Outputs {
+    let text = std::fs::read(json).ok();
+    let weights = text.as_ref().map(|t| {
+        let spec: serde_json::Value = serde_json::from_slice(t).unwrap();
+        let w = json.with_file_name(spec["weights"].as_str().unwrap());
+        std::fs::read(w).ok()
+    });
+    vec![text, weights.flatten()]
+}
+
+#[test]
+fn train_killed_at_random_moments_leaves_the_old_model_or_the_new_one_whole() {
+    let arch = common::example("digits_cnn.json");
+    let train = |out: &Path, seed: &str| -> Vec<String> {
+        [
+            "train",
+            "--model",
+            arch.to_str().unwrap(),
+            "--data",
+            "digits",
+            "--epochs",
+            "2",
+            "--seed",
+            seed,
+            "--quiet",
+            "--output",
+            out.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    // The old model: another seed's, trained once and copied into each folder.
+    let old = tempfile::tempdir().unwrap();
+    let a = train(&old.path().join("m.json"), "9");
+    assert!(xai(&a.iter().map(String::as_str).collect::<Vec<_>>())
+        .status
+        .success());
+    let prepare = |dir: &Path| {
+        for e in std::fs::read_dir(old.path()).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+        }
+    };
+    kill_at_random_moments(
+        "train",
+        16,
+        |dir| train(&dir.join("m.json"), "0"),
+        prepare,
+        |dir| model_files(&dir.join("m.json")),
+    );
+}
+
+#[test]
+fn explain_png_and_predict_killed_at_random_moments_leave_old_or_new_outputs() {
+    let lenet = fixture("lenet");
+    let (model, input) = (lenet.join("model.json"), lenet.join("input.npy"));
+    let (model, input) = (model.to_str().unwrap(), input.to_str().unwrap());
+    let prepare = |dir: &Path| {
+        std::fs::create_dir(dir.join("png")).unwrap();
+        std::fs::write(dir.join("out.npy"), b"old").unwrap();
+        std::fs::write(dir.join("png/saliency_0.png"), b"old").unwrap();
+    };
+    let files = ["out.npy", "png/saliency_0.png", "png/saliency_3.png"];
+    let state = |dir: &Path| -> Outputs {
+        files
+            .iter()
+            .map(|f| std::fs::read(dir.join(f)).ok())
+            .collect()
+    };
+    kill_at_random_moments(
+        "explain --png",
+        16,
+        |dir| {
+            let (png, out) = (dir.join("png"), dir.join("out.npy"));
+            ["explain", "--model", model, "--input", input, "--png"]
+                .into_iter()
+                .map(String::from)
+                .chain([png.to_str().unwrap().into(), "--output".into()])
+                .chain([out.to_str().unwrap().into()])
+                .collect()
+        },
+        prepare,
+        state,
+    );
+    kill_at_random_moments(
+        "predict",
+        12,
+        |dir| {
+            let out = dir.join("out.npy");
+            ["predict", "--model", model, "--input", input, "--output"]
+                .into_iter()
+                .map(String::from)
+                .chain([out.to_str().unwrap().into()])
+                .collect()
+        },
+        |dir| std::fs::write(dir.join("out.npy"), b"old").unwrap(),
+        |dir| vec![std::fs::read(dir.join("out.npy")).ok()],
+    );
+}

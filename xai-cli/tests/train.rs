@@ -148,11 +148,20 @@ fn same_seed_gives_identical_weights_and_another_seed_does_not() {
             &["--epochs", "1", "--seed", seed],
             &out,
         );
-        std::fs::read(dir.path().join(format!("{name}.safetensors"))).unwrap()
+        // The weights the JSON names (content-named: same bytes, same name).
+        let spec: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+        let weights = spec["weights"].as_str().unwrap().to_string();
+        assert!(weights.starts_with(&format!("{name}.")) && weights.ends_with(".safetensors"));
+        (
+            weights.split('.').nth(1).unwrap().to_string(),
+            std::fs::read(dir.path().join(weights)).unwrap(),
+        )
     };
     let (a, b, c) = (run("a", "4"), run("b", "4"), run("c", "5"));
-    assert_eq!(a, b, "same seed, same bytes");
-    assert_ne!(a, c);
+    assert_eq!(a, b, "same seed, same bytes (and the same content name)");
+    assert_ne!(a.0, c.0);
+    assert_ne!(a.1, c.1);
 }
 
 #[test]

@@ -277,16 +277,18 @@ fn to_tensor(path: &Path, key: &str, view: &TensorView) -> Result<Tensor> {
     Ok(Tensor::from_vec(values, view.shape())?)
 }
 
-/// Writes `model` as `json_path` plus `<stem>.safetensors` beside it (f32), staged and renamed
-/// together:
-/// version 1 for a chain with one output, version 2 otherwise.
+/// Writes `model` as `json_path` plus its weights beside it (f32 safetensors), version 1 for a
+/// chain with one output, version 2 otherwise. The weights file is named by its content,
+/// `<stem>.<16 hex digits>.safetensors` ([`weights_name`]), and written first; renaming the JSON
+/// into place is the single commit point, so a failed or killed save leaves the old JSON with
+/// the weights it names, and a finished one the new pair. The weights the replaced JSON named
+/// are then removed when they are a previous save's (same stem, content-named) and differ.
 pub fn save(model: &Graph, json_path: impl AsRef<Path>) -> Result<()> {
     let json_path = json_path.as_ref();
     let stem = json_path
         .file_stem()
         .map(|s| s.to_string_lossy().to_string())
         .unwrap_or_else(|| "model".into());
-    let weights_name = format!("{stem}.safetensors");
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     let mut layer_specs = Vec::new();
     let chain = model.is_chain();
@@ -321,6 +323,7 @@ pub fn save(model: &Graph, json_path: impl AsRef<Path>) -> Result<()> {
         .map_err(|e| file_err(json_path, format!("cannot serialise weights: {e}")))?;
     let blob = safetensors::serialize(views, &None)
         .map_err(|e| file_err(json_path, format!("cannot serialise weights: {e}")))?;
+    let weights_name = weights_name(&stem, &blob);
     let declared = model.outputs();
     let spec = ModelSpec {
         format: "xai-model".into(),
@@ -337,13 +340,36 @@ pub fn save(model: &Graph, json_path: impl AsRef<Path>) -> Result<()> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    // Both files staged, then renamed together: a failure before the renames leaves the old
-    // model whole (weights first, so that no JSON names weights that are not there yet).
-    let mut staged = xai_tensor::fs::Staged::new();
-    staged.add(dir.join(weights_name), &blob)?;
-    staged.add(json_path, &json)?;
-    staged.commit()?;
+    // The weights the JSON being replaced names, if a previous save wrote them.
+    let previous = xai_tensor::fs::read_file(json_path, 1 << 26)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<ModelSpec>(&b).ok())
+        .map(|old| old.weights)
+        .filter(|w| *w != weights_name && is_content_named(w, &stem));
+    // Weights first: no JSON ever names weights that are not there yet.
+    xai_tensor::fs::write_atomic(&dir.join(&weights_name), &blob)?;
+    xai_tensor::fs::write_atomic(json_path, &json)?;
+    if let Some(old) = previous {
+        let _ = std::fs::remove_file(dir.join(old));
+    }
     Ok(())
+}
+
+/// The weights file name for `blob` beside `<stem>.json`: `<stem>.<FNV-1a 64 of the bytes, 16
+/// hex digits>.safetensors`. Same weights, same name; other weights, (all but surely) another.
+pub fn weights_name(stem: &str, blob: &[u8]) -> String {
+    let hash = blob.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{stem}.{hash:016x}.safetensors")
+}
+
+/// Whether `name` is a weights file [`save`] names for `stem`.
+fn is_content_named(name: &str, stem: &str) -> bool {
+    name.strip_prefix(stem)
+        .and_then(|r| r.strip_prefix('.'))
+        .and_then(|r| r.strip_suffix(".safetensors"))
+        .is_some_and(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]
@@ -613,8 +639,9 @@ mod tests {
         load(&out).unwrap();
         // The same weights file under a spec that expects a bias: refused, naming the tensor.
         std::fs::write(&json, arch("")).unwrap();
+        let spec: ModelSpec = serde_json::from_str(&text).unwrap();
         std::fs::copy(
-            dir.path().join("saved.safetensors"),
+            dir.path().join(spec.weights),
             dir.path().join("m.safetensors"),
         )
         .unwrap();
@@ -694,5 +721,57 @@ mod tests {
         save(&a, &out).unwrap();
         let text = std::fs::read_to_string(&out).unwrap();
         assert!(text.contains("\"version\": 1") && !text.contains("inputs"));
+    }
+
+    #[test]
+    fn a_save_commits_by_its_json_and_removes_only_the_weights_a_previous_save_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("m.json");
+        std::fs::write(&json, ARCH).unwrap();
+        let (a, b) = (
+            load_or_init(&json, 3).unwrap(),
+            load_or_init(&json, 4).unwrap(),
+        );
+        let out = dir.path().join("saved.json");
+        let names = || {
+            let mut v: Vec<String> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        let sorted = |v: &[&str]| -> Vec<String> {
+            let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+            v.sort();
+            v
+        };
+        let weights_of = |p: &Path| -> String {
+            let spec: ModelSpec = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+            spec.weights
+        };
+        save(&a, &out).unwrap();
+        let wa = weights_of(&out);
+        assert!(is_content_named(&wa, "saved"), "{wa}");
+        assert_eq!(names(), sorted(&["m.json", "saved.json", &wa]));
+        // The same weights again: the same name, one file.
+        save(&a, &out).unwrap();
+        assert_eq!(weights_of(&out), wa);
+        assert_eq!(names(), sorted(&["m.json", "saved.json", &wa]));
+        // Other weights: a new file, the old one removed after the JSON names the new one.
+        save(&b, &out).unwrap();
+        let wb = weights_of(&out);
+        assert_ne!(wa, wb);
+        assert_eq!(names(), sorted(&["m.json", "saved.json", &wb]));
+        // A JSON naming weights a save did not write (exported from PyTorch): those are kept.
+        std::fs::write(dir.path().join("mine.safetensors"), b"not ours").unwrap();
+        let text = std::fs::read_to_string(&out)
+            .unwrap()
+            .replace(&wb, "mine.safetensors");
+        std::fs::write(&out, text).unwrap();
+        save(&a, &out).unwrap();
+        let all = ["m.json", "mine.safetensors", "saved.json", &wa, &wb];
+        assert_eq!(names(), sorted(&all));
+        assert!(load(&out).is_ok());
     }
 }

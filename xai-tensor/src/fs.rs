@@ -11,7 +11,8 @@
 //!   255-byte output name still works and a leftover from a killed run is recognisable.
 //! - **Interruption** ([`abandon_temp_files`]): every temporary file lives in one registry, so a
 //!   signal handler can remove them all and forbid any later rename; a write in flight then fails
-//!   and leaves the destination as it was.
+//!   and leaves the destination as it was. A run killed outright (SIGKILL) cannot clean up: the
+//!   next run that writes into the same folder removes its leftovers ([`sweep_stale`]).
 
 use crate::{Error, Result};
 use std::ffi::OsString;
@@ -155,11 +156,14 @@ pub fn read_bounded(
 struct Registry {
     live: Vec<PathBuf>,
     abandoned: bool,
+    /// Folders already swept of stale temporary files ([`sweep_stale`]).
+    swept: Vec<PathBuf>,
 }
 
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     live: Vec::new(),
     abandoned: false,
+    swept: Vec::new(),
 });
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -185,6 +189,45 @@ pub fn abandon_temp_files() -> usize {
         .count()
 }
 
+/// Removes from `dir` the temporary files that runs killed before they could clean up (SIGKILL,
+/// a power cut) left behind: names `.{prefix}.xai-tmp-{pid}-{counter}` whose process `pid` no
+/// longer runs. Files of running processes (this one, a concurrent xai) are kept. Linux only
+/// (`/proc` tells which processes run); elsewhere nothing is removed. Returns how many files it
+/// removed.
+pub fn sweep_stale(dir: &Path) -> usize {
+    if !Path::new("/proc/self").exists() {
+        return 0;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let me = std::process::id();
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(temp_pid) else {
+            continue;
+        };
+        let dead = pid != me && !Path::new("/proc").join(pid.to_string()).exists();
+        let file = e.file_type().map(|t| t.is_file()).unwrap_or(false);
+        if dead && file && std::fs::remove_file(e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// The process id in a temporary file name `.{prefix}.xai-tmp-{pid}-{counter}`, or `None` when
+/// the name is not one.
+fn temp_pid(name: &str) -> Option<u32> {
+    let (head, tail) = name.rsplit_once(TEMP_MARKER)?;
+    let (pid, counter) = tail.split_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (head.starts_with('.') && digits(pid) && digits(counter))
+        .then(|| pid.parse().ok())
+        .flatten()
+}
+
 /// The folder a file is written into (`.` for a bare name).
 fn parent_dir(path: &Path) -> &Path {
     path.parent()
@@ -204,6 +247,18 @@ fn create_temp(dest: &Path) -> Result<(PathBuf, File)> {
         cut -= 1;
     }
     let dir = parent_dir(dest);
+    // Leftovers of killed runs go the first time this process writes into a folder.
+    let first = {
+        let mut reg = registry();
+        let first = !reg.swept.iter().any(|d| d == dir);
+        if first {
+            reg.swept.push(dir.to_path_buf());
+        }
+        first
+    };
+    if first {
+        sweep_stale(dir);
+    }
     for _ in 0..64 {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let mut tmp_name = OsString::from(".");
@@ -387,6 +442,34 @@ mod tests {
             .collect();
         v.sort();
         v
+    }
+
+    #[test]
+    fn the_first_write_into_a_folder_removes_the_leftovers_of_killed_runs_only() {
+        if !Path::new("/proc/self").exists() {
+            eprintln!("skipped: no /proc to tell which processes run");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let me = std::process::id();
+        // Above Linux's largest pid_max (2^22): no such process.
+        let dead = format!(".m.json{TEMP_MARKER}4194999-3");
+        let kept = [
+            format!(".m.json{TEMP_MARKER}{me}-7"),   // this process
+            format!(".m.json{TEMP_MARKER}1-0"),      // init runs
+            format!(".m.json{TEMP_MARKER}x1-0"),     // not a pid
+            format!("m.json{TEMP_MARKER}4194999-3"), // not hidden
+            "notes.txt".to_string(),
+        ];
+        for n in kept.iter().chain([&dead]) {
+            std::fs::write(dir.path().join(n), b"x").unwrap();
+        }
+        assert_eq!(temp_pid(&dead), Some(4_194_999));
+        write_atomic(&dir.path().join("out.npy"), b"new").unwrap();
+        let mut want: Vec<String> = kept.to_vec();
+        want.push("out.npy".into());
+        want.sort();
+        assert_eq!(names(dir.path()), want);
     }
 
     #[test]
