@@ -3,6 +3,7 @@
 //! non-zero exit, and outputs are written all or nothing ([`xai_tensor::fs`]).
 
 mod commands;
+mod memory;
 mod progress;
 mod render;
 mod report;
@@ -10,6 +11,10 @@ mod signals;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
+
+/// Large allocations are counted against `--max-memory` ([`memory`]).
+#[global_allocator]
+static ALLOCATOR: memory::Budgeted = memory::Budgeted;
 
 /// Neural-network interpretability: predictions and explanations of models exported from
 /// PyTorch (model.json + safetensors).
@@ -19,6 +24,11 @@ struct Cli {
     /// No progress bars or spinners on stderr (they are drawn only when stderr is a terminal).
     #[arg(long, global = true)]
     quiet: bool,
+    /// Memory budget of the run, e.g. 16G or 512M (default: 90% of physical memory): an
+    /// allocation past it ends the run with one line naming the figures, before the memory is
+    /// used.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = memory::parse_size, allow_hyphen_values = true)]
+    max_memory: Option<usize>,
     #[command(subcommand)]
     command: Command,
 }
@@ -128,6 +138,7 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     progress::set_quiet(cli.quiet);
+    memory::set_limit(cli.max_memory.unwrap_or_else(memory::default_limit));
     let result = match cli.command {
         Command::Predict(a) => commands::predict::run(&a),
         Command::Explain(a) => commands::explain::run(&a),

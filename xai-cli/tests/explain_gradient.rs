@@ -221,7 +221,11 @@ fn neuron_index_out_of_range_is_refused() {
 #[test]
 fn zero_or_negative_steps_are_refused() {
     for (s, needle) in [
-        ("0", "--steps must be at least 1, got 0"),
+        ("0", "--steps must be in 1..=10000, got 0"),
+        (
+            "1000000000000",
+            "--steps must be in 1..=10000, got 1000000000000",
+        ),
         ("-3", "--steps must be a whole number ≥ 0, got -3"),
     ] {
         assert_fixture_refused(
@@ -245,7 +249,7 @@ fn zero_or_negative_steps_are_refused() {
     assert_fixture_refused(
         "mlp",
         &["--method", "smoothgrad", "--samples", "0"],
-        "samples must be at least 1",
+        "samples must be in 1..=1000000, got 0",
     );
 }
 

@@ -462,7 +462,11 @@ fn bad_perturbation_options_are_refused() {
         "unknown dataset",
     );
     for (flag, v, needle) in [
-        ("--iterations", "0", "iterations must be at least 1, got 0"),
+        (
+            "--iterations",
+            "0",
+            "iterations must be in 1..=100000, got 0",
+        ),
         (
             "--lambda-l1",
             "-1",
@@ -544,7 +548,7 @@ fn bad_perturbation_options_are_refused() {
     assert_fixture_refused(
         "mlp",
         &["--method", "kernel-shap", "--samples", "0"],
-        "samples must be at least 1",
+        "samples must be in 1..=1000000, got 0",
     );
     let d = tempfile::tempdir().unwrap();
     let m = d.path().join("m.npy");

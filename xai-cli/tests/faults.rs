@@ -105,7 +105,7 @@ fn sigint_or_sigterm_during_a_long_explain_is_one_line_and_leaves_the_old_output
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out.npy");
         std::fs::write(&out, b"old output").unwrap();
-        // Minutes of work: integrated gradients with a million steps.
+        // Seconds of work: integrated gradients with the most steps it takes (10,000).
         let mut child = spawn(&[
             "explain",
             "--model",
@@ -115,7 +115,7 @@ fn sigint_or_sigterm_during_a_long_explain_is_one_line_and_leaves_the_old_output
             "--method",
             "integrated-gradients",
             "--steps",
-            "1000000",
+            "10000",
             "--png",
             dir.path().join("png").to_str().unwrap(),
             "--output",
@@ -614,4 +614,66 @@ fn explain_png_and_predict_killed_at_random_moments_leave_old_or_new_outputs() {
         |dir| std::fs::write(dir.join("out.npy"), b"old").unwrap(),
         |dir| vec![std::fs::read(dir.join("out.npy")).ok()],
     );
+}
+
+#[test]
+fn an_allocation_past_the_memory_budget_ends_the_run_in_one_line_with_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    // A layer of 4·10¹² weights (16 TB) under the default budget (90% of physical memory).
+    let arch = dir.path().join("big.json");
+    std::fs::write(
+        &arch,
+        r#"{"format": "xai-model", "version": 1, "input_shape": [4], "weights": "big.safetensors",
+            "layers": [{"name": "0", "op": "linear", "in_features": 4, "out_features": 1000000000000}]}"#,
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let o = out.join("m.json");
+    let (arch, o) = (arch.to_str().unwrap(), o.to_str().unwrap());
+    common::assert_one_line_error(
+        &["train", "--model", arch, "--data", "iris", "--output", o],
+        "TiB would take this run to",
+    );
+    // A real run under a budget too small for it.
+    let resnet = common::example("mnist_resnet.json");
+    let resnet = resnet.to_str().unwrap();
+    for args in [
+        vec![
+            "train", "--model", resnet, "--data", "mnist", "--epochs", "1",
+        ],
+        vec![
+            "--max-memory",
+            "4M",
+            "train",
+            "--model",
+            resnet,
+            "--data",
+            "mnist",
+        ],
+    ] {
+        let mut a = args.clone();
+        if !a.contains(&"--max-memory") {
+            a.extend(["--max-memory", "4M"]);
+        }
+        a.extend(["--output", o]);
+        common::assert_one_line_error(&a, "past its memory limit of 4.0 MiB (--max-memory)");
+    }
+    assert!(names(&out).is_empty(), "{:?}", names(&out));
+    for bad in ["0", "-1G", "1K", "lots", "nanG"] {
+        common::assert_one_line_error(
+            &[
+                "--max-memory",
+                bad,
+                "train",
+                "--model",
+                resnet,
+                "--data",
+                "mnist",
+                "--output",
+                o,
+            ],
+            "--max-memory must be a size",
+        );
+    }
 }

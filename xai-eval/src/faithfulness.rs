@@ -94,9 +94,7 @@ pub fn perturbation_curves<M: Forward + ?Sized>(
     batch_size: usize,
 ) -> Result<Curves> {
     check_like(x, a, "attributions")?;
-    if steps == 0 {
-        return bad("steps must be at least 1");
-    }
+    crate::count_in("steps", steps, xai_passive::config::MAX_STEPS)?;
     let n = check_targets(x, targets)?;
     let b = rows(&baseline.resolve(x)?)?;
     let (xs, ats) = (rows(x)?, rows(a)?);
@@ -266,9 +264,7 @@ fn infidelity_terms<M: Forward + ?Sized>(
     batch_size: usize,
 ) -> Result<Vec<Vec<(f64, f64)>>> {
     check_like(x, a, "attributions")?;
-    if samples == 0 {
-        return bad("samples must be at least 1");
-    }
+    crate::count_in("samples", samples, xai_passive::config::MAX_SAMPLES)?;
     if !(noise_std.is_finite() && noise_std >= 0.0) {
         return bad(format!("noise std must be a number ≥ 0, got {noise_std}"));
     }

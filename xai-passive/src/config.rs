@@ -416,6 +416,28 @@ macro_rules! serde_as_text {
 }
 pub(crate) use serde_as_text;
 
+/// The most sampled evaluations a count parameter may ask for per example (`samples` of the
+/// sampling methods, perturbations): a million model evaluations per example is past any
+/// published setting, and a larger count would run for days or exhaust memory in its
+/// per-sample buffers.
+pub const MAX_SAMPLES: usize = 1_000_000;
+
+/// The most points of a path integral (`steps` of integrated gradients, conductance and their
+/// layer and neuron variants): published settings use 20–300; Gauss–Legendre nodes cost
+/// O(steps²) to compute.
+pub const MAX_STEPS: usize = 10_000;
+
+/// The most optimisation steps of a perturbation mask (`iterations`).
+pub const MAX_ITERATIONS: usize = 100_000;
+
+/// A count parameter in `1..=max`.
+pub(crate) fn count_in(name: &str, v: usize, max: usize) -> Result<()> {
+    if v == 0 || v > max {
+        return Err(bad(name, format!("must be in 1..={max}, got {v}")));
+    }
+    Ok(())
+}
+
 /// A count parameter ≥ 1.
 pub(crate) fn at_least_one(name: &str, v: usize) -> Result<()> {
     if v == 0 {

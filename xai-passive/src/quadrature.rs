@@ -54,11 +54,10 @@ impl std::str::FromStr for Integration {
 impl Integration {
     /// The nodes αₖ ∈ [0, 1] and weights wₖ of an `n`-point rule.
     ///
-    /// **Errors** if `n` is 0, or 1 for the trapezoid rule.
+    /// **Errors** if `n` is 0 or above [`MAX_STEPS`](crate::config::MAX_STEPS), or 1 for the
+    /// trapezoid rule.
     pub fn nodes(self, n: usize) -> Result<(Vec<f64>, Vec<f64>)> {
-        if n == 0 {
-            return Err(crate::config::bad("steps", "must be at least 1, got 0"));
-        }
+        crate::config::count_in("steps", n, crate::config::MAX_STEPS)?;
         let nf = n as f64;
         let even = vec![1.0 / nf; n];
         Ok(match self {

@@ -13,7 +13,7 @@
 use super::target_gradient;
 use crate::attribution::{Attribution, Explanation};
 use crate::batching::{batch_shape, host_batch, Chunks};
-use crate::config::{at_least_one, bad, finite_non_negative, MethodConfig};
+use crate::config::{at_least_one, bad, count_in, finite_non_negative, MethodConfig, MAX_SAMPLES};
 use crate::DEFAULT_BATCH_SIZE;
 use crate::{PassiveError, Result};
 use xai_nn::Differentiable;
@@ -51,7 +51,7 @@ impl Default for GradientShap {
 
 impl MethodConfig for GradientShap {
     fn validate(&self) -> Result<()> {
-        at_least_one("samples", self.samples)?;
+        count_in("samples", self.samples, MAX_SAMPLES)?;
         finite_non_negative("noise_std", self.noise_std)?;
         at_least_one("batch_size", self.batch_size)
     }

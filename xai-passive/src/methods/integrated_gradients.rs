@@ -279,11 +279,13 @@ mod tests {
         let x = Tensor::zeros(&[2, 6], DType::F32);
         let err =
             |o: IntegratedGradients| ig(o).attribute(&m, &x, &[0, 0]).unwrap_err().to_string();
-        assert!(err(IntegratedGradients {
-            steps: 0,
-            ..Default::default()
-        })
-        .contains("at least 1"));
+        for steps in [0, crate::config::MAX_STEPS + 1, 1_000_000_000_000] {
+            let e = err(IntegratedGradients {
+                steps,
+                ..Default::default()
+            });
+            assert!(e.contains("steps must be in 1..=10000"), "{e}");
+        }
         assert!(err(IntegratedGradients {
             baseline: Baseline::Tensor(Tensor::zeros(&[5], DType::F32)),
             ..Default::default()

@@ -19,7 +19,7 @@ use super::perturbation::{
 };
 use crate::attribution::{Attribution, Explanation};
 use crate::baseline::Baseline;
-use crate::config::{at_least_one, MethodConfig};
+use crate::config::{at_least_one, count_in, MethodConfig, MAX_SAMPLES};
 use crate::Result;
 use crate::DEFAULT_BATCH_SIZE;
 use ndarray::Array2;
@@ -66,7 +66,7 @@ impl MethodConfig for KernelShap {
     fn validate(&self) -> Result<()> {
         self.groups.validate()?;
         if let Some(s) = self.samples {
-            at_least_one("samples", s)?;
+            count_in("samples", s, MAX_SAMPLES)?;
         }
         at_least_one("batch_size", self.batch_size)
     }

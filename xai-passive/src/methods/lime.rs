@@ -33,7 +33,7 @@ use super::perturbation::{
 use crate::attribution::{Attribution, Diagnostic, Explanation};
 use crate::baseline::Baseline;
 use crate::batching::Chunks;
-use crate::config::{at_least_one, bad, MethodConfig};
+use crate::config::{at_least_one, bad, MethodConfig, MAX_SAMPLES};
 use crate::DEFAULT_BATCH_SIZE;
 use crate::{PassiveError, Result};
 use ndarray::{ArrayView1, ArrayView2};
@@ -87,10 +87,13 @@ impl Default for Lime {
 
 impl MethodConfig for Lime {
     fn validate(&self) -> Result<()> {
-        if self.samples < 2 {
+        if !(2..=MAX_SAMPLES).contains(&self.samples) {
             return Err(bad(
                 "samples",
-                format!("must be at least 2 for lime, got {}", self.samples),
+                format!(
+                    "must be in 2..={MAX_SAMPLES} for lime, got {}",
+                    self.samples
+                ),
             ));
         }
         if let Some(w) = self.kernel_width {

@@ -16,7 +16,9 @@
 
 use crate::attribution::{Attribution, Explanation};
 use crate::baseline::Baseline;
-use crate::config::{at_least_one, bad, finite_non_negative, MethodConfig};
+use crate::config::{
+    at_least_one, bad, count_in, finite_non_negative, MethodConfig, MAX_ITERATIONS,
+};
 use crate::{PassiveError, Result};
 use xai_autodiff::{enable_grad, grad_tensors, Var};
 use xai_nn::optim::{Optimizer, OptimizerKind};
@@ -110,7 +112,7 @@ impl Default for MeaningfulPerturbation {
 
 impl MethodConfig for MeaningfulPerturbation {
     fn validate(&self) -> Result<()> {
-        at_least_one("iterations", self.iterations)?;
+        count_in("iterations", self.iterations, MAX_ITERATIONS)?;
         finite_non_negative("lambda_l1", self.lambda_l1)?;
         finite_non_negative("lambda_tv", self.lambda_tv)?;
         if let Some(s) = self.mask_size {
@@ -428,13 +430,15 @@ mod tests {
                 .to_string();
             assert!(e.contains(needle), "{e}");
         };
-        refuse(
-            MeaningfulPerturbation {
-                iterations: 0,
-                ..Default::default()
-            },
-            "iterations must be at least 1",
-        );
+        for iterations in [0, 100_001] {
+            refuse(
+                MeaningfulPerturbation {
+                    iterations,
+                    ..Default::default()
+                },
+                "iterations must be in 1..=100000",
+            );
+        }
         refuse(
             MeaningfulPerturbation {
                 lambda_l1: -1.0,

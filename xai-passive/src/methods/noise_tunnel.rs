@@ -14,7 +14,7 @@
 //! result, whatever the batch size or thread count.
 
 use crate::attribution::{Attribution, Explanation};
-use crate::config::{at_least_one, finite_non_negative, MethodConfig, Params};
+use crate::config::{count_in, finite_non_negative, MethodConfig, Params, MAX_SAMPLES};
 use crate::registry::{self, Bound, BoxedMethod};
 use crate::{PassiveError, Result};
 use rayon::prelude::*;
@@ -101,7 +101,7 @@ impl Default for NoiseTunnelConfig {
 
 impl MethodConfig for NoiseTunnelConfig {
     fn validate(&self) -> Result<()> {
-        at_least_one("samples", self.samples)?;
+        count_in("samples", self.samples, MAX_SAMPLES)?;
         finite_non_negative("noise_std", self.noise_std)
     }
 }
@@ -226,7 +226,7 @@ impl<M: ?Sized, A: Attribution<M>> Attribution<M> for NoiseTunnel<A> {
     }
 
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
-        at_least_one("samples", self.samples)?;
+        count_in("samples", self.samples, MAX_SAMPLES)?;
         let (n, s) = (x.shape()[0], self.samples);
         let x = x.to_dtype(DType::F32)?;
         let noisy = noisy_copies(&x, s, self.noise_std, self.seed)?;

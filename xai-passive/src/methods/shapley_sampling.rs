@@ -11,7 +11,7 @@ use super::perturbation::{
 };
 use crate::attribution::{Attribution, Explanation};
 use crate::baseline::Baseline;
-use crate::config::{at_least_one, MethodConfig};
+use crate::config::{at_least_one, count_in, MethodConfig, MAX_SAMPLES};
 use crate::Result;
 use crate::DEFAULT_BATCH_SIZE;
 use xai_nn::Forward;
@@ -55,7 +55,7 @@ impl Default for ShapleySampling {
 impl MethodConfig for ShapleySampling {
     fn validate(&self) -> Result<()> {
         self.groups.validate()?;
-        at_least_one("samples", self.samples)?;
+        count_in("samples", self.samples, MAX_SAMPLES)?;
         at_least_one("batch_size", self.batch_size)
     }
 }
