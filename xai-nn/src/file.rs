@@ -56,11 +56,16 @@ fn file_err(path: &Path, msg: impl Into<String>) -> NnError {
 /// Reads and validates the JSON document.
 pub fn read_spec(path: &Path) -> Result<ModelSpec> {
     xai_tensor::check_regular_file(path)?;
-    let text = std::fs::read_to_string(path).map_err(|e| NnError::Io {
+    let text = std::fs::read(path).map_err(|e| NnError::Io {
         path: path.display().to_string(),
         source: e,
     })?;
-    let spec: ModelSpec = serde_json::from_str(&text)
+    parse_spec(path, &text)
+}
+
+/// Validates the JSON document `text` of the model file `path` (named in errors).
+fn parse_spec(path: &Path, text: &[u8]) -> Result<ModelSpec> {
+    let spec: ModelSpec = serde_json::from_slice(text)
         .map_err(|e| file_err(path, format!("invalid model JSON: {e}")))?;
     if spec.format != "xai-model" {
         return Err(file_err(
@@ -184,7 +189,19 @@ fn build(path: &Path, spec: &ModelSpec, weights: Option<&Path>, seed: u64) -> Re
         })?),
         None => None,
     };
-    let st = match (&bytes, weights) {
+    build_from(path, spec, weights.zip(bytes.as_deref()), seed)
+}
+
+/// [`build`] from the weights file's bytes (`weights`: its path, named in errors, and its
+/// contents), or initialised (seeded) without them.
+fn build_from(
+    path: &Path,
+    spec: &ModelSpec,
+    weights: Option<(&Path, &[u8])>,
+    seed: u64,
+) -> Result<Graph> {
+    let (weights, bytes) = (weights.map(|w| w.0), weights.map(|w| w.1));
+    let st = match (bytes, weights) {
         (Some(b), Some(w)) => Some(
             SafeTensors::deserialize(b)
                 .map_err(|e| file_err(w, format!("not a safetensors file: {e}")))?,
@@ -773,5 +790,124 @@ mod tests {
         let all = ["m.json", "mine.safetensors", "saved.json", &wa, &wb];
         assert_eq!(names(), sorted(&all));
         assert!(load(&out).is_ok());
+    }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+        use std::sync::OnceLock;
+
+        /// The two valid models the mutations start from: (JSON, weights) of [`GRAPH`]
+        /// (version 2) and [`ARCH`] (version 1, batch norm and normalisation), saved once.
+        fn valid() -> &'static [(String, Vec<u8>); 2] {
+            static FILES: OnceLock<[(String, Vec<u8>); 2]> = OnceLock::new();
+            FILES.get_or_init(|| {
+                let dir = tempfile::tempdir().unwrap();
+                [GRAPH, ARCH].map(|text| {
+                    let json = dir.path().join("a.json");
+                    std::fs::write(&json, text).unwrap();
+                    let out = dir.path().join("b.json");
+                    save(&load_or_init(&json, 1).unwrap(), &out).unwrap();
+                    let saved = std::fs::read_to_string(&out).unwrap();
+                    let spec: ModelSpec = serde_json::from_str(&saved).unwrap();
+                    let w = std::fs::read(dir.path().join(spec.weights)).unwrap();
+                    (saved, w)
+                })
+            })
+        }
+
+        /// Loads the bytes as a model and, when that succeeds, predicts a small batch. Never a
+        /// panic: an error of one line, or a model whose prediction is one too or `[2, K]`.
+        fn load_and_run(json: &[u8], weights: &[u8]) -> std::result::Result<(), TestCaseError> {
+            let p = Path::new("m.json");
+            let model = parse_spec(p, json).and_then(|spec| {
+                build_from(p, &spec, Some((Path::new("m.safetensors"), weights)), 0)
+            });
+            match model {
+                Err(e) => prop_assert_eq!(e.to_string().lines().count(), 1, "{}", e),
+                Ok(m) => {
+                    let mut shape = vec![2];
+                    shape.extend(m.input_shape());
+                    if shape.iter().product::<usize>() <= 1 << 16 {
+                        let x = Rng::new(0).normal(&shape, 0.0, 1.0, DType::F32).unwrap();
+                        match m.predict(&x) {
+                            Ok(y) => prop_assert_eq!(y.shape()[0], 2),
+                            Err(e) => prop_assert_eq!(e.to_string().lines().count(), 1, "{}", e),
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+
+        /// Edits at random places: a character replaced, deleted or inserted (`alphabet`), or a
+        /// hostile value spliced in.
+        fn edits() -> impl Strategy<Value = Vec<(prop::sample::Index, u8, u8)>> {
+            prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..5), 1..4)
+        }
+
+        fn apply(
+            mut b: Vec<u8>,
+            edits: &[(prop::sample::Index, u8, u8)],
+            alphabet: &[u8],
+        ) -> Vec<u8> {
+            const HOSTILE: [&[u8]; 8] = [
+                b"1e300",
+                b"-1",
+                b"18446744073709551615",
+                b"4611686018427387904",
+                b"null",
+                b"[]",
+                b"{}",
+                b"\"x\"",
+            ];
+            for (at, v, op) in edits {
+                let i = at.index(b.len() + 1);
+                let ch = alphabet[*v as usize % alphabet.len()];
+                match op {
+                    0 | 1 if i < b.len() => b[i] = ch,
+                    2 if i < b.len() => {
+                        b.remove(i);
+                    }
+                    3 => {
+                        let h = HOSTILE[*v as usize % HOSTILE.len()];
+                        b.splice(i..i, h.iter().copied());
+                    }
+                    _ => b.insert(i, ch),
+                }
+            }
+            b
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 10_000, failure_persistence: None, ..ProptestConfig::default() })]
+
+            /// Model JSON with random edits (numbers, names, brackets), over valid weights.
+            #[test]
+            fn fuzzed_model_json_loads_or_is_a_one_line_error(which in 0usize..2, e in edits()) {
+                let (json, weights) = &valid()[which];
+                let alphabet = b"0123456789-.e,:[]{}\" abcnrtfl_";
+                let json = apply(json.clone().into_bytes(), &e, alphabet);
+                load_and_run(&json, weights)?;
+            }
+
+            /// Safetensors weights with random byte edits (the header's JSON, its length
+            /// prefix, the data) or cut short, under the valid JSON.
+            #[test]
+            fn fuzzed_safetensors_load_or_are_a_one_line_error(
+                which in 0usize..2,
+                e in edits(),
+                cut in any::<prop::sample::Index>(),
+                truncate in any::<bool>(),
+            ) {
+                let (json, weights) = &valid()[which];
+                let alphabet: Vec<u8> = (0..=255).collect();
+                let mut w = apply(weights.clone(), &e, &alphabet);
+                if truncate {
+                    w.truncate(cut.index(w.len() + 1));
+                }
+                load_and_run(json.as_bytes(), &w)?;
+            }
+        }
     }
 }
