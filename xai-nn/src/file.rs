@@ -829,7 +829,9 @@ mod tests {
                     let mut shape = vec![2];
                     shape.extend(m.input_shape());
                     if shape.iter().product::<usize>() <= 1 << 16 {
-                        let x = Rng::new(0).normal(&shape, 0.0, 1.0, DType::F32).unwrap();
+                        let x = xai_tensor::Rng::new(0)
+                            .normal(&shape, 0.0, 1.0, DType::F32)
+                            .unwrap();
                         match m.predict(&x) {
                             Ok(y) => prop_assert_eq!(y.shape()[0], 2),
                             Err(e) => prop_assert_eq!(e.to_string().lines().count(), 1, "{}", e),
