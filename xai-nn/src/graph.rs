@@ -548,6 +548,10 @@ impl Forward for Graph {
         no_grad(|| self.forward_ctx(&Var::constant(x.clone()), &mut Ctx::eval()))
             .map(|v| v.value().clone())
     }
+    /// The default head's shape, inferred when the graph was built.
+    fn output_shape(&self) -> Option<Vec<usize>> {
+        self.shapes.get(self.output_node()).cloned()
+    }
     /// The device of the first parameter (the CPU for a model without parameters).
     fn device(&self) -> Device {
         self.named_params()

@@ -13,6 +13,11 @@ pub trait Forward: Send + Sync {
     fn input_shape(&self) -> &[usize];
     /// Outputs for a batch, with nothing recorded.
     fn predict(&self, x: &Tensor) -> Result<Tensor>;
+    /// Shape of one example's output, without the batch axis, when known without running the
+    /// model (`[K]` for a classifier). `None` by default: callers then look at a prediction.
+    fn output_shape(&self) -> Option<Vec<usize>> {
+        None
+    }
     /// Where the model's parameters live: batches built on the host go there before
     /// [`Forward::predict`]. The CPU unless a model says otherwise.
     fn device(&self) -> Device {

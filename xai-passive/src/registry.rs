@@ -146,6 +146,7 @@ impl BoxedMethod {
     /// method), or as the method does.
     pub fn explain(&self, model: ModelRef<'_>, x: &Tensor, target: &Target) -> Result<Output> {
         check_not_empty(self.name, x)?;
+        check_scores(self.name, model.forward(), x)?;
         if let Bound::Curves(c) = &self.method {
             let m = model.forward();
             let t = dataset_target(m, x, target)?;
@@ -169,6 +170,7 @@ impl BoxedMethod {
         targets: &[usize],
     ) -> Result<Explanation> {
         check_not_empty(self.name, x)?;
+        check_scores(self.name, model.forward(), x)?;
         let short = |needs: Needs| {
             PassiveError::BadArgument(format!(
                 "{} needs {needs} from the model; this model gives only {}",
@@ -391,6 +393,26 @@ fn check_not_empty(name: &str, x: &Tensor) -> Result<()> {
     Ok(())
 }
 
+/// Every method explains class scores: one vector `[K]` per example. Checked once per call,
+/// from the model's declared output shape ([`Forward::output_shape`]), else from a prediction
+/// of the first example.
+///
+/// **Errors** naming the shape otherwise (a model ending in a convolution).
+fn check_scores(name: &str, model: &dyn Forward, x: &Tensor) -> Result<()> {
+    let shape = match model.output_shape() {
+        Some(s) => s,
+        None => model.predict(&x.narrow(0, 0, 1)?)?.shape()[1..].to_vec(),
+    };
+    if shape.len() != 1 {
+        return Err(PassiveError::BadArgument(format!(
+            "{name} explains class scores, one vector [K] per example, but this model's output \
+             has shape {shape:?} per example (end it in a linear layer, or a global pooling and \
+             a flatten)"
+        )));
+    }
+    Ok(())
+}
+
 /// The refusal of a global method (PDP, ICE) asked for per-example attributions.
 fn global_only(name: &str) -> PassiveError {
     PassiveError::BadArgument(format!(
@@ -484,6 +506,42 @@ mod tests {
                 )
             );
             assert!(method.attribute(m, &empty, &[]).is_err());
+        }
+    }
+
+    /// A model whose output is not a vector of class scores (it ends in a convolution), as a
+    /// graph and as a black box that declares no output shape.
+    #[test]
+    fn every_method_refuses_a_model_without_class_scores_with_one_line() {
+        struct BlackBox(xai_nn::Graph);
+        impl Forward for BlackBox {
+            fn input_shape(&self) -> &[usize] {
+                self.0.input_shape()
+            }
+            fn predict(&self, x: &Tensor) -> xai_nn::Result<Tensor> {
+                self.0.predict(x)
+            }
+        }
+        let conv = conv_features(3);
+        assert_eq!(conv.output_shape(), Some(vec![4, 5, 5]));
+        let black = BlackBox(conv_features(3));
+        let x = randn(&mut Rng::new(1), &[2, 2, 5, 5], 1.0);
+        for info in METHODS {
+            let method = build(info.name, &Params::default()).unwrap();
+            let want = format!(
+                "{} explains class scores, one vector [K] per example, but this model's output \
+                 has shape [4, 5, 5] per example",
+                info.name
+            );
+            let l: &dyn Layered = &conv;
+            let f: &dyn Forward = &black;
+            for model in [l.into(), ModelRef::Forward(f)] {
+                let e = method
+                    .explain(model, &x, &Target::Argmax)
+                    .unwrap_err()
+                    .to_string();
+                assert!(e.starts_with(&want) && !e.contains('\n'), "{e}");
+            }
         }
     }
 

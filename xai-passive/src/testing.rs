@@ -102,4 +102,28 @@ pub(crate) mod models {
         )
         .unwrap()
     }
+
+    /// The convolution and ReLU of [`cnn`] without its head: outputs `[4, 5, 5]` per example,
+    /// not class scores.
+    pub fn conv_features(seed: u64) -> Graph {
+        let mut r = Rng::new(seed);
+        let conv = Conv2d {
+            weight: Var::leaf(randn(&mut r, &[4, 2, 3, 3], 0.4)),
+            bias: Some(Var::leaf(randn(&mut r, &[4], 0.1))),
+            params: Conv2dParams {
+                stride: [1, 1],
+                padding: [1, 1],
+                dilation: [1, 1],
+            },
+        };
+        Graph::sequential(
+            vec![2, 5, 5],
+            vec![
+                layer("conv", Box::new(conv)),
+                layer("relu", act(ActivationKind::Relu)),
+            ],
+            None,
+        )
+        .unwrap()
+    }
 }
