@@ -5,21 +5,11 @@
 
 mod common;
 
-use common::{fixture, xai};
+use common::{fixture, names, xai};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
-
-/// Names in `dir`, sorted.
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
 
 /// Every temporary file under `dir` (the marker of `xai_tensor::fs`).
 fn temp_files(dir: &Path) -> Vec<PathBuf> {

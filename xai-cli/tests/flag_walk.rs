@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::fixture;
+use common::{fixture, names};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -122,15 +122,6 @@ fn check(dir: &Path, args: &[String], allowed: &[&str]) -> bool {
         );
     }
     status.success()
-}
-
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
 }
 
 /// `base` with `flag value` set (replacing the flag's value when `base` has it).

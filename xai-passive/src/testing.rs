@@ -79,17 +79,22 @@ pub(crate) mod models {
     }
 
     /// conv(2→4, 3×3, pad 1) → relu → flatten → linear(4·5·5 → 3) on [2, 5, 5] inputs.
-    pub fn cnn(seed: u64) -> Graph {
-        let mut r = Rng::new(seed);
-        let conv = Conv2d {
-            weight: Var::leaf(randn(&mut r, &[4, 2, 3, 3], 0.4)),
-            bias: Some(Var::leaf(randn(&mut r, &[4], 0.1))),
+    /// A 3×3 convolution 2 → 4 channels, "same" padding, random weights and bias.
+    fn conv3x3(r: &mut Rng) -> Conv2d {
+        Conv2d {
+            weight: Var::leaf(randn(r, &[4, 2, 3, 3], 0.4)),
+            bias: Some(Var::leaf(randn(r, &[4], 0.1))),
             params: Conv2dParams {
                 stride: [1, 1],
                 padding: [1, 1],
                 dilation: [1, 1],
             },
-        };
+        }
+    }
+
+    pub fn cnn(seed: u64) -> Graph {
+        let mut r = Rng::new(seed);
+        let conv = conv3x3(&mut r);
         Graph::sequential(
             vec![2, 5, 5],
             vec![
@@ -107,15 +112,7 @@ pub(crate) mod models {
     /// not class scores.
     pub fn conv_features(seed: u64) -> Graph {
         let mut r = Rng::new(seed);
-        let conv = Conv2d {
-            weight: Var::leaf(randn(&mut r, &[4, 2, 3, 3], 0.4)),
-            bias: Some(Var::leaf(randn(&mut r, &[4], 0.1))),
-            params: Conv2dParams {
-                stride: [1, 1],
-                padding: [1, 1],
-                dilation: [1, 1],
-            },
-        };
+        let conv = conv3x3(&mut r);
         Graph::sequential(
             vec![2, 5, 5],
             vec![
