@@ -52,7 +52,7 @@ pub use device::Device;
 pub use dtype::{DType, Elem, Transcendental};
 pub use error::{Error, Result};
 pub use fs::{check_regular_file, write_atomic};
-pub use random::Rng;
+pub use random::{NormalDraw, Rng};
 pub use resample::{AxisTaps, Resample2d, UpsampleSize};
 pub use storage::Storage;
 pub use tensor::Tensor;

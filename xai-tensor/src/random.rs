@@ -133,11 +133,7 @@ impl Rng {
             Dist::Uniform(lo, hi) => {
                 self.fill(n, |[a, b]| [lo + (hi - lo) * a, lo + (hi - lo) * b])
             }
-            Dist::Normal(mean, std) => self.fill(n, |[a, b]| {
-                let r = (-2.0 * (1.0 - a).ln()).sqrt();
-                let t = 2.0 * std::f64::consts::PI * b;
-                [mean + std * r * t.cos(), mean + std * r * t.sin()]
-            }),
+            Dist::Normal(mean, std) => self.fill(n, |u| box_muller(u, mean, std)),
             Dist::Bernoulli(p) => {
                 self.fill(n, |[a, b]| [(a < p) as u8 as f64, (b < p) as u8 as f64])
             }
@@ -148,6 +144,18 @@ impl Rng {
     /// Uniform on [lo, hi).
     pub fn uniform(&mut self, shape: &[usize], lo: f64, hi: f64, dtype: DType) -> Result<Tensor> {
         self.draw(shape, Dist::Uniform(lo, hi), dtype)
+    }
+
+    /// A normal draw too large to hold at once, taken in parts: reserves the next stream, as
+    /// [`normal`](Self::normal) would; [`NormalDraw::part`] gives any range of the values that
+    /// `normal` with that many values would have drawn (on the CPU).
+    pub fn normal_draw(&mut self, mean: f64, std: f64) -> NormalDraw {
+        NormalDraw {
+            rng: Rng::new(self.seed),
+            stream: self.next_stream(),
+            mean,
+            std,
+        }
     }
 
     /// Normal with mean `mean` and standard deviation `std` (Box–Muller).
@@ -178,9 +186,71 @@ impl Rng {
     }
 }
 
+/// Two normal values from two uniforms in [0, 1) (Box–Muller).
+fn box_muller([a, b]: [f64; 2], mean: f64, std: f64) -> [f64; 2] {
+    let r = (-2.0 * (1.0 - a).ln()).sqrt();
+    let t = 2.0 * std::f64::consts::PI * b;
+    [mean + std * r * t.cos(), mean + std * r * t.sin()]
+}
+
+/// One normal draw of [`Rng`], read in parts ([`Rng::normal_draw`]).
+#[derive(Clone, Debug)]
+pub struct NormalDraw {
+    rng: Rng,
+    stream: u64,
+    mean: f64,
+    std: f64,
+}
+
+impl NormalDraw {
+    /// Values `offset..offset + len` of the draw: element k is the one [`Rng::normal`] puts at
+    /// flat index k, whatever the parts.
+    pub fn part(&self, offset: usize, len: usize) -> Vec<f64> {
+        use rayon::prelude::*;
+        let (first, last) = (offset / 2, (offset + len).div_ceil(2));
+        let pair = |b: usize| {
+            box_muller(
+                self.rng.uniform_pair(self.stream, b as u64),
+                self.mean,
+                self.std,
+            )
+        };
+        let pairs: Vec<[f64; 2]> = if len >= crate::cpu::PAR_MIN {
+            (first..last).into_par_iter().map(pair).collect()
+        } else {
+            (first..last).map(pair).collect()
+        };
+        let skip = offset - 2 * first;
+        pairs.into_iter().flatten().skip(skip).take(len).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_normal_draw_read_in_parts_gives_the_values_of_one_draw() {
+        let n = 40_001;
+        let mut a = Rng::new(9);
+        let _ = a.uniform(&[3], 0.0, 1.0, DType::F64).unwrap(); // draws keep their order
+        let whole = a
+            .normal(&[n], 0.5, 2.0, DType::F64)
+            .unwrap()
+            .to_vec_f64()
+            .unwrap();
+        let mut b = Rng::new(9);
+        let _ = b.uniform(&[3], 0.0, 1.0, DType::F64).unwrap();
+        let draw = b.normal_draw(0.5, 2.0);
+        let mut parts = Vec::new();
+        // Odd and even offsets, one value, a parallel-sized part, the tail.
+        for (at, len) in [(0, 7), (7, 1), (8, 33_000), (33_008, 6_993)] {
+            assert_eq!(parts.len(), at);
+            parts.extend(draw.part(at, len));
+        }
+        assert_eq!(parts, whole);
+        assert!(draw.part(5, 0).is_empty());
+    }
 
     #[test]
     fn philox_matches_the_published_known_answer() {

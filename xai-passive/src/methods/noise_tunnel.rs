@@ -174,50 +174,83 @@ pub fn build_noise_tunnel(
     Ok(BoxedMethod::new(name, bound, &recorded))
 }
 
-/// `n` noisy copies of each example of `x: [N, F…]`, sample-major (row s·N + i), with
-/// σᵢ = `noise_std` · (max xᵢ − min xᵢ).
+/// Noisy values held at once: the samples go through the inner method in parts of about this
+/// many input values (16 MiB in f32), so memory does not grow with `samples`.
+const NOISY_VALUES_PER_PART: usize = 1 << 22;
+
+/// The noisy copies of a batch `x: [N, F…]`: copy s of example i is xᵢ + σᵢ·ε with σᵢ =
+/// `noise_std` · (max xᵢ − min xᵢ) and ε one seeded normal draw over all copies, sample-major
+/// (row s·N + i), produced a range of samples at a time.
+struct Noise {
+    x: Vec<f32>,
+    sigma: Vec<f64>,
+    shape: Vec<usize>,
+    device: xai_tensor::Device,
+    draw: xai_tensor::NormalDraw,
+}
+
+impl Noise {
+    fn new(x: &Tensor, noise_std: f64, seed: u64) -> Result<Self> {
+        finite_non_negative("noise_std", noise_std)?;
+        let n = x.shape()[0];
+        let xv = x.to_vec_f32()?;
+        let f = xv.len() / n.max(1);
+        let sigma = xv
+            .chunks(f.max(1))
+            .map(|r| {
+                let (lo, hi) = r
+                    .iter()
+                    .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+                        (lo.min(v), hi.max(v))
+                    });
+                noise_std * (hi - lo) as f64
+            })
+            .collect();
+        Ok(Noise {
+            x: xv,
+            sigma,
+            shape: x.shape().to_vec(),
+            device: x.device(),
+            draw: Rng::new(seed).normal_draw(0.0, 1.0),
+        })
+    }
+
+    /// Copies `samples.start..samples.end` of every example: `[len·N, F…]`, on `x`'s device.
+    fn copies(&self, samples: std::ops::Range<usize>) -> Result<Tensor> {
+        let n = self.shape[0];
+        let f = self.x.len() / n.max(1);
+        let eps = self.draw.part(samples.start * n * f, samples.len() * n * f);
+        // Row r of the part is sample start + r / N of example r % N: xᵢ + σᵢ·ε.
+        let mut v = vec![0.0f32; eps.len()];
+        if f > 0 {
+            v.par_chunks_mut(f)
+                .zip(eps.par_chunks(f))
+                .enumerate()
+                .for_each(|(r, (dst, e))| {
+                    let i = r % n;
+                    let (xi, si) = (&self.x[i * f..(i + 1) * f], self.sigma[i]);
+                    for ((d, &x), &e) in dst.iter_mut().zip(xi).zip(e) {
+                        *d = (x as f64 + si * e) as f32;
+                    }
+                });
+        }
+        let mut shape = self.shape.clone();
+        shape[0] = samples.len() * n;
+        // Drawn on the host, run where x is.
+        Ok(Tensor::from_vec(v, &shape)?.to_device(self.device)?)
+    }
+}
+
+/// `samples` noisy copies of each example of `x: [N, F…]`, sample-major (row s·N + i), with
+/// σᵢ = `noise_std` · (max xᵢ − min xᵢ): what the tunnel explains, all at once.
+#[cfg(test)]
 pub(crate) fn noisy_copies(
     x: &Tensor,
     samples: usize,
     noise_std: f64,
     seed: u64,
 ) -> Result<Tensor> {
-    finite_non_negative("noise_std", noise_std)?;
-    let n = x.shape()[0];
-    let xv = x.to_vec_f32()?;
-    let f = xv.len() / n.max(1);
-    let sigma: Vec<f64> = xv
-        .chunks(f.max(1))
-        .map(|r| {
-            let (lo, hi) = r
-                .iter()
-                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
-                    (lo.min(v), hi.max(v))
-                });
-            noise_std * (hi - lo) as f64
-        })
-        .collect();
-    let eps = Rng::new(seed)
-        .normal(&[samples * n * f], 0.0, 1.0, DType::F64)?
-        .to_vec_f64()?;
-    // Row r = s·N + i of the result is xᵢ + σᵢ·ε_r (rows in parallel, no index division).
-    let mut v = vec![0.0f32; eps.len()];
-    if f > 0 {
-        v.par_chunks_mut(f)
-            .zip(eps.par_chunks(f))
-            .enumerate()
-            .for_each(|(r, (dst, e))| {
-                let i = r % n;
-                let (xi, si) = (&xv[i * f..(i + 1) * f], sigma[i]);
-                for ((d, &x), &e) in dst.iter_mut().zip(xi).zip(e) {
-                    *d = (x as f64 + si * e) as f32;
-                }
-            });
-    }
-    let mut shape = x.shape().to_vec();
-    shape[0] = samples * n;
-    // Drawn on the host, run where x is.
-    Ok(Tensor::from_vec(v, &shape)?.to_device(x.device())?)
+    Noise::new(x, noise_std, seed)?.copies(0..samples)
 }
 
 impl<M: ?Sized, A: Attribution<M>> Attribution<M> for NoiseTunnel<A> {
@@ -226,19 +259,49 @@ impl<M: ?Sized, A: Attribution<M>> Attribution<M> for NoiseTunnel<A> {
     }
 
     fn attribute(&self, model: &M, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
+        self.attribute_in_parts(model, x, targets, NOISY_VALUES_PER_PART)
+    }
+}
+
+impl<A> NoiseTunnel<A> {
+    /// [`Attribution::attribute`] with the noisy copies made `values_per_part` input values at
+    /// a time.
+    fn attribute_in_parts<M: ?Sized>(
+        &self,
+        model: &M,
+        x: &Tensor,
+        targets: &[usize],
+        values_per_part: usize,
+    ) -> Result<Explanation>
+    where
+        A: Attribution<M>,
+    {
         count_in("samples", self.samples, MAX_SAMPLES)?;
         let (n, s) = (x.shape()[0], self.samples);
         let x = x.to_dtype(DType::F32)?;
-        let noisy = noisy_copies(&x, s, self.noise_std, self.seed)?;
-        let t: Vec<usize> = (0..s).flat_map(|_| targets.iter().copied()).collect();
-        let a = self.inner.attribute(model, &noisy, &t)?.attributions;
-        let av = a.to_vec_f64()?;
-        let g = av.len() / (n * s).max(1);
-        let (mut m1, mut m2) = (vec![0.0f64; n * g], vec![0.0f64; n * g]);
-        for block in av.chunks((n * g).max(1)) {
-            for ((a1, a2), v) in m1.iter_mut().zip(m2.iter_mut()).zip(block) {
-                *a1 += v / s as f64;
-                *a2 += v * v / s as f64;
+        let noise = Noise::new(&x, self.noise_std, self.seed)?;
+        // Samples a part: as many as fit in NOISY_VALUES_PER_PART, at least one.
+        let per = (values_per_part / x.numel().max(1)).clamp(1, s);
+        let (mut m1, mut m2, mut shape) = (Vec::new(), Vec::new(), Vec::new());
+        for start in (0..s).step_by(per) {
+            let part = start..(start + per).min(s);
+            let t: Vec<usize> = part.clone().flat_map(|_| targets.iter().copied()).collect();
+            let a = self
+                .inner
+                .attribute(model, &noise.copies(part)?, &t)?
+                .attributions;
+            let av = a.to_vec_f64()?;
+            let g = av.len() / t.len().max(1);
+            if m1.is_empty() {
+                (m1, m2) = (vec![0.0f64; n * g], vec![0.0f64; n * g]);
+                shape = a.shape().to_vec();
+            }
+            // Sample by sample, in order: the sums do not depend on the parts.
+            for block in av.chunks((n * g).max(1)) {
+                for ((a1, a2), v) in m1.iter_mut().zip(m2.iter_mut()).zip(block) {
+                    *a1 += v / s as f64;
+                    *a2 += v * v / s as f64;
+                }
             }
         }
         let out: Vec<f64> = match self.kind {
@@ -246,7 +309,6 @@ impl<M: ?Sized, A: Attribution<M>> Attribution<M> for NoiseTunnel<A> {
             NoiseKind::SmoothGradSquared => m2,
             NoiseKind::VarGrad => m2.iter().zip(&m1).map(|(q, m)| q - m * m).collect(),
         };
-        let mut shape = a.shape().to_vec();
         shape[0] = n;
         Ok(Explanation {
             attributions: Tensor::from_vec(out, &shape)?.to_dtype(DType::F32)?,
@@ -294,6 +356,23 @@ mod tests {
             .attribute(&m, &x, &t)
             .unwrap();
         assert!(rel_l2(&c.attributions, &a.attributions) > 1e-4);
+    }
+
+    #[test]
+    fn samples_in_parts_give_the_values_of_all_at_once() {
+        let m = mlp(2);
+        let x = randn(&mut Rng::new(5), &[3, 6], 1.0);
+        let t = [0, 1, 2];
+        for kind in [NoiseKind::SmoothGrad, NoiseKind::VarGrad] {
+            let o = tunnel(kind, 7);
+            let whole = o.attribute_in_parts(&m, &x, &t, usize::MAX).unwrap();
+            // One sample (18 values) per part, and parts of 3 samples with a shorter last one.
+            for per_part in [18, 54] {
+                let parts = o.attribute_in_parts(&m, &x, &t, per_part).unwrap();
+                assert_eq!(parts.attributions.shape(), whole.attributions.shape());
+                assert!(rel_l2(&parts.attributions, &whole.attributions) < 1e-6);
+            }
+        }
     }
 
     #[test]
