@@ -625,29 +625,16 @@ fn an_allocation_past_the_memory_budget_ends_the_run_in_one_line_with_no_output(
         &["train", "--model", arch, "--data", "iris", "--output", o],
         "TiB would take this run to",
     );
-    // A real run under a budget too small for it.
+    // A real run under a budget too small for it, the flag after or before the subcommand.
     let resnet = common::example("mnist_resnet.json");
     let resnet = resnet.to_str().unwrap();
+    let train = ["train", "--model", resnet, "--data", "mnist", "--output", o];
+    let budget = ["--max-memory", "4M"];
     for args in [
-        vec![
-            "train", "--model", resnet, "--data", "mnist", "--epochs", "1",
-        ],
-        vec![
-            "--max-memory",
-            "4M",
-            "train",
-            "--model",
-            resnet,
-            "--data",
-            "mnist",
-        ],
+        [&train[..], &budget].concat(),
+        [&budget[..], &train].concat(),
     ] {
-        let mut a = args.clone();
-        if !a.contains(&"--max-memory") {
-            a.extend(["--max-memory", "4M"]);
-        }
-        a.extend(["--output", o]);
-        common::assert_one_line_error(&a, "past its memory limit of 4.0 MiB (--max-memory)");
+        common::assert_one_line_error(&args, "past its memory limit of 4.0 MiB (--max-memory)");
     }
     assert!(names(&out).is_empty(), "{:?}", names(&out));
     for bad in ["0", "-1G", "1K", "lots", "nanG"] {

@@ -94,7 +94,7 @@ pub fn perturbation_curves<M: Forward + ?Sized>(
     batch_size: usize,
 ) -> Result<Curves> {
     check_like(x, a, "attributions")?;
-    crate::count_in("steps", steps, xai_passive::config::MAX_STEPS)?;
+    xai_passive::config::count_in("steps", steps, xai_passive::config::MAX_STEPS)?;
     let n = check_targets(x, targets)?;
     let b = rows(&baseline.resolve(x)?)?;
     let (xs, ats) = (rows(x)?, rows(a)?);
@@ -264,7 +264,7 @@ fn infidelity_terms<M: Forward + ?Sized>(
     batch_size: usize,
 ) -> Result<Vec<Vec<(f64, f64)>>> {
     check_like(x, a, "attributions")?;
-    crate::count_in("samples", samples, xai_passive::config::MAX_SAMPLES)?;
+    xai_passive::config::count_in("samples", samples, xai_passive::config::MAX_SAMPLES)?;
     if !(noise_std.is_finite() && noise_std >= 0.0) {
         return bad(format!("noise std must be a number ≥ 0, got {noise_std}"));
     }

@@ -202,7 +202,8 @@ pub struct League {
 /// x; deletion and insertion AUC of a (K steps, `opts.baseline`); scaled infidelity;
 /// max-sensitivity (re-running the method on N·S perturbed inputs); Gini sparseness; and the
 /// sanity score, the mean over examples of |Spearman(a, a')| with a' the method's map of the
-/// same input under a fully re-initialised copy of the model ([`Reinitialize::reinitialized`], seeded): the
+/// same input under a fully re-initialised copy of the model
+/// ([`Reinitialize::reinitialized`], seeded): the
 /// last step of the cascading randomization. Every value is the mean over the examples. A
 /// method that cannot run on the model (unknown, needs a layer the model lacks, attributions
 /// not of the input's shape) or a metric that fails is skipped with a note, not an error.

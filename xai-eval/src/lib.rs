@@ -66,16 +66,6 @@ pub(crate) fn bad<T>(msg: impl Into<String>) -> Result<T> {
     Err(PassiveError::BadArgument(msg.into()))
 }
 
-/// A count parameter of a metric in `1..=max` (the limits of
-/// [`xai_passive::config`]: [`MAX_SAMPLES`](xai_passive::config::MAX_SAMPLES) for sampled
-/// perturbations, [`MAX_STEPS`](xai_passive::config::MAX_STEPS) for curve steps).
-pub(crate) fn count_in(name: &str, v: usize, max: usize) -> Result<()> {
-    if v == 0 || v > max {
-        return bad(format!("{name} must be in 1..={max}, got {v}"));
-    }
-    Ok(())
-}
-
 /// The rows of `t: [N, ...]` as f64 vectors (one per example).
 pub(crate) fn rows(t: &Tensor) -> Result<Vec<Vec<f64>>> {
     let n = t.shape().first().copied().unwrap_or(0);

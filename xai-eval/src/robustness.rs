@@ -31,7 +31,7 @@ fn perturb_and_explain<M: Forward + ?Sized>(
     radius: f64,
     seed: u64,
 ) -> Result<Perturbed> {
-    crate::count_in("samples", samples, xai_passive::config::MAX_SAMPLES)?;
+    xai_passive::config::count_in("samples", samples, xai_passive::config::MAX_SAMPLES)?;
     if !(radius.is_finite() && radius >= 0.0) {
         return bad(format!("radius must be a number ≥ 0, got {radius}"));
     }

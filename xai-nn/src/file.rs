@@ -200,14 +200,13 @@ fn build_from(
     weights: Option<(&Path, &[u8])>,
     seed: u64,
 ) -> Result<Graph> {
-    let (weights, bytes) = (weights.map(|w| w.0), weights.map(|w| w.1));
-    let st = match (bytes, weights) {
-        (Some(b), Some(w)) => Some(
+    let st = weights
+        .map(|(w, b)| {
             SafeTensors::deserialize(b)
-                .map_err(|e| file_err(w, format!("not a safetensors file: {e}")))?,
-        ),
-        _ => None,
-    };
+                .map(|st| (w, st))
+                .map_err(|e| file_err(w, format!("not a safetensors file: {e}")))
+        })
+        .transpose()?;
     let mut rng = Rng::new(seed);
     let mut layers = Vec::with_capacity(spec.layers.len());
     for (i, v) in spec.layers.iter().enumerate() {
@@ -220,8 +219,8 @@ fn build_from(
         let mut get =
             |suffix: &str, shape: &[usize], init: Init, required: bool| -> Result<Option<Tensor>> {
                 let key = format!("{name}.{suffix}");
-                match (&st, weights) {
-                    (Some(st), Some(w)) => match st.tensor(&key) {
+                match &st {
+                    Some((w, st)) => match st.tensor(&key) {
                         Ok(view) => {
                             let t = to_tensor(w, &key, &view)?;
                             if t.shape() != shape {
@@ -242,7 +241,7 @@ fn build_from(
                             name: key,
                         }),
                     },
-                    _ => Ok(Some(init.draw(shape, &mut rng)?)),
+                    None => Ok(Some(init.draw(shape, &mut rng)?)),
                 }
             };
         let layer = layers::build(&name, &op, map, &mut get)?;
@@ -358,9 +357,8 @@ pub fn save(model: &Graph, json_path: impl AsRef<Path>) -> Result<()> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     // The weights the JSON being replaced names, if a previous save wrote them.
-    let previous = xai_tensor::fs::read_file(json_path, 1 << 26)
+    let previous = read_spec(json_path)
         .ok()
-        .and_then(|b| serde_json::from_slice::<ModelSpec>(&b).ok())
         .map(|old| old.weights)
         .filter(|w| *w != weights_name && is_content_named(w, &stem));
     // Weights first: no JSON ever names weights that are not there yet.

@@ -430,8 +430,10 @@ pub const MAX_STEPS: usize = 10_000;
 /// The most optimisation steps of a perturbation mask (`iterations`).
 pub const MAX_ITERATIONS: usize = 100_000;
 
-/// A count parameter in `1..=max`.
-pub(crate) fn count_in(name: &str, v: usize, max: usize) -> Result<()> {
+/// A count parameter in `1..=max` (with [`MAX_SAMPLES`], [`MAX_STEPS`], [`MAX_ITERATIONS`]).
+///
+/// **Errors** naming the parameter and the range.
+pub fn count_in(name: &str, v: usize, max: usize) -> Result<()> {
     if v == 0 || v > max {
         return Err(bad(name, format!("must be in 1..={max}, got {v}")));
     }

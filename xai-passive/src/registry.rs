@@ -154,9 +154,7 @@ impl BoxedMethod {
             return Ok(Output::Curves(d));
         }
         let targets = resolve_targets(model.forward(), x, target)?;
-        Ok(Output::Attributions(
-            self.attribute_ref(model, x, &targets)?,
-        ))
+        Ok(Output::Attributions(self.dispatch(model, x, &targets)?))
     }
 
     /// Attributions of `x` for `targets` (one class per example), on a model of any
@@ -171,6 +169,12 @@ impl BoxedMethod {
     ) -> Result<Explanation> {
         check_not_empty(self.name, x)?;
         check_scores(self.name, model.forward(), x)?;
+        self.dispatch(model, x, targets)
+    }
+
+    /// [`attribute_ref`](Self::attribute_ref) once the batch and the model's output are
+    /// checked: the method on the capability it needs.
+    fn dispatch(&self, model: ModelRef<'_>, x: &Tensor, targets: &[usize]) -> Result<Explanation> {
         let short = |needs: Needs| {
             PassiveError::BadArgument(format!(
                 "{} needs {needs} from the model; this model gives only {}",
@@ -513,15 +517,6 @@ mod tests {
     /// graph and as a black box that declares no output shape.
     #[test]
     fn every_method_refuses_a_model_without_class_scores_with_one_line() {
-        struct BlackBox(xai_nn::Graph);
-        impl Forward for BlackBox {
-            fn input_shape(&self) -> &[usize] {
-                self.0.input_shape()
-            }
-            fn predict(&self, x: &Tensor) -> xai_nn::Result<Tensor> {
-                self.0.predict(x)
-            }
-        }
         let conv = conv_features(3);
         assert_eq!(conv.output_shape(), Some(vec![4, 5, 5]));
         let black = BlackBox(conv_features(3));

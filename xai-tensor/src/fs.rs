@@ -223,9 +223,11 @@ fn temp_pid(name: &str) -> Option<u32> {
     let (head, tail) = name.rsplit_once(TEMP_MARKER)?;
     let (pid, counter) = tail.split_once('-')?;
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    (head.starts_with('.') && digits(pid) && digits(counter))
-        .then(|| pid.parse().ok())
-        .flatten()
+    if head.starts_with('.') && digits(pid) && digits(counter) {
+        pid.parse().ok()
+    } else {
+        None
+    }
 }
 
 /// The folder a file is written into (`.` for a bare name).

@@ -280,7 +280,7 @@ impl<A> NoiseTunnel<A> {
         let (n, s) = (x.shape()[0], self.samples);
         let x = x.to_dtype(DType::F32)?;
         let noise = Noise::new(&x, self.noise_std, self.seed)?;
-        // Samples a part: as many as fit in NOISY_VALUES_PER_PART, at least one.
+        // Samples a part: as many as fit in `values_per_part`, at least one.
         let per = (values_per_part / x.numel().max(1)).clamp(1, s);
         let (mut m1, mut m2, mut shape) = (Vec::new(), Vec::new(), Vec::new());
         for start in (0..s).step_by(per) {
@@ -292,7 +292,7 @@ impl<A> NoiseTunnel<A> {
                 .attributions;
             let av = a.to_vec_f64()?;
             let g = av.len() / t.len().max(1);
-            if m1.is_empty() {
+            if start == 0 {
                 (m1, m2) = (vec![0.0f64; n * g], vec![0.0f64; n * g]);
                 shape = a.shape().to_vec();
             }
