@@ -44,6 +44,10 @@ enum Command {
     /// Metrics of a model on a dataset (accuracy) or of explanations (deletion, infidelity,
     /// max-sensitivity, sanity checks, …).
     Evaluate(commands::evaluate::Args),
+    /// Rules that stand in for a network: a decision tree (CART) distilled from its
+    /// predictions, fitted on the training split and measured on the held-out split (fidelity,
+    /// accuracy, size, average path length); printed one rule per line, then a JSON summary.
+    Rules(commands::rules::Args),
     /// Rank attribution methods on a model and inputs (deletion, insertion, infidelity,
     /// max-sensitivity, sparseness, randomization); writes league.md and league.json.
     League(commands::league::Args),
@@ -145,6 +149,7 @@ fn main() -> ExitCode {
         Command::Train(a) => commands::train::run(&a),
         Command::Evaluate(a) => commands::evaluate::run(&a),
         Command::League(a) => commands::league::run(&a),
+        Command::Rules(a) => commands::rules::run(&a),
         Command::Methods => commands::methods::run(),
         Command::Demo(a) => commands::demo::run(&a),
     };

@@ -217,8 +217,37 @@ fn every_value_flag_of_every_subcommand_takes_hostile_numbers_in_one_line_or_run
         unwalked.is_empty(),
         "explain flags no method runs with: {unwalked:?}"
     );
-    // The other subcommands, from a valid quick run each.
-    let subcommands: [(&str, Vec<String>, &[&str]); 4] = [
+    // The other subcommands, from a valid quick run each (rules on an iris model trained here).
+    let iris = dir.path().join("iris_model.json");
+    assert!(check(
+        dir.path(),
+        &strings(&[
+            "train",
+            "--model",
+            common::example("iris_mlp.json").to_str().unwrap(),
+            "--data",
+            "iris",
+            "--epochs",
+            "2",
+            "--output",
+            iris.to_str().unwrap(),
+        ]),
+        &["iris_model."],
+    ));
+    let subcommands: [(&str, Vec<String>, &[&str]); 5] = [
+        (
+            "rules",
+            strings(&[
+                "rules",
+                "--model",
+                iris.to_str().unwrap(),
+                "--data",
+                "iris",
+                "--output",
+                "r.txt",
+            ]),
+            &["r.txt"],
+        ),
         (
             "predict",
             strings(&[

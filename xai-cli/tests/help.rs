@@ -63,7 +63,9 @@ fn prose(desc: &str) -> String {
 #[test]
 fn every_flag_of_every_subcommand_has_a_description() {
     let cmds = subcommands();
-    for want in ["predict", "explain", "train", "evaluate", "methods", "demo"] {
+    for want in [
+        "predict", "explain", "train", "evaluate", "rules", "methods", "demo",
+    ] {
         assert!(cmds.iter().any(|c| c == want), "{want} not in {cmds:?}");
     }
     let mut missing = Vec::new();

@@ -380,6 +380,128 @@ pub fn bar_chart(c: &BarChart) -> std::io::Result<Image> {
     })
 }
 
+/// Width of one leaf's column in [`tree_chart`], pixels.
+const TREE_COLUMN: u32 = 150;
+/// Height of one depth level in [`tree_chart`], pixels.
+const TREE_LEVEL: u32 = 90;
+/// Most leaves [`tree_chart`] draws (a larger tree is refused: it would not be readable).
+pub const MAX_DRAWN_LEAVES: usize = 64;
+
+/// A decision tree drawn top-down: each decision node a box with its test
+/// (`feature <= t`), each leaf a box in its class's colour ([`COLOURS`]) with its class and
+/// training rows, edges to the left child (test holds) and the right one. Leaves sit in
+/// columns in preorder; a decision node is centred over its leaves.
+///
+/// **Errors** (as `std::io::Error`) for a tree of more than [`MAX_DRAWN_LEAVES`] leaves, or
+/// when plotters fails to draw.
+pub fn tree_chart(tree: &xai_passive::rules::DecisionTree, title: &str) -> std::io::Result<Image> {
+    font_ready();
+    let leaves = tree.leaves();
+    if leaves > MAX_DRAWN_LEAVES {
+        return Err(std::io::Error::other(format!(
+            "a tree of {leaves} leaves is too large to draw (at most {MAX_DRAWN_LEAVES}); limit its depth"
+        )));
+    }
+    // x of each node: leaves in preorder columns, decision nodes at the mean of their children.
+    let n = tree.nodes.len();
+    let mut x = vec![0.0f64; n];
+    let mut next_leaf = 0.0;
+    for (xi, node) in x.iter_mut().zip(&tree.nodes) {
+        if node.split.is_none() {
+            *xi = next_leaf;
+            next_leaf += 1.0;
+        }
+    }
+    for i in (0..n).rev() {
+        if let Some(s) = &tree.nodes[i].split {
+            x[i] = (x[s.left] + x[s.right]) / 2.0;
+        }
+    }
+    let (w, h) = (
+        (leaves as u32 * TREE_COLUMN).max(320),
+        (tree.depth() as u32 + 1) * TREE_LEVEL + 50,
+    );
+    let px = |i: usize| (x[i] * f64::from(TREE_COLUMN) + f64::from(TREE_COLUMN) / 2.0) as i32;
+    let py = |i: usize| (tree.nodes[i].depth as u32 * TREE_LEVEL + 70) as i32;
+    let mut buf = vec![255u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        root.fill(&WHITE).map_err(draw_err)?;
+        let style = (FAMILY, 12).into_font().color(&BLACK);
+        root.draw(&Text::new(
+            title.to_string(),
+            (10, 10),
+            (FAMILY, 16).into_font(),
+        ))
+        .map_err(draw_err)?;
+        for (i, node) in tree.nodes.iter().enumerate() {
+            if let Some(s) = &node.split {
+                for (child, label) in [(s.left, "true"), (s.right, "false")] {
+                    root.draw(&PathElement::new(
+                        vec![(px(i), py(i) + 14), (px(child), py(child) - 14)],
+                        BLACK,
+                    ))
+                    .map_err(draw_err)?;
+                    let mid = ((px(i) + px(child)) / 2, (py(i) + py(child)) / 2 - 6);
+                    root.draw(&Text::new(
+                        label,
+                        mid,
+                        (FAMILY, 11).into_font().color(&RGBColor(110, 110, 110)),
+                    ))
+                    .map_err(draw_err)?;
+                }
+            }
+        }
+        let half = TREE_COLUMN as i32 / 2 - 6;
+        for (i, node) in tree.nodes.iter().enumerate() {
+            let (cx, cy) = (px(i), py(i));
+            let (fill, lines) = match &node.split {
+                Some(s) => (
+                    RGBColor(245, 245, 245),
+                    vec![
+                        tree.feature_name(s.feature),
+                        format!("<= {}", xai_passive::rules::shown_threshold(s.threshold)),
+                    ],
+                ),
+                None => {
+                    let k = tree.node_class(i);
+                    let [r, g, b] = COLOURS[k % COLOURS.len()];
+                    let pale = |c: u8| ((u16::from(c) + 2 * 255) / 3) as u8;
+                    (
+                        RGBColor(pale(r), pale(g), pale(b)),
+                        vec![format!("class {k}"), format!("{} rows", node.samples)],
+                    )
+                }
+            };
+            let rect = [(cx - half, cy - 14), (cx + half, cy + 14)];
+            root.draw(&Rectangle::new(rect, fill.filled()))
+                .map_err(draw_err)?;
+            root.draw(&Rectangle::new(rect, BLACK)).map_err(draw_err)?;
+            for (k, line) in lines.iter().enumerate() {
+                // Long feature names are cut to fit the box.
+                let shown: String = if line.chars().count() > 22 {
+                    line.chars().take(21).chain(['…']).collect()
+                } else {
+                    line.clone()
+                };
+                let tw = shown.chars().count() as i32 * 6;
+                root.draw(&Text::new(
+                    shown,
+                    (cx - tw / 2, cy - 12 + 13 * k as i32),
+                    style.clone(),
+                ))
+                .map_err(draw_err)?;
+            }
+        }
+        root.present().map_err(draw_err)?;
+    }
+    Ok(Image {
+        width: w,
+        height: h,
+        rgb: buf,
+    })
+}
+
 /// Writes `chart` as a PNG file (see [`line_chart`]).
 pub fn write_line_chart(path: &Path, chart: &LineChart) -> std::io::Result<()> {
     line_chart(chart)?.save(path)

@@ -54,6 +54,7 @@ pub mod output;
 mod quadrature;
 pub mod registry;
 pub mod report;
+pub mod rules;
 #[cfg(test)]
 mod testing;
 

@@ -10,22 +10,25 @@
 //!
 //! let rules = Output::Rules(RuleSet {
 //!     rules: vec![Rule {
-//!         conditions: vec![Condition::at_most(2, Some("petal length".into()), 2.45)],
+//!         conditions: vec![Condition::at_most(2, Some("petal length".into()), f64::from(2.45f32))],
 //!         class: 0,
 //!         coverage: 0.33,
 //!         precision: 1.0,
 //!     }],
+//!     default_class: Some(2),
 //! });
 //! assert_eq!(rules.kind(), "rules");
-//! assert!(rules.to_text().contains("IF petal length ≤ 2.45 THEN class 0"));
+//! assert_eq!(rules.to_text(), "if petal length <= 2.45 then 0\nelse then 2\n");
 //! assert_eq!(rules.to_json()["kind"], "rules");
 //! ```
 
 use crate::methods::Dependence;
-use crate::Explanation;
+use crate::rules::shown_threshold;
+use crate::{Explanation, PassiveError, Result};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::fmt::Write;
+use xai_tensor::{DType, Tensor};
 
 /// One explanation of any kind.
 #[derive(Clone, Debug)]
@@ -135,11 +138,7 @@ impl Output {
                     let _ = writeln!(s, "a {}×{} surface", d.grid[0].len(), d.grid[1].len());
                 }
             }
-            Output::Rules(r) => {
-                for rule in &r.rules {
-                    let _ = writeln!(s, "{rule}");
-                }
-            }
+            Output::Rules(r) => s.push_str(&r.to_text()),
             Output::Concepts(c) => {
                 let _ = writeln!(s, "concepts at layer {} for class {}", c.layer, c.class);
                 for k in &c.concepts {
@@ -218,15 +217,29 @@ impl Condition {
     }
 }
 
+impl Condition {
+    /// Whether flat row `x` satisfies it (the f32 feature compared exactly in f64).
+    pub fn holds(&self, x: &[f32]) -> bool {
+        let v = f64::from(x[self.feature]);
+        match self.comparison {
+            Comparison::AtMost => v <= self.threshold,
+            Comparison::Above => v > self.threshold,
+        }
+    }
+}
+
+/// `name <= t` or `name > t` (`x[i]` without a name), the threshold printed as the largest
+/// f32 not above it ([`shown_threshold`]), which decides every f32 input the same way.
 impl std::fmt::Display for Condition {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let op = match self.comparison {
-            Comparison::AtMost => "≤",
+            Comparison::AtMost => "<=",
             Comparison::Above => ">",
         };
+        let t = shown_threshold(self.threshold);
         match &self.name {
-            Some(n) => write!(f, "{n} {op} {}", self.threshold),
-            None => write!(f, "x[{}] {op} {}", self.feature, self.threshold),
+            Some(n) => write!(f, "{n} {op} {t}"),
+            None => write!(f, "x[{}] {op} {t}", self.feature),
         }
     }
 }
@@ -245,27 +258,88 @@ pub struct Rule {
     pub precision: f64,
 }
 
+impl Rule {
+    /// Whether every condition holds for flat row `x`.
+    pub fn fires(&self, x: &[f32]) -> bool {
+        self.conditions.iter().all(|c| c.holds(x))
+    }
+}
+
+/// `if A and B then K` (`if true then K` without conditions).
 impl std::fmt::Display for Rule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let conds: Vec<String> = self.conditions.iter().map(ToString::to_string).collect();
         let when = if conds.is_empty() {
-            "TRUE".to_string()
+            "true".to_string()
         } else {
-            conds.join(" AND ")
+            conds.join(" and ")
         };
-        write!(
-            f,
-            "IF {when} THEN class {} (coverage {:.3}, precision {:.3})",
-            self.class, self.coverage, self.precision
-        )
+        write!(f, "if {when} then {}", self.class)
     }
 }
 
-/// Rules (a rule list, or a tree's root-to-leaf paths).
+/// Rules: an ordered rule list (the first rule that fires decides; `default_class` when none
+/// does) or a tree's root-to-leaf paths (mutually exclusive, covering every input).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct RuleSet {
     /// The rules, in the order they apply.
     pub rules: Vec<Rule>,
+    /// The class when no rule fires (an ordered list's final `else`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_class: Option<usize>,
+}
+
+impl RuleSet {
+    /// The index of the first rule that fires on each row of `x` (`[N, ...]`, flattened per
+    /// row), or `None` where none does.
+    ///
+    /// **Errors** if a rule names a feature past the row's length.
+    pub fn fired(&self, x: &Tensor) -> Result<Vec<Option<usize>>> {
+        let n = x.shape().first().copied().unwrap_or(0);
+        let f = x.numel().checked_div(n).unwrap_or(0);
+        let widest = self
+            .rules
+            .iter()
+            .flat_map(|r| &r.conditions)
+            .map(|c| c.feature + 1)
+            .max()
+            .unwrap_or(0);
+        if n > 0 && widest > f {
+            return Err(PassiveError::BadArgument(format!(
+                "the rules name feature {} but rows have {f} features",
+                widest - 1
+            )));
+        }
+        let v = x.to_dtype(DType::F32)?.to_vec_f32()?;
+        Ok(v.chunks(f.max(1))
+            .take(n)
+            .map(|row| self.rules.iter().position(|r| r.fires(row)))
+            .collect())
+    }
+
+    /// The class each row of `x` is given: the first firing rule's, else the default class,
+    /// else `None` (not covered).
+    ///
+    /// **Errors** as [`fired`](Self::fired).
+    pub fn predict(&self, x: &Tensor) -> Result<Vec<Option<usize>>> {
+        Ok(self
+            .fired(x)?
+            .into_iter()
+            .map(|r| r.map(|i| self.rules[i].class).or(self.default_class))
+            .collect())
+    }
+
+    /// One rule per line; an ordered list ends with `else then K`.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        for rule in &self.rules {
+            let _ = writeln!(s, "{rule}");
+        }
+        if let Some(k) = self.default_class {
+            let _ = writeln!(s, "else then {k}");
+        }
+        s
+    }
 }
 
 /// One concept's score for a class (TCAV: the fraction of the class's inputs whose logit
@@ -348,7 +422,6 @@ pub struct Prototypes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use xai_tensor::Tensor;
 
     #[test]
     fn every_kind_serializes_with_its_tag_and_renders_as_text() {
@@ -417,9 +490,6 @@ mod tests {
             coverage: 0.25,
             precision: 0.9,
         };
-        assert_eq!(
-            rule.to_string(),
-            "IF x[0] ≤ 1.5 AND age > 40 THEN class 1 (coverage 0.250, precision 0.900)"
-        );
+        assert_eq!(rule.to_string(), "if x[0] <= 1.5 and age > 40 then 1");
     }
 }

@@ -7,6 +7,7 @@ pub mod explain;
 pub mod league;
 pub mod methods;
 pub mod predict;
+pub mod rules;
 pub mod train;
 
 use std::path::Path;
