@@ -45,8 +45,9 @@ enum Command {
     /// max-sensitivity, sanity checks, …).
     Evaluate(commands::evaluate::Args),
     /// Rules that stand in for a network: a decision tree (CART) distilled from its
-    /// predictions, fitted on the training split and measured on the held-out split (fidelity,
-    /// accuracy, size, average path length); printed one rule per line, then a JSON summary.
+    /// predictions, or boxes certified by interval bounds (VIA), fitted on the training split
+    /// and measured on the held-out split (fidelity, accuracy, coverage, size, average path
+    /// length); printed one rule per line, then a JSON summary.
     Rules(commands::rules::Args),
     /// Rank attribution methods on a model and inputs (deletion, insertion, infidelity,
     /// max-sensitivity, sparseness, randomization); writes league.md and league.json.

@@ -127,6 +127,49 @@ fn formats_outputs_and_the_drawn_tree() {
 }
 
 #[test]
+fn via_rules_are_certified_boxes() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("iris.json");
+    trained("iris_mlp.json", "iris", "100", &model);
+    let m = model.to_str().unwrap();
+    let (lines, s) = rules(&[
+        "--model",
+        m,
+        "--data",
+        "iris",
+        "--method",
+        "via",
+        "--max-rules",
+        "5",
+    ]);
+    assert_eq!(s["method"], "via");
+    assert!(lines.len() <= 5 && !lines.is_empty(), "{lines:?}");
+    let coverage = s["coverage"].as_f64().unwrap();
+    assert!(coverage > 0.0 && coverage <= 1.0, "{s}");
+    assert_eq!(s["depth"], 0);
+    assert_one_line_error(
+        &[
+            "rules",
+            "--model",
+            m,
+            "--data",
+            "iris",
+            "--method",
+            "via",
+            "--max-depth",
+            "3",
+        ],
+        "--max-depth is not a flag of via",
+    );
+    assert_one_line_error(
+        &[
+            "rules", "--model", m, "--data", "iris", "--method", "via", "--png", "t.png",
+        ],
+        "via gives a rule list, not a tree",
+    );
+}
+
+#[test]
 fn bad_input_is_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("iris.json");

@@ -413,6 +413,61 @@ impl Graph {
         Ok(outs)
     }
 
+    /// Bounds of the default output over every input in the box `lo ≤ x ≤ hi` (`[N, ...]`
+    /// each, the model's input shape), by interval bound propagation through each node's
+    /// rule ([`Module::interval`]; the input normalisation is monotone).
+    ///
+    /// **Errors** if a needed node's op has no interval rule (naming it), or for boxes of
+    /// different shapes.
+    pub fn interval(&self, lo: &Tensor, hi: &Tensor) -> Result<crate::interval::Interval> {
+        use crate::interval::Interval;
+        if lo.shape() != hi.shape() {
+            return Err(NnError::Data(format!(
+                "the box's lower and upper corners have shapes {:?} and {:?}",
+                lo.shape(),
+                hi.shape()
+            )));
+        }
+        let norm = |t: &Tensor| -> Result<Tensor> {
+            Ok(self.normalized(&Var::constant(t.clone()))?.value().clone())
+        };
+        let input = Interval {
+            lo: norm(lo)?,
+            hi: norm(hi)?,
+        };
+        let mut wanted = vec![false; self.nodes.len()];
+        self.mark_needed(self.output_node(), None, &mut wanted);
+        let mut outs: Vec<Option<Interval>> = Vec::with_capacity(self.nodes.len());
+        for (i, (n, src)) in self.nodes.iter().zip(&self.sources).enumerate() {
+            if !wanted[i] {
+                outs.push(None);
+                continue;
+            }
+            let inputs: Vec<Interval> = src
+                .iter()
+                .map(|s| match s {
+                    Source::Input => input.clone(),
+                    Source::Node(j) => outs[*j].clone().expect("a wanted node's inputs are run"),
+                })
+                .collect();
+            let y = n
+                .layer
+                .interval(&inputs)
+                .ok_or_else(|| {
+                    arch(
+                        &n.name,
+                        n.layer.op(),
+                        "has no interval rule (interval bounds)",
+                    )
+                })?
+                .map_err(|e| arch(&n.name, n.layer.op(), e.to_string()))?;
+            outs.push(Some(y));
+        }
+        Ok(outs[self.output_node()]
+            .take()
+            .expect("the output node is wanted"))
+    }
+
     /// Forward pass with a given context (training or inference): the default output.
     pub fn forward_ctx(&self, x: &Var, ctx: &mut Ctx) -> Result<Var> {
         let mut wanted = vec![false; self.nodes.len()];
@@ -603,6 +658,9 @@ impl Layered for Graph {
         };
         let mut outs = self.run(&input, &mut Ctx::eval(), Some((l, activation)), &wanted)?;
         Ok(outs[out].take().expect("the output node is wanted"))
+    }
+    fn interval(&self, lo: &Tensor, hi: &Tensor) -> Result<crate::interval::Interval> {
+        Graph::interval(self, lo, hi)
     }
 }
 #[cfg(test)]

@@ -37,6 +37,7 @@ mod error;
 pub mod file;
 mod graph;
 pub mod hessian;
+pub mod interval;
 pub mod layers;
 pub mod loss;
 pub mod model;

@@ -45,4 +45,11 @@ pub trait Layered: Differentiable {
     /// branch the output needs (a residual connection's shortcut) on `x`. What methods that
     /// substitute a layer's activation need (Captum's layer hooks). In a chain `x` is unused.
     fn forward_from(&self, layer: &str, x: &Var, activation: &Var) -> Result<Var>;
+    /// Bounds of the output over every input in the box `lo ≤ x ≤ hi` (interval bound
+    /// propagation, [`crate::interval`]). By default refused: a model without interval rules.
+    fn interval(&self, _lo: &Tensor, _hi: &Tensor) -> Result<crate::interval::Interval> {
+        Err(crate::NnError::Data(
+            "this model has no interval rules (interval bounds need a model file's layers)".into(),
+        ))
+    }
 }

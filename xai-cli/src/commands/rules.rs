@@ -23,7 +23,7 @@ pub struct Args {
     /// Shape of one example, e.g. 1,8,8 (default: the model's input shape).
     #[arg(long, value_delimiter = ',')]
     pub input_shape: Option<Vec<usize>>,
-    /// Extraction method (`xai methods` lists them): cart.
+    /// Extraction method (`xai methods` lists them): cart | via.
     #[arg(long, default_value = "cart")]
     pub method: String,
     /// cart: gini | entropy.
@@ -45,6 +45,15 @@ pub struct Args {
     /// classification tree on its predicted classes.
     #[arg(long)]
     pub soft: bool,
+    /// via: training rows boxes are grown around (default 64).
+    #[arg(long)]
+    pub candidates: Option<i64>,
+    /// via: most rules kept (default 10).
+    #[arg(long)]
+    pub max_rules: Option<i64>,
+    /// via: bisection steps per growth (default 12).
+    #[arg(long)]
+    pub steps: Option<i64>,
     /// Rows per model call.
     #[arg(long)]
     pub batch_size: Option<i64>,
@@ -104,6 +113,9 @@ fn params(a: &Args) -> Params {
         ("min_samples_leaf", a.min_samples_leaf),
         ("min_samples_split", a.min_samples_split),
         ("batch_size", a.batch_size),
+        ("candidates", a.candidates),
+        ("max_rules", a.max_rules),
+        ("steps", a.steps),
     ] {
         if let Some(v) = v {
             p.set(name, v);

@@ -32,6 +32,16 @@ impl Activation {
 }
 
 impl Module for Activation {
+    /// Monotone non-decreasing (a leaky ReLU with a negative slope is not: no rule).
+    fn interval(
+        &self,
+        inputs: &[crate::interval::Interval],
+    ) -> Option<xai_tensor::Result<crate::interval::Interval>> {
+        match self.kind {
+            ActivationKind::LeakyRelu(s) if s < 0.0 => None,
+            _ => Some(crate::interval::Interval::monotone(self, inputs)),
+        }
+    }
     fn op(&self) -> &'static str {
         match self.kind {
             ActivationKind::Relu => "relu",

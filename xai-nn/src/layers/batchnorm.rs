@@ -64,6 +64,29 @@ impl BatchNorm {
 }
 
 impl Module for BatchNorm {
+    /// Affine in inference, y = (x − μ)·γ/√(σ² + ε) + β: radius times |γ/√(σ² + ε)|.
+    fn interval(
+        &self,
+        inputs: &[crate::interval::Interval],
+    ) -> Option<xai_tensor::Result<crate::interval::Interval>> {
+        let bs = self.bshape();
+        let scale = |r: &Tensor| -> xai_tensor::Result<Tensor> {
+            let s = self
+                .weight
+                .value()
+                .div(&self.running_var.add_scalar(self.eps)?.sqrt()?)?
+                .abs()?
+                .reshape(&bs)?;
+            r.mul(&s)
+        };
+        let centre = |c: &Tensor| -> xai_tensor::Result<Tensor> {
+            Ok(self
+                .forward(&[Var::constant(c.clone())], &mut super::Ctx::eval())?
+                .value()
+                .clone())
+        };
+        Some(inputs[0].affine(centre, scale))
+    }
     fn op(&self) -> &'static str {
         if self.spatial {
             "batchnorm2d"

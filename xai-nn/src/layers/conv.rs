@@ -87,6 +87,26 @@ impl Conv2d {
 }
 
 impl Module for Conv2d {
+    /// Affine: centre through the layer, radius through |W| without the bias.
+    fn interval(
+        &self,
+        inputs: &[crate::interval::Interval],
+    ) -> Option<xai_tensor::Result<crate::interval::Interval>> {
+        let abs = |r: &xai_tensor::Tensor| -> xai_tensor::Result<xai_tensor::Tensor> {
+            let w = Var::constant(self.weight.value().abs()?);
+            Ok(Var::constant(r.clone())
+                .conv2d(&w, None, self.params)?
+                .value()
+                .clone())
+        };
+        let centre = |c: &xai_tensor::Tensor| -> xai_tensor::Result<xai_tensor::Tensor> {
+            Ok(Var::constant(c.clone())
+                .conv2d(&self.weight, self.bias.as_ref(), self.params)?
+                .value()
+                .clone())
+        };
+        Some(inputs[0].affine(centre, abs))
+    }
     fn op(&self) -> &'static str {
         "conv2d"
     }
@@ -180,6 +200,26 @@ impl ConvTranspose2d {
 }
 
 impl Module for ConvTranspose2d {
+    /// Affine: centre through the layer, radius through |W| without the bias.
+    fn interval(
+        &self,
+        inputs: &[crate::interval::Interval],
+    ) -> Option<xai_tensor::Result<crate::interval::Interval>> {
+        let abs = |r: &xai_tensor::Tensor| -> xai_tensor::Result<xai_tensor::Tensor> {
+            let w = Var::constant(self.weight.value().abs()?);
+            Ok(Var::constant(r.clone())
+                .conv_transpose2d(&w, None, self.params)?
+                .value()
+                .clone())
+        };
+        let centre = |c: &xai_tensor::Tensor| -> xai_tensor::Result<xai_tensor::Tensor> {
+            Ok(Var::constant(c.clone())
+                .conv_transpose2d(&self.weight, self.bias.as_ref(), self.params)?
+                .value()
+                .clone())
+        };
+        Some(inputs[0].affine(centre, abs))
+    }
     fn op(&self) -> &'static str {
         "conv_transpose2d"
     }

@@ -38,6 +38,18 @@ pub enum Merge {
 }
 
 impl Module for Merge {
+    /// `add` is monotone (the sum of the ends); `mul` takes the extreme end products.
+    fn interval(
+        &self,
+        inputs: &[crate::interval::Interval],
+    ) -> Option<xai_tensor::Result<crate::interval::Interval>> {
+        Some(match self {
+            Merge::Add => crate::interval::Interval::monotone(self, inputs),
+            Merge::Mul => inputs[1..]
+                .iter()
+                .try_fold(inputs[0].clone(), |acc, b| acc.product(b)),
+        })
+    }
     fn op(&self) -> &'static str {
         match self {
             Merge::Add => "add",
@@ -88,6 +100,14 @@ impl Concat {
 }
 
 impl Module for Concat {
+    /// Monotone non-decreasing: the op on both ends.
+    fn interval(
+        &self,
+        inputs: &[crate::interval::Interval],
+    ) -> Option<xai_tensor::Result<crate::interval::Interval>> {
+        Some(crate::interval::Interval::monotone(self, inputs))
+    }
+
     fn op(&self) -> &'static str {
         "concat"
     }

@@ -22,6 +22,7 @@ pub use softmax::Softmax;
 pub use upsample::Upsample;
 
 use crate::error::{arch, NnError};
+use crate::interval::Interval;
 use serde_json::{Map, Value};
 use std::fmt::Debug;
 use xai_autodiff::Var;
@@ -106,6 +107,11 @@ pub trait Module: Send + Sync + Debug {
         _output: &Var,
     ) -> xai_tensor::Result<()> {
         Ok(())
+    }
+    /// Bounds of the output over every input in the boxes `inputs` (interval bound
+    /// propagation, [`crate::interval`]), or `None` where the op has no interval rule.
+    fn interval(&self, _inputs: &[Interval]) -> Option<xai_tensor::Result<Interval>> {
+        None
     }
     /// Non-trainable state saved with the weights (batch norm's running statistics).
     fn buffers(&self) -> Vec<(&'static str, &Tensor)> {

@@ -68,6 +68,14 @@ impl MaxPool2d {
 }
 
 impl Module for MaxPool2d {
+    /// Monotone non-decreasing: the op on both ends.
+    fn interval(
+        &self,
+        inputs: &[crate::interval::Interval],
+    ) -> Option<xai_tensor::Result<crate::interval::Interval>> {
+        Some(crate::interval::Interval::monotone(self, inputs))
+    }
+
     fn op(&self) -> &'static str {
         "maxpool2d"
     }
@@ -102,6 +110,14 @@ impl AvgPool2d {
 }
 
 impl Module for AvgPool2d {
+    /// Monotone non-decreasing: the op on both ends.
+    fn interval(
+        &self,
+        inputs: &[crate::interval::Interval],
+    ) -> Option<xai_tensor::Result<crate::interval::Interval>> {
+        Some(crate::interval::Interval::monotone(self, inputs))
+    }
+
     fn op(&self) -> &'static str {
         "avgpool2d"
     }
@@ -125,6 +141,14 @@ pub struct AdaptiveAvgPool2d {
 }
 
 impl Module for AdaptiveAvgPool2d {
+    /// Monotone non-decreasing: the op on both ends.
+    fn interval(
+        &self,
+        inputs: &[crate::interval::Interval],
+    ) -> Option<xai_tensor::Result<crate::interval::Interval>> {
+        Some(crate::interval::Interval::monotone(self, inputs))
+    }
+
     fn op(&self) -> &'static str {
         "adaptive_avgpool2d"
     }
@@ -159,6 +183,14 @@ impl Module for AdaptiveAvgPool2d {
 pub struct GlobalAvgPool2d;
 
 impl Module for GlobalAvgPool2d {
+    /// Monotone non-decreasing: the op on both ends.
+    fn interval(
+        &self,
+        inputs: &[crate::interval::Interval],
+    ) -> Option<xai_tensor::Result<crate::interval::Interval>> {
+        Some(crate::interval::Interval::monotone(self, inputs))
+    }
+
     fn op(&self) -> &'static str {
         "global_avgpool2d"
     }

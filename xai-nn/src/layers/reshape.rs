@@ -10,6 +10,14 @@ use xai_tensor::DType;
 pub struct Flatten;
 
 impl Module for Flatten {
+    /// Monotone non-decreasing: the op on both ends.
+    fn interval(
+        &self,
+        inputs: &[crate::interval::Interval],
+    ) -> Option<xai_tensor::Result<crate::interval::Interval>> {
+        Some(crate::interval::Interval::monotone(self, inputs))
+    }
+
     fn op(&self) -> &'static str {
         "flatten"
     }
@@ -48,6 +56,14 @@ impl Dropout {
 }
 
 impl Module for Dropout {
+    /// Monotone non-decreasing: the op on both ends.
+    fn interval(
+        &self,
+        inputs: &[crate::interval::Interval],
+    ) -> Option<xai_tensor::Result<crate::interval::Interval>> {
+        Some(crate::interval::Interval::monotone(self, inputs))
+    }
+
     fn op(&self) -> &'static str {
         "dropout"
     }
@@ -79,6 +95,14 @@ impl Module for Dropout {
 pub struct Identity;
 
 impl Module for Identity {
+    /// Monotone non-decreasing: the op on both ends.
+    fn interval(
+        &self,
+        inputs: &[crate::interval::Interval],
+    ) -> Option<xai_tensor::Result<crate::interval::Interval>> {
+        Some(crate::interval::Interval::monotone(self, inputs))
+    }
+
     fn op(&self) -> &'static str {
         "identity"
     }

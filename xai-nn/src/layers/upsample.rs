@@ -54,6 +54,14 @@ impl Upsample {
 }
 
 impl Module for Upsample {
+    /// Monotone non-decreasing: the op on both ends.
+    fn interval(
+        &self,
+        inputs: &[crate::interval::Interval],
+    ) -> Option<xai_tensor::Result<crate::interval::Interval>> {
+        Some(crate::interval::Interval::monotone(self, inputs))
+    }
+
     fn op(&self) -> &'static str {
         if self.bilinear.is_some() {
             "upsample_bilinear2d"

@@ -7,7 +7,8 @@
 //! - [`DecisionTree`]: the fitted tree — walk it, print it as rules ([`RuleSet`]), Graphviz
 //!   DOT or JSON, measure its depth, leaves and average path length.
 //! - Extraction methods ([`RuleExtractor`]), one file each, built by name from [`METHODS`]:
-//!   `cart` distils the network's predictions into a tree ([`CartDistillation`]).
+//!   `cart` distils the network's predictions into a tree ([`CartDistillation`]); `via` grows
+//!   boxes on which interval bound propagation certifies one class ([`IntervalRules`]).
 //!
 //! ```
 //! use xai_autodiff::Var;
@@ -32,11 +33,13 @@
 mod cart;
 mod distill;
 mod tree;
+mod via;
 
 pub use crate::output::{Comparison, Condition, Rule, RuleSet};
 pub use cart::{Cart, Criterion, MAX_ROWS};
 pub use distill::CartDistillation;
 pub use tree::{shown_threshold, DecisionTree, Split, TreeNode, TreeTask};
+pub use via::IntervalRules;
 
 use crate::config::{self, MethodConfig, Params};
 use crate::{PassiveError, Result};
@@ -172,15 +175,37 @@ fn forward<C: MethodConfig + Clone + RuleExtractor<dyn Forward> + 'static>(
     })
 }
 
+fn layers<C: MethodConfig + Clone + RuleExtractor<dyn Layered> + 'static>(
+    name: &'static str,
+    params: &Params,
+) -> Result<BoxedRuleMethod> {
+    let c: C = config::from_params(name, params)?;
+    Ok(BoxedRuleMethod {
+        name,
+        config: serde_json::to_value(&c).unwrap_or(Value::Null),
+        method: RuleBound::Layers(Box::new(c)),
+    })
+}
+
 /// Every rule-extraction method, in the order `xai methods` lists them.
-pub const METHODS: &[RuleMethodInfo] = &[RuleMethodInfo {
-    name: "cart",
-    description: "CART tree distilled from the network's predicted classes (or, with soft, a regression tree on its class probabilities); Gini or entropy, cost-complexity pruning (Breiman et al. 1984; Craven & Shavlik 1996)",
-    family: "rules / global / passive",
-    needs: "forward",
-    defaults: config::defaults::<CartDistillation>,
-    build: forward::<CartDistillation>,
-}];
+pub const METHODS: &[RuleMethodInfo] = &[
+    RuleMethodInfo {
+        name: "cart",
+        description: "CART tree distilled from the network's predicted classes (or, with soft, a regression tree on its class probabilities); Gini or entropy, cost-complexity pruning (Breiman et al. 1984; Craven & Shavlik 1996)",
+        family: "rules / global / passive",
+        needs: "forward",
+        defaults: config::defaults::<CartDistillation>,
+        build: forward::<CartDistillation>,
+    },
+    RuleMethodInfo {
+        name: "via",
+        description: "boxes certified by interval bound propagation to get one class, grown around training rows, as rules lo < x ≤ hi then c (validity interval analysis, Thrun 1993)",
+        family: "rules / semi-local / passive",
+        needs: "layers",
+        defaults: config::defaults::<IntervalRules>,
+        build: layers::<IntervalRules>,
+    },
+];
 
 /// The rule method called `name`.
 ///
