@@ -9,6 +9,7 @@ use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 use std::path::Path;
 use std::sync::Once;
+use xai_passive::rules::DecisionTree;
 
 const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 const FAMILY: &str = "sans-serif";
@@ -387,6 +388,18 @@ const TREE_LEVEL: u32 = 90;
 /// Most leaves [`tree_chart`] draws (a larger tree is refused: it would not be readable).
 pub const MAX_DRAWN_LEAVES: usize = 64;
 
+/// The most lines an m-of-n test adds to a box of [`tree_chart`] beyond two.
+fn extra_lines(tree: &DecisionTree) -> u32 {
+    tree.nodes
+        .iter()
+        .filter_map(|n| match n.split.as_ref().map(|s| &s.test) {
+            Some(xai_passive::rules::Test::AtLeast(g)) => Some(g.literals.len() as u32 - 1),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 /// A decision tree drawn top-down: each decision node a box with its test
 /// (`feature <= t`), each leaf a box in its class's colour ([`COLOURS`]) with its class and
 /// training rows, edges to the left child (test holds) and the right one. Leaves sit in
@@ -394,7 +407,8 @@ pub const MAX_DRAWN_LEAVES: usize = 64;
 ///
 /// **Errors** (as `std::io::Error`) for a tree of more than [`MAX_DRAWN_LEAVES`] leaves, or
 /// when plotters fails to draw.
-pub fn tree_chart(tree: &xai_passive::rules::DecisionTree, title: &str) -> std::io::Result<Image> {
+pub fn tree_chart(tree: &DecisionTree, title: &str) -> std::io::Result<Image> {
+    use xai_passive::rules::{shown_threshold, Test};
     font_ready();
     let leaves = tree.leaves();
     if leaves > MAX_DRAWN_LEAVES {
@@ -419,7 +433,7 @@ pub fn tree_chart(tree: &xai_passive::rules::DecisionTree, title: &str) -> std::
     }
     let (w, h) = (
         (leaves as u32 * TREE_COLUMN).max(320),
-        (tree.depth() as u32 + 1) * TREE_LEVEL + 50,
+        (tree.depth() as u32 + 1) * TREE_LEVEL + 50 + 13 * extra_lines(tree),
     );
     let px = |i: usize| (x[i] * f64::from(TREE_COLUMN) + f64::from(TREE_COLUMN) / 2.0) as i32;
     let py = |i: usize| (tree.nodes[i].depth as u32 * TREE_LEVEL + 70) as i32;
@@ -455,13 +469,19 @@ pub fn tree_chart(tree: &xai_passive::rules::DecisionTree, title: &str) -> std::
         let half = TREE_COLUMN as i32 / 2 - 6;
         for (i, node) in tree.nodes.iter().enumerate() {
             let (cx, cy) = (px(i), py(i));
-            let (fill, lines) = match &node.split {
-                Some(s) => (
+            let (fill, lines) = match node.split.as_ref().map(|s| &s.test) {
+                Some(Test::Threshold { feature, threshold }) => (
                     RGBColor(245, 245, 245),
                     vec![
-                        tree.feature_name(s.feature),
-                        format!("<= {}", xai_passive::rules::shown_threshold(s.threshold)),
+                        tree.feature_name(*feature),
+                        format!("<= {}", shown_threshold(*threshold)),
                     ],
+                ),
+                Some(Test::AtLeast(g)) => (
+                    RGBColor(245, 245, 245),
+                    std::iter::once(format!("{} of", g.m))
+                        .chain(g.literals.iter().map(ToString::to_string))
+                        .collect(),
                 ),
                 None => {
                     let k = tree.node_class(i);
@@ -473,7 +493,9 @@ pub fn tree_chart(tree: &xai_passive::rules::DecisionTree, title: &str) -> std::
                     )
                 }
             };
-            let rect = [(cx - half, cy - 14), (cx + half, cy + 14)];
+            // Two lines fit the standard box; an m-of-n test's extra lines extend it down.
+            let extra = 13 * (lines.len().max(2) as i32 - 2);
+            let rect = [(cx - half, cy - 14), (cx + half, cy + 14 + extra)];
             root.draw(&Rectangle::new(rect, fill.filled()))
                 .map_err(draw_err)?;
             root.draw(&Rectangle::new(rect, BLACK)).map_err(draw_err)?;

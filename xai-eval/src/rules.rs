@@ -61,8 +61,9 @@ impl RuleSetStats {
 /// Extracted rules measured on labelled rows: as a proxy of the network and as a classifier.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RuleReport {
-    /// Fidelity, coverage and size. Antecedents are counted per printed rule (a tree's path
-    /// keeps only the tightest bound per feature and direction); depth and average path length
+    /// Fidelity, coverage and size. Antecedents are the literals of each printed rule (a
+    /// tree's path keeps only the tightest bound per feature and direction; an m-of-n
+    /// condition counts its n literals); depth and average path length
     /// are the tree's, on these rows (0 for a rule list).
     pub stats: RuleSetStats,
     /// Share of rows the rules classify correctly (an uncovered row counts as wrong).
@@ -102,12 +103,7 @@ pub fn measure_rules(
         .map(|(p, &c)| *p == Some(c))
         .collect();
     let covered: Vec<bool> = proxy.iter().map(Option::is_some).collect();
-    let antecedents: Vec<usize> = rules
-        .rules
-        .rules
-        .iter()
-        .map(|r| r.conditions.len())
-        .collect();
+    let antecedents: Vec<usize> = rules.rules.rules.iter().map(|r| r.antecedents()).collect();
     let mut stats = RuleSetStats::from_rules(&agree, &covered, &antecedents);
     if let Some(t) = &rules.tree {
         stats.tree_depth = t.depth();

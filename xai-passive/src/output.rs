@@ -11,6 +11,7 @@
 //! let rules = Output::Rules(RuleSet {
 //!     rules: vec![Rule {
 //!         conditions: vec![Condition::at_most(2, Some("petal length".into()), f64::from(2.45f32))],
+//!         at_least: Vec::new(),
 //!         class: 0,
 //!         coverage: 0.33,
 //!         precision: 1.0,
@@ -25,7 +26,7 @@
 use crate::methods::Dependence;
 use crate::rules::shown_threshold;
 use crate::{Explanation, PassiveError, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::fmt::Write;
 use xai_tensor::{DType, Tensor};
@@ -183,7 +184,7 @@ fn to_value(v: &impl Serialize) -> Value {
 }
 
 /// A comparison of a feature with a threshold.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Comparison {
     /// feature ≤ threshold.
@@ -193,7 +194,7 @@ pub enum Comparison {
 }
 
 /// One condition of a rule: `feature ≤ threshold` or `feature > threshold`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Condition {
     /// Flat feature index into one example.
     pub feature: usize,
@@ -218,6 +219,17 @@ impl Condition {
 }
 
 impl Condition {
+    /// Its negation: `≤ t` becomes `> t` and back.
+    pub fn negated(&self) -> Self {
+        Self {
+            comparison: match self.comparison {
+                Comparison::AtMost => Comparison::Above,
+                Comparison::Above => Comparison::AtMost,
+            },
+            ..self.clone()
+        }
+    }
+
     /// Whether flat row `x` satisfies it (the f32 feature compared exactly in f64).
     pub fn holds(&self, x: &[f32]) -> bool {
         let v = f64::from(x[self.feature]);
@@ -244,12 +256,47 @@ impl std::fmt::Display for Condition {
     }
 }
 
+/// An m-of-n condition (Towell & Shavlik 1993): at least `m` of the `literals` hold.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AtLeast {
+    /// How many must hold (1 ≤ m ≤ n).
+    pub m: usize,
+    /// The n literals.
+    pub literals: Vec<Condition>,
+}
+
+impl AtLeast {
+    /// Whether at least `m` literals hold for flat row `x`.
+    pub fn holds(&self, x: &[f32]) -> bool {
+        self.literals.iter().filter(|c| c.holds(x)).count() >= self.m
+    }
+
+    /// Its negation: fewer than m hold, i.e. at least n − m + 1 of the negated literals hold.
+    pub fn negated(&self) -> Self {
+        Self {
+            m: self.literals.len() + 1 - self.m,
+            literals: self.literals.iter().map(Condition::negated).collect(),
+        }
+    }
+}
+
+/// `2 of (a <= 1, b > 3, c <= 2)`.
+impl std::fmt::Display for AtLeast {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let lits: Vec<String> = self.literals.iter().map(ToString::to_string).collect();
+        write!(f, "{} of ({})", self.m, lits.join(", "))
+    }
+}
+
 /// IF all conditions THEN class, with how much of the data it covers and how often it is
 /// right there (Ribeiro et al. 2018's coverage and precision).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Rule {
     /// Conditions, all of which must hold.
     pub conditions: Vec<Condition>,
+    /// m-of-n conditions, all of which must hold too (Trepan's and M-of-N's rules).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub at_least: Vec<AtLeast>,
     /// The class the rule predicts.
     pub class: usize,
     /// Fraction of the data the rule applies to.
@@ -259,16 +306,31 @@ pub struct Rule {
 }
 
 impl Rule {
-    /// Whether every condition holds for flat row `x`.
+    /// Whether every condition (and m-of-n condition) holds for flat row `x`.
     pub fn fires(&self, x: &[f32]) -> bool {
-        self.conditions.iter().all(|c| c.holds(x))
+        self.conditions.iter().all(|c| c.holds(x)) && self.at_least.iter().all(|g| g.holds(x))
+    }
+
+    /// Number of literals it tests: its conditions and every m-of-n condition's n.
+    pub fn antecedents(&self) -> usize {
+        self.conditions.len()
+            + self
+                .at_least
+                .iter()
+                .map(|g| g.literals.len())
+                .sum::<usize>()
     }
 }
 
 /// `if A and B then K` (`if true then K` without conditions).
 impl std::fmt::Display for Rule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let conds: Vec<String> = self.conditions.iter().map(ToString::to_string).collect();
+        let conds: Vec<String> = self
+            .conditions
+            .iter()
+            .map(ToString::to_string)
+            .chain(self.at_least.iter().map(ToString::to_string))
+            .collect();
         let when = if conds.is_empty() {
             "true".to_string()
         } else {
@@ -300,7 +362,11 @@ impl RuleSet {
         let widest = self
             .rules
             .iter()
-            .flat_map(|r| &r.conditions)
+            .flat_map(|r| {
+                r.conditions
+                    .iter()
+                    .chain(r.at_least.iter().flat_map(|g| &g.literals))
+            })
             .map(|c| c.feature + 1)
             .max()
             .unwrap_or(0);
@@ -479,6 +545,7 @@ mod tests {
         assert!(kinds[4].to_text().contains("input 0: #41 -0.5000"));
         assert!(kinds[5].to_text().contains("class 2: training example #9"));
         let rule = Rule {
+            at_least: Vec::new(),
             conditions: vec![
                 Condition::at_most(0, None, 1.5),
                 Condition {

@@ -48,7 +48,10 @@ fn preorder(t: &DecisionTree) -> Value {
     t.nodes
         .iter()
         .map(|n| match &n.split {
-            Some(s) => serde_json::json!([s.feature, s.threshold.to_bits()]),
+            Some(s) => {
+                let (f, t) = s.feature_threshold().unwrap();
+                serde_json::json!([f, t.to_bits()])
+            }
             None => Value::Null,
         })
         .collect()

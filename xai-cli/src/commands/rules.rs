@@ -23,7 +23,7 @@ pub struct Args {
     /// Shape of one example, e.g. 1,8,8 (default: the model's input shape).
     #[arg(long, value_delimiter = ',')]
     pub input_shape: Option<Vec<usize>>,
-    /// Extraction method (`xai methods` lists them): cart | via.
+    /// Extraction method (`xai methods` lists them): cart | trepan | via.
     #[arg(long, default_value = "cart")]
     pub method: String,
     /// cart: gini | entropy.
@@ -45,6 +45,15 @@ pub struct Args {
     /// classification tree on its predicted classes.
     #[arg(long)]
     pub soft: bool,
+    /// trepan: the tree's size budget in leaves (≥ 2; default 10).
+    #[arg(long)]
+    pub max_leaves: Option<i64>,
+    /// trepan: examples per node, training rows topped up with drawn ones (default 300).
+    #[arg(long)]
+    pub min_samples: Option<i64>,
+    /// trepan: most literals of an m-of-n split (default 4).
+    #[arg(long)]
+    pub max_literals: Option<i64>,
     /// via: training rows boxes are grown around (default 64).
     #[arg(long)]
     pub candidates: Option<i64>,
@@ -114,6 +123,9 @@ fn params(a: &Args) -> Params {
         ("min_samples_split", a.min_samples_split),
         ("batch_size", a.batch_size),
         ("candidates", a.candidates),
+        ("max_leaves", a.max_leaves),
+        ("min_samples", a.min_samples),
+        ("max_literals", a.max_literals),
         ("max_rules", a.max_rules),
         ("steps", a.steps),
     ] {

@@ -532,12 +532,7 @@ impl Builder<'_> {
             }
             let split = self.split_of(&p, id, &mut choose)?;
             nodes.push(TreeNode {
-                split: split.map(|c| Split {
-                    feature: c.feature,
-                    threshold: c.threshold,
-                    left: 0,
-                    right: 0,
-                }),
+                split: split.map(|c| Split::threshold(c.feature, c.threshold, 0, 0)),
                 value: p.sums.clone(),
                 impurity: p.impurity,
                 samples: p.end - p.start,
@@ -896,8 +891,8 @@ mod tests {
                 }
             }
         }
-        let s = t.nodes[0].split.unwrap();
-        assert_eq!((s.feature, s.threshold), (best.1, best.2));
+        let s = t.nodes[0].split.as_ref().unwrap();
+        assert_eq!(s.feature_threshold(), Some((best.1, best.2)));
     }
 
     #[test]
@@ -918,7 +913,7 @@ mod tests {
         let splits = |t: &DecisionTree| {
             t.nodes
                 .iter()
-                .map(|n| n.split.map(|s| (s.feature, s.threshold)))
+                .map(|n| n.split.as_ref().and_then(Split::feature_threshold))
                 .collect::<Vec<_>>()
         };
         assert_eq!(splits(&weighted), splits(&repeated));
@@ -968,7 +963,7 @@ mod tests {
         assert_eq!(full.predict(&x).unwrap(), y);
         // Preorder: every child comes after its parent, the left child right after it.
         for (i, n) in pruned.nodes.iter().enumerate() {
-            if let Some(s) = n.split {
+            if let Some(s) = &n.split {
                 assert_eq!(s.left, i + 1);
                 assert!(s.right > s.left);
             }

@@ -33,12 +33,14 @@
 mod cart;
 mod distill;
 mod tree;
+mod trepan;
 mod via;
 
-pub use crate::output::{Comparison, Condition, Rule, RuleSet};
+pub use crate::output::{AtLeast, Comparison, Condition, Rule, RuleSet};
 pub use cart::{Cart, Criterion, MAX_ROWS};
 pub use distill::CartDistillation;
-pub use tree::{shown_threshold, DecisionTree, Split, TreeNode, TreeTask};
+pub use tree::{shown_threshold, DecisionTree, Split, Test, TreeNode, TreeTask};
+pub use trepan::Trepan;
 pub use via::IntervalRules;
 
 use crate::config::{self, MethodConfig, Params};
@@ -196,6 +198,14 @@ pub const METHODS: &[RuleMethodInfo] = &[
         needs: "forward",
         defaults: config::defaults::<CartDistillation>,
         build: forward::<CartDistillation>,
+    },
+    RuleMethodInfo {
+        name: "trepan",
+        description: "tree grown best first by reach × (1 − fidelity) with m-of-n splits, each node's examples topped up by rows drawn in its region and labelled by the network (Craven & Shavlik 1996)",
+        family: "rules / global / passive",
+        needs: "forward",
+        defaults: config::defaults::<Trepan>,
+        build: forward::<Trepan>,
     },
     RuleMethodInfo {
         name: "via",

@@ -6,7 +6,7 @@
 //! f64 (as scikit-learn does), so printed rules use [`shown_threshold`]: the largest f32 not
 //! above the threshold, which gives the same decision for every f32 input.
 
-use crate::output::{Comparison, Condition, Rule, RuleSet};
+use crate::output::{AtLeast, Comparison, Condition, Rule, RuleSet};
 use crate::{PassiveError, Result};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -27,17 +27,59 @@ pub enum TreeTask {
     Regression,
 }
 
-/// The test of an internal node.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+/// What an internal node tests; a row goes left when it holds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Test {
+    /// `x[feature] ≤ threshold` (CART's splits).
+    Threshold {
+        /// Flat feature index.
+        feature: usize,
+        /// The threshold.
+        threshold: f64,
+    },
+    /// At least `m` of the literals hold (Trepan's m-of-n splits, Craven & Shavlik 1996).
+    AtLeast(AtLeast),
+}
+
+impl Test {
+    /// Whether flat row `x` passes (goes left).
+    pub fn holds(&self, x: &[f32]) -> bool {
+        match self {
+            Test::Threshold { feature, threshold } => f64::from(x[*feature]) <= *threshold,
+            Test::AtLeast(g) => g.holds(x),
+        }
+    }
+}
+
+/// The test of an internal node and its children.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Split {
-    /// Flat feature index.
-    pub feature: usize,
-    /// `x[feature] ≤ threshold` goes left.
-    pub threshold: f64,
+    /// The test.
+    pub test: Test,
     /// Index of the left child (the test holds).
     pub left: usize,
     /// Index of the right child.
     pub right: usize,
+}
+
+impl Split {
+    /// A threshold split `x[feature] ≤ threshold`.
+    pub fn threshold(feature: usize, threshold: f64, left: usize, right: usize) -> Self {
+        Self {
+            test: Test::Threshold { feature, threshold },
+            left,
+            right,
+        }
+    }
+
+    /// The feature and threshold of a threshold split.
+    pub fn feature_threshold(&self) -> Option<(usize, f64)> {
+        match self.test {
+            Test::Threshold { feature, threshold } => Some((feature, threshold)),
+            Test::AtLeast(_) => None,
+        }
+    }
 }
 
 /// One node; the root is node 0 and nodes are in preorder (a node, its left subtree, its
@@ -106,11 +148,7 @@ impl DecisionTree {
     pub fn leaf_of(&self, x: &[f32]) -> usize {
         let mut i = 0;
         while let Some(s) = &self.nodes[i].split {
-            i = if f64::from(x[s.feature]) <= s.threshold {
-                s.left
-            } else {
-                s.right
-            };
+            i = if s.test.holds(x) { s.left } else { s.right };
         }
         i
     }
@@ -197,15 +235,24 @@ impl DecisionTree {
     pub fn to_rule_set(&self) -> RuleSet {
         let total = self.nodes.first().map_or(1.0, |n| n.weight);
         let mut rules = Vec::new();
-        let mut stack: Vec<(usize, Vec<Bound>)> = vec![(0, Vec::new())];
+        let mut stack: Vec<(usize, Vec<PathTest>)> = vec![(0, Vec::new())];
         while let Some((i, path)) = stack.pop() {
             let node = &self.nodes[i];
             match &node.split {
                 Some(s) => {
+                    let (yes, no) = match &s.test {
+                        Test::Threshold { feature, threshold } => (
+                            PathTest::Bound(*feature, Comparison::AtMost, *threshold),
+                            PathTest::Bound(*feature, Comparison::Above, *threshold),
+                        ),
+                        Test::AtLeast(g) => {
+                            (PathTest::Group(g.clone()), PathTest::Group(g.negated()))
+                        }
+                    };
                     let mut right = path.clone();
-                    right.push((s.feature, Comparison::Above, s.threshold));
+                    right.push(no);
                     let mut left = path;
-                    left.push((s.feature, Comparison::AtMost, s.threshold));
+                    left.push(yes);
                     stack.push((s.right, right));
                     stack.push((s.left, left));
                 }
@@ -217,8 +264,10 @@ impl DecisionTree {
                         }
                         TreeTask::Regression => node.value[class],
                     };
+                    let (conditions, at_least) = self.tightest(&path);
                     rules.push(Rule {
-                        conditions: self.tightest(&path),
+                        conditions,
+                        at_least,
                         class,
                         coverage: node.weight / total,
                         precision,
@@ -233,10 +282,24 @@ impl DecisionTree {
     }
 
     /// The path's conditions with only the tightest bound per feature and direction, in the
-    /// order each (feature, direction) first appears.
-    fn tightest(&self, path: &[Bound]) -> Vec<Condition> {
+    /// order each (feature, direction) first appears, and its m-of-n conditions (a 1-of-1 or
+    /// n-of-n one read as plain conditions).
+    fn tightest(&self, path: &[PathTest]) -> (Vec<Condition>, Vec<AtLeast>) {
+        let mut bounds: Vec<(usize, Comparison, f64)> = Vec::new();
+        let mut groups = Vec::new();
+        for t in path {
+            match t {
+                PathTest::Bound(f, c, v) => bounds.push((*f, *c, *v)),
+                PathTest::Group(g) if g.m == g.literals.len() => bounds.extend(
+                    g.literals
+                        .iter()
+                        .map(|c| (c.feature, c.comparison, c.threshold)),
+                ),
+                PathTest::Group(g) => groups.push(g.clone()),
+            }
+        }
         let mut out: Vec<Condition> = Vec::new();
-        for &(feature, comparison, threshold) in path {
+        for (feature, comparison, threshold) in bounds {
             let name = self.feature_names.get(feature).cloned();
             match out
                 .iter_mut()
@@ -256,7 +319,20 @@ impl DecisionTree {
                 }),
             }
         }
-        out
+        (out, groups)
+    }
+
+    /// The text of node `i`'s test (`petal length (cm) <= 2.45`, `2 of (a <= 1, b > 3)`), or
+    /// `None` for a leaf.
+    pub fn test_text(&self, i: usize) -> Option<String> {
+        self.nodes[i].split.as_ref().map(|s| match &s.test {
+            Test::Threshold { feature, threshold } => format!(
+                "{} <= {}",
+                self.feature_name(*feature),
+                shown_threshold(*threshold)
+            ),
+            Test::AtLeast(g) => g.to_string(),
+        })
     }
 
     /// The tree in Graphviz DOT: decision nodes as boxes with their test, leaves with their
@@ -264,13 +340,8 @@ impl DecisionTree {
     pub fn to_dot(&self) -> String {
         let mut s = String::from("digraph tree {\n  node [shape=box, fontname=\"Helvetica\"];\n");
         for (i, n) in self.nodes.iter().enumerate() {
-            let label = match &n.split {
-                Some(sp) => format!(
-                    "{} <= {}\\nsamples = {}",
-                    escape(&self.feature_name(sp.feature)),
-                    shown_threshold(sp.threshold),
-                    n.samples
-                ),
+            let label = match self.test_text(i) {
+                Some(t) => format!("{}\\nsamples = {}", escape(&t), n.samples),
                 None => format!("class {}\\nsamples = {}", self.node_class(i), n.samples),
             };
             let style = if n.split.is_none() {
@@ -304,8 +375,14 @@ impl DecisionTree {
     }
 }
 
-/// One test on a root-to-leaf path: feature, direction, threshold.
-type Bound = (usize, Comparison, f64);
+/// One test on a root-to-leaf path, as it holds there.
+#[derive(Clone)]
+enum PathTest {
+    /// Feature, direction, threshold.
+    Bound(usize, Comparison, f64),
+    /// An m-of-n condition.
+    Group(AtLeast),
+}
 
 /// The first index of the largest value.
 pub(crate) fn argmax(v: &[f64]) -> usize {
@@ -337,12 +414,7 @@ mod tests {
             depth,
         };
         let inner = |feature, threshold, left, right, value: Vec<f64>, depth| TreeNode {
-            split: Some(Split {
-                feature,
-                threshold,
-                left,
-                right,
-            }),
+            split: Some(Split::threshold(feature, threshold, left, right)),
             samples: value.iter().sum::<f64>() as usize,
             weight: value.iter().sum(),
             value,
@@ -418,12 +490,37 @@ mod tests {
     }
 
     #[test]
+    fn json_keeps_every_threshold_bit() {
+        let mut t = hand_built();
+        let v = xai_tensor::Rng::new(9)
+            .normal(&[200], 0.0, 1.0, DType::F64)
+            .unwrap()
+            .to_vec_f64()
+            .unwrap();
+        for x in v {
+            let t0 = x / 3.0;
+            if let Some(s) = &mut t.nodes[0].split {
+                s.test = Test::Threshold {
+                    feature: 0,
+                    threshold: t0,
+                };
+            }
+            t.nodes[0].impurity = x.abs() / 7.0;
+            let back: DecisionTree =
+                serde_json::from_str(&serde_json::to_string(&t).unwrap()).unwrap();
+            assert_eq!(back, t, "{t0:e}");
+        }
+    }
+
+    #[test]
     fn repeated_conditions_keep_the_tightest_bound() {
         let mut t = hand_built();
         // Make the inner node test age again: age ≤ 1 then age ≤ 0.5.
         if let Some(s) = &mut t.nodes[1].split {
-            s.feature = 0;
-            s.threshold = 0.5;
+            s.test = Test::Threshold {
+                feature: 0,
+                threshold: 0.5,
+            };
         }
         let r = t.to_rule_set();
         assert_eq!(r.rules[0].to_string(), "if age <= 0.5 then 0");

@@ -266,6 +266,7 @@ impl RuleExtractor<dyn Layered> for IntervalRules {
             }
             rules.push(Rule {
                 conditions: self.conditions(&boxes, best, &min, &max, data.feature_names),
+                at_least: Vec::new(),
                 class: boxes.class[best],
                 coverage: rows.len() as f64 / n as f64,
                 precision: agree as f64 / rows.len().max(1) as f64,
