@@ -291,6 +291,10 @@ fn bad_input_is_one_line() {
         &["rules", "--model", m, "--data", "iris", "--format", "xml"],
         "unknown --format 'xml'",
     );
+    assert_one_line_error(
+        &["rules", "--model", m, "--data", "iris", "--method", "kt"],
+        "kt: needs Boolean inputs (0 or 1); row 0, feature 0 is",
+    );
     let png = dir.path().join("big.png");
     assert_one_line_error(
         &[

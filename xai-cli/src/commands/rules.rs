@@ -23,7 +23,7 @@ pub struct Args {
     /// Shape of one example, e.g. 1,8,8 (default: the model's input shape).
     #[arg(long, value_delimiter = ',')]
     pub input_shape: Option<Vec<usize>>,
-    /// Extraction method (`xai methods` lists them): cart | trepan | via.
+    /// Extraction method (`xai methods` lists them): cart | trepan | kt | via.
     #[arg(long, default_value = "cart")]
     pub method: String,
     /// cart: gini | entropy.
@@ -54,6 +54,9 @@ pub struct Args {
     /// trepan: most literals of an m-of-n split (default 4).
     #[arg(long)]
     pub max_literals: Option<i64>,
+    /// kt: most literals of a unit's rule (default 6).
+    #[arg(long)]
+    pub max_antecedents: Option<i64>,
     /// via: training rows boxes are grown around (default 64).
     #[arg(long)]
     pub candidates: Option<i64>,
@@ -124,6 +127,7 @@ fn params(a: &Args) -> Params {
         ("batch_size", a.batch_size),
         ("candidates", a.candidates),
         ("max_leaves", a.max_leaves),
+        ("max_antecedents", a.max_antecedents),
         ("min_samples", a.min_samples),
         ("max_literals", a.max_literals),
         ("max_rules", a.max_rules),

@@ -8,7 +8,9 @@
 //!   DOT or JSON, measure its depth, leaves and average path length.
 //! - Extraction methods ([`RuleExtractor`]), one file each, built by name from [`METHODS`]:
 //!   `cart` distils the network's predictions into a tree ([`CartDistillation`]); `via` grows
-//!   boxes on which interval bound propagation certifies one class ([`IntervalRules`]).
+//!   boxes on which interval bound propagation certifies one class ([`IntervalRules`]);
+//!   `trepan` grows an m-of-n tree by querying the network ([`Trepan`]); `kt` reads rules
+//!   off the weights of a network over Boolean inputs ([`Kt`]).
 //!
 //! ```
 //! use xai_autodiff::Var;
@@ -32,6 +34,7 @@
 
 mod cart;
 mod distill;
+mod kt;
 mod tree;
 mod trepan;
 mod via;
@@ -39,6 +42,7 @@ mod via;
 pub use crate::output::{AtLeast, Comparison, Condition, Rule, RuleSet};
 pub use cart::{Cart, Criterion, MAX_ROWS};
 pub use distill::CartDistillation;
+pub use kt::Kt;
 pub use tree::{shown_threshold, DecisionTree, Split, Test, TreeNode, TreeTask};
 pub use trepan::Trepan;
 pub use via::IntervalRules;
@@ -47,7 +51,7 @@ use crate::config::{self, MethodConfig, Params};
 use crate::{PassiveError, Result};
 use serde::Serialize;
 use serde_json::Value;
-use xai_nn::{Forward, Layered};
+use xai_nn::{Forward, Graph, Layered};
 use xai_tensor::Tensor;
 
 /// The rows rules are extracted from.
@@ -106,8 +110,10 @@ pub trait RuleExtractor<M: ?Sized>: Send + Sync {
 pub enum RuleBound {
     /// Needs forward passes only (pedagogical).
     Forward(Box<dyn RuleExtractor<dyn Forward>>),
-    /// Needs the layers and their weights (decompositional).
+    /// Needs the layers (interval bounds through them).
     Layers(Box<dyn RuleExtractor<dyn Layered>>),
+    /// Reads the weights of a model file's layers (decompositional).
+    Weights(Box<dyn RuleExtractor<Graph>>),
 }
 
 /// A rule method built from the registry, with the configuration it was built with.
@@ -131,11 +137,7 @@ impl BoxedRuleMethod {
     /// Rules standing in for `model` (any model file `xai_nn` loads) on `data`.
     ///
     /// **Errors** for an empty batch, or as the method does.
-    pub fn extract(
-        &self,
-        model: &(dyn Layered + 'static),
-        data: &RuleData<'_>,
-    ) -> Result<ExtractedRules> {
+    pub fn extract(&self, model: &Graph, data: &RuleData<'_>) -> Result<ExtractedRules> {
         if data.x.shape().first().is_none_or(|&n| n == 0) {
             return Err(PassiveError::BadArgument(format!(
                 "{} has no rows to extract rules from",
@@ -145,6 +147,7 @@ impl BoxedRuleMethod {
         match &self.method {
             RuleBound::Forward(m) => m.extract(model, data),
             RuleBound::Layers(m) => m.extract(model, data),
+            RuleBound::Weights(m) => m.extract(model, data),
         }
     }
 }
@@ -189,6 +192,18 @@ fn layers<C: MethodConfig + Clone + RuleExtractor<dyn Layered> + 'static>(
     })
 }
 
+fn weights<C: MethodConfig + Clone + RuleExtractor<Graph> + 'static>(
+    name: &'static str,
+    params: &Params,
+) -> Result<BoxedRuleMethod> {
+    let c: C = config::from_params(name, params)?;
+    Ok(BoxedRuleMethod {
+        name,
+        config: serde_json::to_value(&c).unwrap_or(Value::Null),
+        method: RuleBound::Weights(Box::new(c)),
+    })
+}
+
 /// Every rule-extraction method, in the order `xai methods` lists them.
 pub const METHODS: &[RuleMethodInfo] = &[
     RuleMethodInfo {
@@ -206,6 +221,14 @@ pub const METHODS: &[RuleMethodInfo] = &[
         needs: "forward",
         defaults: config::defaults::<Trepan>,
         build: forward::<Trepan>,
+    },
+    RuleMethodInfo {
+        name: "kt",
+        description: "rules read off each unit's weights over Boolean inputs (minimal positive/negative attribute sets that switch it on or off), rewritten layer by layer into rules over the inputs (Fu 1991)",
+        family: "rules / global / passive",
+        needs: "layers",
+        defaults: config::defaults::<Kt>,
+        build: weights::<Kt>,
     },
     RuleMethodInfo {
         name: "via",
