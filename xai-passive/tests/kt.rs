@@ -1,4 +1,4 @@
-//! KT recovers a Boolean formula from a network trained on its truth table: the rules agree
+//! KT and M-of-N recover a Boolean formula from a network trained on its truth table: the rules agree
 //! with the formula on all 64 inputs.
 
 use xai_nn::train::{train, TrainConfig};
@@ -13,6 +13,11 @@ fn formula(r: &[f32]) -> usize {
 }
 
 fn truth_table() -> Dataset {
+    table(formula)
+}
+
+/// The 64-row truth table of `formula` over x1…x6.
+fn table(formula: fn(&[f32]) -> usize) -> Dataset {
     let mut csv = String::from("x1,x2,x3,x4,x5,x6,target\n");
     for i in 0..64u32 {
         let bits: Vec<f32> = (0..6).map(|j| ((i >> j) & 1) as f32).collect();
@@ -23,6 +28,10 @@ fn truth_table() -> Dataset {
 }
 
 fn trained(hidden_op: &str, seed: u64) -> Graph {
+    trained_on(&truth_table(), hidden_op, seed)
+}
+
+fn trained_on(data: &Dataset, hidden_op: &str, seed: u64) -> Graph {
     let dir = tempfile::tempdir().unwrap();
     let arch = dir.path().join("net.json");
     std::fs::write(
@@ -44,41 +53,73 @@ fn trained(hidden_op: &str, seed: u64) -> Graph {
         seed,
         ..TrainConfig::default()
     };
-    train(&mut model, &truth_table(), &cfg, &mut |_| {}).unwrap();
+    train(&mut model, data, &cfg, &mut |_| {}).unwrap();
     model
 }
 
 #[test]
-fn kt_recovers_the_formula_on_all_64_inputs() {
+fn kt_and_m_of_n_recover_the_formula_on_all_64_inputs() {
     let data = truth_table();
     let x = data.x.to_vec_f32().unwrap();
     for (op, seed) in [("sigmoid", 0), ("tanh", 1), ("relu", 2)] {
         let model = trained(op, seed);
         let net = model.predict(&data.x).unwrap().argmax(1).unwrap();
         assert_eq!(net, data.y, "{op}: the network itself learned the formula");
-        let method = rules::build("kt", &Params::default()).unwrap();
-        let found = method
-            .extract(
-                &model,
-                &RuleData {
-                    x: &data.x,
-                    feature_names: &data.feature_names,
-                    seed: 0,
-                },
-            )
-            .unwrap();
-        let got: Vec<usize> = found
-            .rules
-            .predict(&data.x)
-            .unwrap()
-            .into_iter()
-            .map(Option::unwrap)
-            .collect();
-        let want: Vec<usize> = x.chunks(6).map(formula).collect();
-        let agree = got.iter().zip(&want).filter(|(a, b)| a == b).count();
-        eprintln!("{op}:\n{}", found.rules.to_text());
-        assert_eq!(agree, 64, "{op}: {agree} of 64\n{}", found.rules.to_text());
+        for name in ["kt", "m-of-n"] {
+            let method = rules::build(name, &Params::default()).unwrap();
+            let rd = RuleData {
+                x: &data.x,
+                feature_names: &data.feature_names,
+                seed: 0,
+            };
+            let found = method.extract(&model, &rd).unwrap();
+            let got: Vec<usize> = found
+                .rules
+                .predict(&data.x)
+                .unwrap()
+                .into_iter()
+                .map(Option::unwrap)
+                .collect();
+            let want: Vec<usize> = x.chunks(6).map(formula).collect();
+            let agree = got.iter().zip(&want).filter(|(a, b)| a == b).count();
+            eprintln!("{name} on {op}:\n{}", found.rules.to_text());
+            assert_eq!(
+                agree,
+                64,
+                "{name} on {op}: {agree} of 64\n{}",
+                found.rules.to_text()
+            );
+        }
     }
+}
+
+/// A concept M-of-N states in one rule: at least 2 of x1, x2, x3.
+#[test]
+fn m_of_n_states_a_two_of_three_concept_as_one() {
+    let two_of_three = |r: &[f32]| usize::from(r[..3].iter().filter(|&&v| v == 1.0).count() >= 2);
+    let data = table(two_of_three);
+    let model = trained_on(&data, "sigmoid", 3);
+    assert_eq!(model.predict(&data.x).unwrap().argmax(1).unwrap(), data.y);
+    let method = rules::build("m-of-n", &Params::default()).unwrap();
+    let rd = RuleData {
+        x: &data.x,
+        feature_names: &data.feature_names,
+        seed: 0,
+    };
+    let found = method.extract(&model, &rd).unwrap();
+    let text = found.rules.to_text();
+    let got: Vec<usize> = found
+        .rules
+        .predict(&data.x)
+        .unwrap()
+        .into_iter()
+        .map(Option::unwrap)
+        .collect();
+    assert_eq!(got, data.y, "{text}");
+    assert_eq!(
+        text,
+        "if 2 of (x1 > 0.5, x2 > 0.5, x3 > 0.5) then 1\nelse then 0\n"
+    );
 }
 
 #[test]

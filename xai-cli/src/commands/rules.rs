@@ -23,7 +23,7 @@ pub struct Args {
     /// Shape of one example, e.g. 1,8,8 (default: the model's input shape).
     #[arg(long, value_delimiter = ',')]
     pub input_shape: Option<Vec<usize>>,
-    /// Extraction method (`xai methods` lists them): cart | trepan | kt | via.
+    /// Extraction method (`xai methods` lists them): cart | trepan | kt | m-of-n | via.
     #[arg(long, default_value = "cart")]
     pub method: String,
     /// cart: gini | entropy.
@@ -57,6 +57,10 @@ pub struct Args {
     /// kt: most literals of a unit's rule (default 6).
     #[arg(long)]
     pub max_antecedents: Option<i64>,
+    /// m-of-n: weights within this share of a unit's largest |weight| form one cluster
+    /// (default 0.25).
+    #[arg(long)]
+    pub tolerance: Option<f64>,
     /// via: training rows boxes are grown around (default 64).
     #[arg(long)]
     pub candidates: Option<i64>,
@@ -139,6 +143,9 @@ fn params(a: &Args) -> Params {
     }
     if let Some(v) = a.ccp_alpha {
         p.set("ccp_alpha", v);
+    }
+    if let Some(v) = a.tolerance {
+        p.set("tolerance", v);
     }
     if a.soft {
         p.set("soft", true);

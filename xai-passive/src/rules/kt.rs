@@ -53,15 +53,28 @@ impl MethodConfig for Kt {
 /// A conjunction of literals over one layer's units: (unit, wanted on).
 type Term = BTreeSet<(usize, bool)>;
 
-/// A dense layer as a Boolean threshold unit per output: b' and v per input.
-struct Units {
-    bias: Vec<f64>,
+/// A dense layer as Boolean threshold units: unit u is on when b'_u + Σ_i v_ui·t_i > 0 over
+/// its Boolean inputs t.
+pub(super) struct Units {
+    /// b' per unit.
+    pub bias: Vec<f64>,
     /// v, `[out][in]`.
-    v: Vec<Vec<f64>>,
+    pub v: Vec<Vec<f64>>,
 }
 
-fn bad(msg: String) -> PassiveError {
-    PassiveError::BadArgument(format!("kt: {msg}"))
+/// A network over Boolean inputs as layers of Boolean threshold units (the last: one unit,
+/// class 1 against class 0), with each layer's Boolean inputs on every training row.
+pub(super) struct BooleanNet {
+    /// The layers, input side first.
+    pub layers: Vec<Units>,
+    /// Per layer, its inputs' states on the rows, row-major `[rows × inputs]`.
+    pub states: Vec<Vec<bool>>,
+    /// Features per row of the network input.
+    pub features: usize,
+}
+
+fn bad(method: &str, msg: String) -> PassiveError {
+    PassiveError::BadArgument(format!("{method}: {msg}"))
 }
 
 impl Kt {
@@ -166,14 +179,17 @@ type Dense = (Vec<Vec<f64>>, Vec<f64>, Option<&'static str>);
 type LayerRules = (Vec<Vec<Term>>, Vec<Vec<Term>>);
 
 /// The dense layers of a chain model, each with the activation after it.
-fn dense_chain(model: &Graph) -> Result<Vec<Dense>> {
+fn dense_chain(model: &Graph, method: &str) -> Result<Vec<Dense>> {
     let mut layers: Vec<Dense> = Vec::new();
     for node in model.nodes() {
         if !node.inputs.is_empty() {
-            return Err(bad(format!(
-                "needs a chain of dense layers; node '{}' names its inputs",
-                node.name
-            )));
+            return Err(bad(
+                method,
+                format!(
+                    "needs a chain of dense layers; node '{}' names its inputs",
+                    node.name
+                ),
+            ));
         }
         match node.layer.op() {
             "linear" => {
@@ -184,7 +200,8 @@ fn dense_chain(model: &Graph) -> Result<Vec<Dense>> {
                         .find(|(n, _)| *n == k)
                         .map(|(_, v)| v.value().clone())
                 };
-                let w = get("weight").ok_or_else(|| bad("a linear layer has no weight".into()))?;
+                let w = get("weight")
+                    .ok_or_else(|| bad(method, "a linear layer has no weight".into()))?;
                 let (o, i) = (w.shape()[0], w.shape()[1]);
                 let wv = w.to_dtype(DType::F64)?.to_vec_f64()?;
                 let b = match get("bias") {
@@ -196,27 +213,157 @@ fn dense_chain(model: &Graph) -> Result<Vec<Dense>> {
             op @ ("sigmoid" | "tanh" | "relu") => match layers.last_mut() {
                 Some(l) if l.2.is_none() => l.2 = Some(op),
                 _ => {
-                    return Err(bad(format!(
-                        "'{}' ({op}) does not follow a linear layer",
-                        node.name
-                    )))
+                    return Err(bad(
+                        method,
+                        format!("'{}' ({op}) does not follow a linear layer", node.name),
+                    ))
                 }
             },
             "flatten" | "identity" | "dropout" => {}
             op => {
-                return Err(bad(format!(
+                return Err(bad(
+                    method,
+                    format!(
                 "reads rules off dense layers with sigmoid, tanh or ReLU units; node '{}' is {op}",
                 node.name
-            )))
+            ),
+                ))
             }
         }
     }
     match layers.last() {
         Some((_, _, None)) => Ok(layers),
         _ => Err(bad(
-            "the last layer must be linear (the class logits)".into()
+            method,
+            "the last layer must be linear (the class logits)".into(),
         )),
     }
+}
+
+/// Reads `model` (a two-class chain of dense layers with sigmoid, tanh or ReLU units) as a
+/// [`BooleanNet`] over the Boolean rows of `data`. Each unit is on when its pre-activation is
+/// positive; its off and on values as the next layer's inputs are sigmoid 0/1, tanh −1/1,
+/// ReLU 0 / its mean positive activation on the rows; the network inputs are 0/1 through the
+/// model's normalisation.
+///
+/// **Errors** (prefixed by `method`) for inputs that are not 0 or 1, another architecture,
+/// or more than two classes.
+pub(super) fn boolean_net(model: &Graph, data: &RuleData<'_>, method: &str) -> Result<BooleanNet> {
+    let n = data.x.shape()[0];
+    let x = data.x.to_dtype(DType::F32)?.to_vec_f32()?;
+    let f = x.len() / n;
+    if let Some(i) = x.iter().position(|&v| v != 0.0 && v != 1.0) {
+        return Err(bad(
+            method,
+            format!(
+                "needs Boolean inputs (0 or 1); row {}, feature {} is {}",
+                i / f,
+                i % f,
+                x[i]
+            ),
+        ));
+    }
+    let layers = dense_chain(model, method)?;
+    let (w_out, _, _) = layers.last().expect("a chain has a last layer");
+    if w_out.len() != 2 {
+        return Err(bad(method, format!(
+                "explains two-class networks (one output unit, logit₁ − logit₀); this one has {} classes",
+                w_out.len()
+            )));
+    }
+    // Off/on values of the network inputs after the model's normalisation.
+    let (mut off, mut on): (Vec<f64>, Vec<f64>) = match model.normalize() {
+        Some(nz) if nz.mean.len() == f => (0..f)
+            .map(|j| (-nz.mean[j] / nz.std[j], (1.0 - nz.mean[j]) / nz.std[j]))
+            .unzip(),
+        Some(_) => return Err(bad(method, "needs per-feature input normalisation".into())),
+        None => (vec![0.0; f], vec![1.0; f]),
+    };
+    // The hidden units' on value for ReLU: their mean positive activation on the rows.
+    let mut activations: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+    if let Some(nz) = model.normalize() {
+        for (k, a) in activations.iter_mut().enumerate() {
+            *a = (*a - nz.mean[k % f]) / nz.std[k % f];
+        }
+    }
+    let mut width = f;
+    let mut net = BooleanNet {
+        layers: Vec::new(),
+        states: vec![x.iter().map(|&v| v == 1.0).collect()],
+        features: f,
+    };
+    for (l, (w, b, act)) in layers.iter().enumerate() {
+        let last = l + 1 == layers.len();
+        let (w, b): (Vec<Vec<f64>>, Vec<f64>) = if last {
+            (
+                vec![w[1].iter().zip(&w[0]).map(|(a, c)| a - c).collect()],
+                vec![b[1] - b[0]],
+            )
+        } else {
+            (w.clone(), b.clone())
+        };
+        let units = Units {
+            bias: b
+                .iter()
+                .zip(&w)
+                .map(|(bi, wi)| bi + wi.iter().zip(&off).map(|(a, o)| a * o).sum::<f64>())
+                .collect(),
+            v: w.iter()
+                .map(|wi| {
+                    wi.iter()
+                        .zip(off.iter().zip(&on))
+                        .map(|(a, (o, n))| a * (n - o))
+                        .collect()
+                })
+                .collect(),
+        };
+        net.layers.push(units);
+        if !last {
+            // This layer's units as the next layer's inputs.
+            let pre: Vec<f64> = activations
+                .chunks(width)
+                .flat_map(|row| {
+                    w.iter().zip(&b).map(move |(wi, bi)| {
+                        bi + wi.iter().zip(row).map(|(a, r)| a * r).sum::<f64>()
+                    })
+                })
+                .collect();
+            let k = w.len();
+            let (o2, n2): (Vec<f64>, Vec<f64>) = (0..k)
+                .map(|u| match act.unwrap_or("relu") {
+                    "sigmoid" => (0.0, 1.0),
+                    "tanh" => (-1.0, 1.0),
+                    _ => {
+                        let pos: Vec<f64> = pre
+                            .iter()
+                            .skip(u)
+                            .step_by(k)
+                            .copied()
+                            .filter(|&p| p > 0.0)
+                            .collect();
+                        (
+                            0.0,
+                            if pos.is_empty() {
+                                1.0
+                            } else {
+                                pos.iter().sum::<f64>() / pos.len() as f64
+                            },
+                        )
+                    }
+                })
+                .unzip();
+            net.states.push(pre.iter().map(|&p| p > 0.0).collect());
+            activations = pre
+                .iter()
+                .enumerate()
+                .map(|(i, &p)| if p > 0.0 { n2[i % k] } else { o2[i % k] })
+                .collect();
+            off = o2;
+            on = n2;
+            width = k;
+        }
+    }
+    Ok(net)
 }
 
 impl RuleExtractor<Graph> for Kt {
@@ -225,118 +372,20 @@ impl RuleExtractor<Graph> for Kt {
     }
 
     fn extract(&self, model: &Graph, data: &RuleData<'_>) -> Result<ExtractedRules> {
-        let n = data.x.shape()[0];
-        let x = data.x.to_dtype(DType::F32)?.to_vec_f32()?;
-        let f = x.len() / n;
-        if let Some(i) = x.iter().position(|&v| v != 0.0 && v != 1.0) {
-            return Err(bad(format!(
-                "needs Boolean inputs (0 or 1); row {}, feature {} is {}",
-                i / f,
-                i % f,
-                x[i]
-            )));
-        }
-        let layers = dense_chain(model)?;
-        let (w_out, _, _) = layers.last().expect("a chain has a last layer");
-        if w_out.len() != 2 {
-            return Err(bad(format!(
-                "explains two-class networks (one output unit, logit₁ − logit₀); this one has {} classes",
-                w_out.len()
-            )));
-        }
-        // Off/on values of the network inputs after the model's normalisation.
-        let (mut off, mut on): (Vec<f64>, Vec<f64>) = match model.normalize() {
-            Some(nz) if nz.mean.len() == f => (0..f)
-                .map(|j| (-nz.mean[j] / nz.std[j], (1.0 - nz.mean[j]) / nz.std[j]))
-                .unzip(),
-            Some(_) => return Err(bad("needs per-feature input normalisation".into())),
-            None => (vec![0.0; f], vec![1.0; f]),
-        };
-        // The hidden units' on value for ReLU: their mean positive activation on the rows.
-        let mut activations: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
-        if let Some(nz) = model.normalize() {
-            for (k, a) in activations.iter_mut().enumerate() {
-                *a = (*a - nz.mean[k % f]) / nz.std[k % f];
-            }
-        }
-        let mut width = f;
-        let mut rules_per_layer: Vec<LayerRules> = Vec::new();
-        for (l, (w, b, act)) in layers.iter().enumerate() {
-            let last = l + 1 == layers.len();
-            let (w, b): (Vec<Vec<f64>>, Vec<f64>) = if last {
+        let net = boolean_net(model, data, "kt")?;
+        let rules_per_layer: Vec<LayerRules> = net
+            .layers
+            .iter()
+            .map(|units| {
+                let k = units.bias.len();
                 (
-                    vec![w[1].iter().zip(&w[0]).map(|(a, c)| a - c).collect()],
-                    vec![b[1] - b[0]],
+                    (0..k).map(|u| self.unit_rules(units, u, true)).collect(),
+                    (0..k).map(|u| self.unit_rules(units, u, false)).collect(),
                 )
-            } else {
-                (w.clone(), b.clone())
-            };
-            let units = Units {
-                bias: b
-                    .iter()
-                    .zip(&w)
-                    .map(|(bi, wi)| bi + wi.iter().zip(&off).map(|(a, o)| a * o).sum::<f64>())
-                    .collect(),
-                v: w.iter()
-                    .map(|wi| {
-                        wi.iter()
-                            .zip(off.iter().zip(&on))
-                            .map(|(a, (o, n))| a * (n - o))
-                            .collect()
-                    })
-                    .collect(),
-            };
-            let ons = (0..w.len())
-                .map(|u| self.unit_rules(&units, u, true))
-                .collect();
-            let offs = (0..w.len())
-                .map(|u| self.unit_rules(&units, u, false))
-                .collect();
-            rules_per_layer.push((ons, offs));
-            if !last {
-                // This layer's units as the next layer's inputs.
-                let pre: Vec<f64> = activations
-                    .chunks(width)
-                    .flat_map(|row| {
-                        w.iter().zip(&b).map(move |(wi, bi)| {
-                            bi + wi.iter().zip(row).map(|(a, r)| a * r).sum::<f64>()
-                        })
-                    })
-                    .collect();
-                let k = w.len();
-                let (o2, n2): (Vec<f64>, Vec<f64>) = (0..k)
-                    .map(|u| match act.unwrap_or("relu") {
-                        "sigmoid" => (0.0, 1.0),
-                        "tanh" => (-1.0, 1.0),
-                        _ => {
-                            let pos: Vec<f64> = pre
-                                .iter()
-                                .skip(u)
-                                .step_by(k)
-                                .copied()
-                                .filter(|&p| p > 0.0)
-                                .collect();
-                            (
-                                0.0,
-                                if pos.is_empty() {
-                                    1.0
-                                } else {
-                                    pos.iter().sum::<f64>() / pos.len() as f64
-                                },
-                            )
-                        }
-                    })
-                    .unzip();
-                activations = pre
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &p)| if p > 0.0 { n2[i % k] } else { o2[i % k] })
-                    .collect();
-                off = o2;
-                on = n2;
-                width = k;
-            }
-        }
+            })
+            .collect();
+        let (n, f) = (data.x.shape()[0], net.features);
+        let x = data.x.to_dtype(DType::F32)?.to_vec_f32()?;
         // Rewrite the output's on-rules down to the inputs.
         let mut terms: Vec<Term> = rules_per_layer.last().expect("layers").0[0].clone();
         for (ons, offs) in rules_per_layer.iter().rev().skip(1) {
@@ -355,9 +404,12 @@ impl RuleExtractor<Graph> for Kt {
                     }
                     product = prune_subsumed(grown);
                     if product.len() > MAX_TERMS {
-                        return Err(bad(format!(
+                        return Err(bad(
+                            "kt",
+                            format!(
                             "the rewritten rules pass {MAX_TERMS} terms; lower --max-antecedents"
-                        )));
+                        ),
+                        ));
                     }
                 }
                 next.extend(product);

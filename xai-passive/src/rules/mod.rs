@@ -10,7 +10,8 @@
 //!   `cart` distils the network's predictions into a tree ([`CartDistillation`]); `via` grows
 //!   boxes on which interval bound propagation certifies one class ([`IntervalRules`]);
 //!   `trepan` grows an m-of-n tree by querying the network ([`Trepan`]); `kt` reads rules
-//!   off the weights of a network over Boolean inputs ([`Kt`]).
+//!   off the weights of a network over Boolean inputs ([`Kt`]), `m-of-n` reads m-of-n rules
+//!   off its clustered weights ([`MOfN`]).
 //!
 //! ```
 //! use xai_autodiff::Var;
@@ -35,6 +36,7 @@
 mod cart;
 mod distill;
 mod kt;
+mod mofn;
 mod tree;
 mod trepan;
 mod via;
@@ -43,6 +45,7 @@ pub use crate::output::{AtLeast, Comparison, Condition, Rule, RuleSet};
 pub use cart::{Cart, Criterion, MAX_ROWS};
 pub use distill::CartDistillation;
 pub use kt::Kt;
+pub use mofn::MOfN;
 pub use tree::{shown_threshold, DecisionTree, Split, Test, TreeNode, TreeTask};
 pub use trepan::Trepan;
 pub use via::IntervalRules;
@@ -229,6 +232,14 @@ pub const METHODS: &[RuleMethodInfo] = &[
         needs: "layers",
         defaults: config::defaults::<Kt>,
         build: weights::<Kt>,
+    },
+    RuleMethodInfo {
+        name: "m-of-n",
+        description: "each unit's weights clustered, pruned and its bias re-fitted, read as 'at least m of these n' rules over Boolean inputs and rewritten layer by layer (Towell & Shavlik 1993)",
+        family: "rules / global / passive",
+        needs: "layers",
+        defaults: config::defaults::<MOfN>,
+        build: weights::<MOfN>,
     },
     RuleMethodInfo {
         name: "via",
