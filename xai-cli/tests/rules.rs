@@ -8,8 +8,13 @@ use common::{assert_one_line_error, example, xai_ok};
 use serde_json::Value;
 use std::path::Path;
 
-/// Trains `arch` on `data` (seeded, standardized) into `out`.
+/// Trains `arch` on `data` (seed 0, standardized) into `out`.
 fn trained(arch: &str, data: &str, epochs: &str, out: &Path) {
+    trained_with_seed(arch, data, epochs, "0", out);
+}
+
+/// Trains `arch` on `data` (seed `seed`, standardized) into `out`.
+fn trained_with_seed(arch: &str, data: &str, epochs: &str, seed: &str, out: &Path) {
     let arch = example(arch);
     xai_ok(&[
         "train",
@@ -21,6 +26,8 @@ fn trained(arch: &str, data: &str, epochs: &str, out: &Path) {
         epochs,
         "--standardize",
         "--quiet",
+        "--seed",
+        seed,
         "--output",
         out.to_str().unwrap(),
     ]);
@@ -139,22 +146,7 @@ fn trepan_is_at_least_as_faithful_as_cart_at_equal_leaf_count() {
         let mut runs = 0;
         for seed in ["0", "1", "2", "3", "4"] {
             let model = dir.path().join(format!("{data}{seed}.json"));
-            let arch = example(arch);
-            xai_ok(&[
-                "train",
-                "--model",
-                arch.to_str().unwrap(),
-                "--data",
-                data,
-                "--epochs",
-                epochs,
-                "--standardize",
-                "--quiet",
-                "--seed",
-                seed,
-                "--output",
-                model.to_str().unwrap(),
-            ]);
+            trained_with_seed(arch, data, epochs, seed, &model);
             let m = model.to_str().unwrap();
             for depth in ["2", "3"] {
                 let (_, c) = rules(&[

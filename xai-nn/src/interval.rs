@@ -77,6 +77,21 @@ impl Interval {
         Self::from_center_radius(&center(&c)?, &radius(&r)?)
     }
 
+    /// The bounds of a layer `op(x, W, b)` affine in `x` (linear, convolution, transposed
+    /// convolution): the centre through `op(c, W, b)`, the radius through `op(r, |W|, none)`.
+    pub fn through_weights(
+        &self,
+        weight: &Var,
+        bias: Option<&Var>,
+        op: impl Fn(&Var, &Var, Option<&Var>) -> Result<Var>,
+    ) -> Result<Self> {
+        let abs = Var::constant(weight.value().abs()?);
+        self.affine(
+            |c| Ok(op(&Var::constant(c.clone()), weight, bias)?.value().clone()),
+            |r| Ok(op(&Var::constant(r.clone()), &abs, None)?.value().clone()),
+        )
+    }
+
     /// The bounds of the elementwise product of two boxes: the least and greatest of
     /// lo·lo, lo·hi, hi·lo, hi·hi.
     pub fn product(&self, other: &Interval) -> Result<Self> {

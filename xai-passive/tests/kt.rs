@@ -3,7 +3,7 @@
 
 use xai_nn::train::{train, TrainConfig};
 use xai_nn::{file, Dataset, Forward, Graph};
-use xai_passive::rules::{self, RuleData};
+use xai_passive::rules::{self, RuleData, RuleSet};
 use xai_passive::Params;
 use xai_tensor::Tensor;
 
@@ -57,6 +57,26 @@ fn trained_on(data: &Dataset, hidden_op: &str, seed: u64) -> Graph {
     model
 }
 
+/// Rule method `name` on `model` over every row of `data`: the rules and the class they
+/// give each row.
+fn extracted(name: &str, model: &Graph, data: &Dataset) -> (RuleSet, Vec<usize>) {
+    let method = rules::build(name, &Params::default()).unwrap();
+    let rd = RuleData {
+        x: &data.x,
+        feature_names: &data.feature_names,
+        seed: 0,
+    };
+    let found = method.extract(model, &rd).unwrap();
+    let got = found
+        .rules
+        .predict(&data.x)
+        .unwrap()
+        .into_iter()
+        .map(Option::unwrap)
+        .collect();
+    (found.rules, got)
+}
+
 #[test]
 fn kt_and_m_of_n_recover_the_formula_on_all_64_inputs() {
     let data = truth_table();
@@ -66,28 +86,15 @@ fn kt_and_m_of_n_recover_the_formula_on_all_64_inputs() {
         let net = model.predict(&data.x).unwrap().argmax(1).unwrap();
         assert_eq!(net, data.y, "{op}: the network itself learned the formula");
         for name in ["kt", "m-of-n"] {
-            let method = rules::build(name, &Params::default()).unwrap();
-            let rd = RuleData {
-                x: &data.x,
-                feature_names: &data.feature_names,
-                seed: 0,
-            };
-            let found = method.extract(&model, &rd).unwrap();
-            let got: Vec<usize> = found
-                .rules
-                .predict(&data.x)
-                .unwrap()
-                .into_iter()
-                .map(Option::unwrap)
-                .collect();
+            let (found, got) = extracted(name, &model, &data);
             let want: Vec<usize> = x.chunks(6).map(formula).collect();
             let agree = got.iter().zip(&want).filter(|(a, b)| a == b).count();
-            eprintln!("{name} on {op}:\n{}", found.rules.to_text());
+            eprintln!("{name} on {op}:\n{}", found.to_text());
             assert_eq!(
                 agree,
                 64,
                 "{name} on {op}: {agree} of 64\n{}",
-                found.rules.to_text()
+                found.to_text()
             );
         }
     }
@@ -100,21 +107,8 @@ fn m_of_n_states_a_two_of_three_concept_as_one() {
     let data = table(two_of_three);
     let model = trained_on(&data, "sigmoid", 3);
     assert_eq!(model.predict(&data.x).unwrap().argmax(1).unwrap(), data.y);
-    let method = rules::build("m-of-n", &Params::default()).unwrap();
-    let rd = RuleData {
-        x: &data.x,
-        feature_names: &data.feature_names,
-        seed: 0,
-    };
-    let found = method.extract(&model, &rd).unwrap();
-    let text = found.rules.to_text();
-    let got: Vec<usize> = found
-        .rules
-        .predict(&data.x)
-        .unwrap()
-        .into_iter()
-        .map(Option::unwrap)
-        .collect();
+    let (found, got) = extracted("m-of-n", &model, &data);
+    let text = found.to_text();
     assert_eq!(got, data.y, "{text}");
     assert_eq!(
         text,

@@ -92,20 +92,11 @@ impl Module for Conv2d {
         &self,
         inputs: &[crate::interval::Interval],
     ) -> Option<xai_tensor::Result<crate::interval::Interval>> {
-        let abs = |r: &xai_tensor::Tensor| -> xai_tensor::Result<xai_tensor::Tensor> {
-            let w = Var::constant(self.weight.value().abs()?);
-            Ok(Var::constant(r.clone())
-                .conv2d(&w, None, self.params)?
-                .value()
-                .clone())
-        };
-        let centre = |c: &xai_tensor::Tensor| -> xai_tensor::Result<xai_tensor::Tensor> {
-            Ok(Var::constant(c.clone())
-                .conv2d(&self.weight, self.bias.as_ref(), self.params)?
-                .value()
-                .clone())
-        };
-        Some(inputs[0].affine(centre, abs))
+        Some(
+            inputs[0].through_weights(&self.weight, self.bias.as_ref(), |x, w, b| {
+                x.conv2d(w, b, self.params)
+            }),
+        )
     }
     fn op(&self) -> &'static str {
         "conv2d"
@@ -205,20 +196,11 @@ impl Module for ConvTranspose2d {
         &self,
         inputs: &[crate::interval::Interval],
     ) -> Option<xai_tensor::Result<crate::interval::Interval>> {
-        let abs = |r: &xai_tensor::Tensor| -> xai_tensor::Result<xai_tensor::Tensor> {
-            let w = Var::constant(self.weight.value().abs()?);
-            Ok(Var::constant(r.clone())
-                .conv_transpose2d(&w, None, self.params)?
-                .value()
-                .clone())
-        };
-        let centre = |c: &xai_tensor::Tensor| -> xai_tensor::Result<xai_tensor::Tensor> {
-            Ok(Var::constant(c.clone())
-                .conv_transpose2d(&self.weight, self.bias.as_ref(), self.params)?
-                .value()
-                .clone())
-        };
-        Some(inputs[0].affine(centre, abs))
+        Some(
+            inputs[0].through_weights(&self.weight, self.bias.as_ref(), |x, w, b| {
+                x.conv_transpose2d(w, b, self.params)
+            }),
+        )
     }
     fn op(&self) -> &'static str {
         "conv_transpose2d"

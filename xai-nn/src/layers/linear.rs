@@ -33,19 +33,7 @@ impl Module for Linear {
         &self,
         inputs: &[crate::interval::Interval],
     ) -> Option<xai_tensor::Result<crate::interval::Interval>> {
-        let abs = |r: &xai_tensor::Tensor| -> xai_tensor::Result<xai_tensor::Tensor> {
-            Ok(Var::constant(r.clone())
-                .linear(&Var::constant(self.weight.value().abs()?), None)?
-                .value()
-                .clone())
-        };
-        let centre = |c: &xai_tensor::Tensor| -> xai_tensor::Result<xai_tensor::Tensor> {
-            Ok(Var::constant(c.clone())
-                .linear(&self.weight, self.bias.as_ref())?
-                .value()
-                .clone())
-        };
-        Some(inputs[0].affine(centre, abs))
+        Some(inputs[0].through_weights(&self.weight, self.bias.as_ref(), |x, w, b| x.linear(w, b)))
     }
     fn op(&self) -> &'static str {
         "linear"

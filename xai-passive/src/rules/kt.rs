@@ -71,6 +71,45 @@ pub(super) struct BooleanNet {
     pub states: Vec<Vec<bool>>,
     /// Features per row of the network input.
     pub features: usize,
+    /// The network input rows, flat.
+    pub rows: Vec<f32>,
+}
+
+impl BooleanNet {
+    /// The input literal: `x_j > 0.5` (present) or `x_j <= 0.5` (absent), named by `names`.
+    pub fn literal(&self, names: &[String], (j, present): (usize, bool)) -> Condition {
+        Condition {
+            feature: j,
+            name: names.get(j).cloned(),
+            comparison: if present {
+                Comparison::Above
+            } else {
+                Comparison::AtMost
+            },
+            threshold: 0.5,
+        }
+    }
+
+    /// The ordered list of `rules` for class 1, then `else` class 0, each rule's coverage
+    /// its share of the rows it fires on.
+    pub fn class_one(&self, mut rules: Vec<Rule>) -> ExtractedRules {
+        let n = self.rows.len() / self.features.max(1);
+        for r in &mut rules {
+            r.coverage = self
+                .rows
+                .chunks(self.features.max(1))
+                .filter(|x| r.fires(x))
+                .count() as f64
+                / n.max(1) as f64;
+        }
+        ExtractedRules {
+            rules: RuleSet {
+                rules,
+                default_class: Some(0),
+            },
+            tree: None,
+        }
+    }
 }
 
 fn bad(method: &str, msg: String) -> PassiveError {
@@ -291,6 +330,7 @@ pub(super) fn boolean_net(model: &Graph, data: &RuleData<'_>, method: &str) -> R
         layers: Vec::new(),
         states: vec![x.iter().map(|&v| v == 1.0).collect()],
         features: f,
+        rows: Vec::new(),
     };
     for (l, (w, b, act)) in layers.iter().enumerate() {
         let last = l + 1 == layers.len();
@@ -363,6 +403,7 @@ pub(super) fn boolean_net(model: &Graph, data: &RuleData<'_>, method: &str) -> R
             width = k;
         }
     }
+    net.rows = x;
     Ok(net)
 }
 
@@ -384,8 +425,6 @@ impl RuleExtractor<Graph> for Kt {
                 )
             })
             .collect();
-        let (n, f) = (data.x.shape()[0], net.features);
-        let x = data.x.to_dtype(DType::F32)?.to_vec_f32()?;
         // Rewrite the output's on-rules down to the inputs.
         let mut terms: Vec<Term> = rules_per_layer.last().expect("layers").0[0].clone();
         for (ons, offs) in rules_per_layer.iter().rev().skip(1) {
@@ -416,39 +455,19 @@ impl RuleExtractor<Graph> for Kt {
             }
             terms = prune_subsumed(next);
         }
-        let literal = |(j, present): (usize, bool)| Condition {
-            feature: j,
-            name: data.feature_names.get(j).cloned(),
-            comparison: if present {
-                Comparison::Above
-            } else {
-                Comparison::AtMost
-            },
-            threshold: 0.5,
-        };
-        let rules: Vec<Rule> = terms
+        let rules = terms
             .into_iter()
-            .map(|t| {
-                let conditions: Vec<Condition> = t.into_iter().map(literal).collect();
-                let fires: Vec<bool> = x
-                    .chunks(f)
-                    .map(|r| conditions.iter().all(|c| c.holds(r)))
-                    .collect();
-                Rule {
-                    coverage: fires.iter().filter(|&&b| b).count() as f64 / n as f64,
-                    precision: f64::NAN,
-                    conditions,
-                    at_least: Vec::new(),
-                    class: 1,
-                }
+            .map(|t| Rule {
+                conditions: t
+                    .into_iter()
+                    .map(|l| net.literal(data.feature_names, l))
+                    .collect(),
+                at_least: Vec::new(),
+                class: 1,
+                coverage: 0.0,
+                precision: f64::NAN,
             })
             .collect();
-        Ok(ExtractedRules {
-            rules: RuleSet {
-                rules,
-                default_class: Some(0),
-            },
-            tree: None,
-        })
+        Ok(net.class_one(rules))
     }
 }

@@ -171,40 +171,40 @@ pub struct RuleMethodInfo {
     pub build: fn(&'static str, &Params) -> Result<BoxedRuleMethod>,
 }
 
-fn forward<C: MethodConfig + Clone + RuleExtractor<dyn Forward> + 'static>(
+/// Builds configuration `C` from `params` and the method from it behind the bound `wrap`
+/// gives it.
+fn built<C: MethodConfig>(
     name: &'static str,
     params: &Params,
+    wrap: impl FnOnce(C) -> RuleBound,
 ) -> Result<BoxedRuleMethod> {
     let c: C = config::from_params(name, params)?;
     Ok(BoxedRuleMethod {
         name,
         config: serde_json::to_value(&c).unwrap_or(Value::Null),
-        method: RuleBound::Forward(Box::new(c)),
+        method: wrap(c),
     })
 }
 
-fn layers<C: MethodConfig + Clone + RuleExtractor<dyn Layered> + 'static>(
+fn forward<C: MethodConfig + RuleExtractor<dyn Forward> + 'static>(
     name: &'static str,
     params: &Params,
 ) -> Result<BoxedRuleMethod> {
-    let c: C = config::from_params(name, params)?;
-    Ok(BoxedRuleMethod {
-        name,
-        config: serde_json::to_value(&c).unwrap_or(Value::Null),
-        method: RuleBound::Layers(Box::new(c)),
-    })
+    built(name, params, |c: C| RuleBound::Forward(Box::new(c)))
 }
 
-fn weights<C: MethodConfig + Clone + RuleExtractor<Graph> + 'static>(
+fn layers<C: MethodConfig + RuleExtractor<dyn Layered> + 'static>(
     name: &'static str,
     params: &Params,
 ) -> Result<BoxedRuleMethod> {
-    let c: C = config::from_params(name, params)?;
-    Ok(BoxedRuleMethod {
-        name,
-        config: serde_json::to_value(&c).unwrap_or(Value::Null),
-        method: RuleBound::Weights(Box::new(c)),
-    })
+    built(name, params, |c: C| RuleBound::Layers(Box::new(c)))
+}
+
+fn weights<C: MethodConfig + RuleExtractor<Graph> + 'static>(
+    name: &'static str,
+    params: &Params,
+) -> Result<BoxedRuleMethod> {
+    built(name, params, |c: C| RuleBound::Weights(Box::new(c)))
 }
 
 /// Every rule-extraction method, in the order `xai methods` lists them.

@@ -22,14 +22,11 @@
 //! off-rules. The result is an ordered rule list: the rules for class 1, then `else` 0.
 
 use super::kt::{boolean_net, Units};
-use super::{
-    AtLeast, Comparison, Condition, ExtractedRules, Rule, RuleData, RuleExtractor, RuleSet,
-};
+use super::{AtLeast, Condition, ExtractedRules, Rule, RuleData, RuleExtractor};
 use crate::config::{bad, MethodConfig};
 use crate::{PassiveError, Result};
 use serde::{Deserialize, Serialize};
 use xai_nn::Graph;
-use xai_tensor::DType;
 
 /// Most count vectors a unit's rule search visits, and most terms a rewrite may hold.
 pub const MAX_COMBINATIONS: usize = 100_000;
@@ -389,24 +386,16 @@ impl RuleExtractor<Graph> for MOfN {
             }
             terms = tidy(next);
         }
-        let (n, f) = (data.x.shape()[0], net.features);
-        let x = data.x.to_dtype(DType::F32)?.to_vec_f32()?;
-        let literal = |(j, present): (usize, bool)| Condition {
-            feature: j,
-            name: data.feature_names.get(j).cloned(),
-            comparison: if present {
-                Comparison::Above
-            } else {
-                Comparison::AtMost
-            },
-            threshold: 0.5,
-        };
         let rules = terms
             .into_iter()
             .map(|t| {
                 let (mut conditions, mut at_least) = (Vec::new(), Vec::new());
                 for g in t {
-                    let lits: Vec<Condition> = g.literals.into_iter().map(literal).collect();
+                    let lits: Vec<Condition> = g
+                        .literals
+                        .into_iter()
+                        .map(|l| net.literal(data.feature_names, l))
+                        .collect();
                     if g.m == lits.len() {
                         conditions.extend(lits);
                     } else {
@@ -416,23 +405,15 @@ impl RuleExtractor<Graph> for MOfN {
                         });
                     }
                 }
-                let mut rule = Rule {
+                Rule {
                     conditions,
                     at_least,
                     class: 1,
                     coverage: 0.0,
                     precision: f64::NAN,
-                };
-                rule.coverage = x.chunks(f).filter(|r| rule.fires(r)).count() as f64 / n as f64;
-                rule
+                }
             })
             .collect();
-        Ok(ExtractedRules {
-            rules: RuleSet {
-                rules,
-                default_class: Some(0),
-            },
-            tree: None,
-        })
+        Ok(net.class_one(rules))
     }
 }
